@@ -1,0 +1,189 @@
+"""vLLM (or any OpenAI-compatible server) through the ``openai`` client, streaming.
+
+A model may have several endpoints. Each request goes to the healthy endpoint
+with the fewest requests in flight; if it fails *before the first token* the
+next endpoint is tried, after that the failure is final (a half-streamed answer
+must not be silently replaced by another sample).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import AsyncIterator
+
+import httpx
+import openai
+from openai import AsyncOpenAI
+
+from arena.backends.base import BackendError, GenerationStats, Health, Message, SamplingParams
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Endpoint:
+    """One base URL of a model, with its live bookkeeping."""
+
+    url: str
+    client: AsyncOpenAI
+    in_flight: int = 0
+    healthy: bool = True
+    last_error: str = ""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 5.0
+    first_token: float = 60.0
+    total: float = 300.0
+
+
+class OpenAICompatBackend:
+    """Streams chat completions from one served model id on one or more endpoints."""
+
+    def __init__(
+        self,
+        model: str,
+        endpoints: list[str],
+        *,
+        api_key: str | None = None,
+        timeouts: Timeouts = Timeouts(),
+    ) -> None:
+        if not endpoints:
+            raise ValueError("an OpenAI-compatible backend needs at least one endpoint")
+        self.model = model
+        self.timeouts = timeouts
+        key = api_key or "EMPTY"
+        http_timeout = httpx.Timeout(timeouts.total, connect=timeouts.connect)
+        self.endpoints = [
+            Endpoint(url=url, client=AsyncOpenAI(base_url=url, api_key=key, timeout=http_timeout, max_retries=0))
+            for url in endpoints
+        ]
+        self._api_key = key
+
+    @classmethod
+    def from_spec(cls, spec, endpoints: list[str], timeouts: Timeouts) -> OpenAICompatBackend:  # spec: ModelSpec
+        api_key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
+        return cls(spec.model, endpoints, api_key=api_key, timeouts=timeouts)
+
+    def _order(self) -> list[Endpoint]:
+        """Healthy endpoints first, least loaded first; unhealthy ones as a last resort."""
+        return sorted(self.endpoints, key=lambda e: (not e.healthy, e.in_flight))
+
+    async def stream(self, messages: list[Message], params: SamplingParams, stats: GenerationStats) -> AsyncIterator[str]:
+        started = time.monotonic()
+        last_error: BackendError | None = None
+        for endpoint in self._order():
+            stats.attempts += 1
+            stats.endpoint = endpoint.url
+            endpoint.in_flight += 1
+            produced = False
+            try:
+                async for chunk in self._stream_one(endpoint, messages, params, stats, started):
+                    produced = True
+                    yield chunk
+                stats.duration_s = time.monotonic() - started
+                return
+            except BackendError as exc:
+                endpoint.last_error = exc.detail
+                if produced:
+                    raise
+                log.warning("endpoint failed before first token, trying next: %s", exc.kind)
+                last_error = exc
+            finally:
+                endpoint.in_flight -= 1
+        assert last_error is not None
+        raise last_error
+
+    async def _stream_one(
+        self,
+        endpoint: Endpoint,
+        messages: list[Message],
+        params: SamplingParams,
+        stats: GenerationStats,
+        started: float,
+    ) -> AsyncIterator[str]:
+        total_deadline = started + self.timeouts.total
+        first_deadline = min(time.monotonic() + self.timeouts.first_token, total_deadline)
+        loop = asyncio.get_running_loop()
+        got_text = False
+        try:
+            async with asyncio.timeout_at(loop.time() + (first_deadline - time.monotonic())) as deadline:
+                response = await endpoint.client.chat.completions.create(
+                    model=self.model,
+                    messages=messages,  # type: ignore[arg-type]
+                    temperature=params.temperature,
+                    top_p=params.top_p,
+                    max_tokens=params.max_tokens,
+                    stream=True,
+                    stream_options={"include_usage": True},
+                )
+                async with response:
+                    async for chunk in response:
+                        usage = getattr(chunk, "usage", None)
+                        if usage is not None:
+                            stats.prompt_tokens = usage.prompt_tokens
+                            stats.completion_tokens = usage.completion_tokens
+                        for choice in chunk.choices or []:
+                            if choice.finish_reason:
+                                stats.finish_reason = choice.finish_reason
+                            text = getattr(choice.delta, "content", None) if choice.delta else None
+                            if text:
+                                if not got_text:
+                                    got_text = True
+                                    stats.first_token_s = time.monotonic() - started
+                                    deadline.reschedule(loop.time() + (total_deadline - time.monotonic()))
+                                yield text
+        except TimeoutError:
+            kind = "timeout" if got_text else "first_token_timeout"
+            raise BackendError(kind, f"{endpoint.url}: no {'end' if got_text else 'first token'} within the limit") from None
+        except openai.APITimeoutError as exc:
+            raise BackendError("timeout" if got_text else "first_token_timeout", f"{endpoint.url}: {exc}") from None
+        except openai.APIConnectionError as exc:
+            raise BackendError("connect", f"{endpoint.url}: {exc.__cause__ or exc}") from None
+        except openai.APIStatusError as exc:
+            raise BackendError("http", f"{endpoint.url}: HTTP {exc.status_code}: {str(exc)[:300]}") from None
+        except (openai.APIError, ValueError, httpx.HTTPError) as exc:
+            raise BackendError("protocol", f"{endpoint.url}: {type(exc).__name__}: {exc}") from None
+        if stats.finish_reason is None:
+            stats.finish_reason = "stop" if got_text else None
+            if not got_text:
+                raise BackendError("protocol", f"{endpoint.url}: stream ended without any answer")
+
+    async def health(self) -> Health:
+        """Probe every endpoint's ``/models``; healthy if any serves our model id."""
+        results = await asyncio.gather(*(self._probe(e) for e in self.endpoints))
+        served: set[str] = set()
+        details = []
+        for endpoint, (ok, detail, ids) in zip(self.endpoints, results):
+            endpoint.healthy = ok
+            if not ok:
+                endpoint.last_error = detail
+            served.update(ids)
+            details.append(f"{endpoint.url}: {'ok' if ok else detail}")
+        return Health(ok=any(e.healthy for e in self.endpoints), detail="; ".join(details), served_models=tuple(sorted(served)))
+
+    async def _probe(self, endpoint: Endpoint) -> tuple[bool, str, list[str]]:
+        url = endpoint.url.rstrip("/") + "/models"
+        try:
+            async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeouts.connect * 2, connect=self.timeouts.connect)) as client:
+                response = await client.get(url, headers={"Authorization": f"Bearer {self._api_key}"})
+        except httpx.HTTPError as exc:
+            return False, f"unreachable ({type(exc).__name__})", []
+        if response.status_code != 200:
+            return False, f"HTTP {response.status_code}", []
+        try:
+            ids = [item["id"] for item in response.json().get("data", [])]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return False, "malformed /models response", []
+        if self.model not in ids:
+            return False, f"serves {ids}, not {self.model!r}", ids
+        return True, "ok", ids
+
+    async def aclose(self) -> None:
+        for endpoint in self.endpoints:
+            await endpoint.client.close()

@@ -1,0 +1,230 @@
+"""The model catalogue: ``models.yaml`` parsed, validated and interpolated.
+
+Admins edit ``models.yaml``; this module is the single place that reads it.
+Validation happens once, at the edge, and a bad file produces one
+:class:`ConfigError` whose message names the file, the model, the field and
+the fix, so that a typo never turns into a traceback wall at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Backend = Literal["openai", "local"]
+
+_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """A models.yaml that cannot be used, with a message meant for the admin."""
+
+
+class ModelSpec(BaseModel):
+    """One entry of ``models.yaml``: how to reach a model and how to show it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    backend: Backend
+    endpoints: tuple[str, ...] = ()
+    model: str = Field(min_length=1)
+    api_key_env: str | None = None
+    system_prompt: str | None = None
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    max_tokens: int = Field(default=512, ge=1, le=32768)
+    weight: float = Field(default=1.0, ge=0.0)
+    battle_targets: tuple[str, ...] = ()
+    enabled: bool = True
+    anony_only: bool = False
+    max_concurrency: int = Field(default=1, ge=1, le=64)
+    leak_terms: tuple[str, ...] = ()
+    organization: str | None = None
+    license: str | None = None
+    description: str | None = None
+    link: str | None = None
+
+    @field_validator("endpoints", mode="before")
+    @classmethod
+    def _one_endpoint_may_be_a_string(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoints_look_like_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for endpoint in value:
+            if not (endpoint.startswith(("http://", "https://")) or _ENV_PATTERN.search(endpoint)):
+                raise ValueError(
+                    f"endpoint {endpoint!r} must be an http(s) URL such as "
+                    "http://127.0.0.1:8000/v1 or an environment reference such as ${STARLING_URL}"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _endpoints_match_backend(self) -> ModelSpec:
+        if self.backend == "openai" and not self.endpoints:
+            raise ValueError(
+                "backend 'openai' needs at least one entry in 'endpoints' "
+                "(e.g. endpoints: [\"${STARLING_URL}\"])"
+            )
+        if self.backend == "local" and self.endpoints:
+            raise ValueError("backend 'local' runs in-process: remove 'endpoints'")
+        return self
+
+    def resolved_endpoints(self, environ: dict[str, str] | None = None) -> list[str]:
+        """Endpoints with ``${VAR}`` filled in; unset variables leave an endpoint out."""
+        env = os.environ if environ is None else environ
+        resolved = []
+        for endpoint in self.endpoints:
+            url = interpolate(endpoint, env)
+            if url:
+                resolved.append(url.rstrip("/"))
+        return resolved
+
+    def identity_terms(self) -> list[str]:
+        """Words that, in an answer, would reveal this model (used by the leak check)."""
+        terms = {self.name, self.model, *self.leak_terms}
+        if self.organization:
+            terms.add(self.organization)
+        return sorted(t for t in terms if t)
+
+
+class ModelsFile(BaseModel):
+    """The whole file: a list of models under ``models:``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    models: tuple[ModelSpec, ...] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class ModelCatalogue:
+    """The validated models of one ``models.yaml``, in file order."""
+
+    path: Path
+    models: tuple[ModelSpec, ...]
+
+    def get(self, name: str) -> ModelSpec:
+        for spec in self.models:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @property
+    def enabled(self) -> list[ModelSpec]:
+        return [m for m in self.models if m.enabled]
+
+    @property
+    def names(self) -> list[str]:
+        return [m.name for m in self.models]
+
+
+def interpolate(text: str, environ: os._Environ[str] | dict[str, str]) -> str:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` with values from *environ*."""
+
+    def substitute(match: re.Match[str]) -> str:
+        value = environ.get(match.group(1))
+        if value:
+            return value
+        return match.group(2) or ""
+
+    return _ENV_PATTERN.sub(substitute, text)
+
+
+_FIX_HINTS = {
+    "extra_forbidden": "remove it or fix its spelling; allowed keys: {allowed}",
+    "missing": "add it",
+    "literal_error": "use one of the allowed values",
+    "bool_type": "use true or false",
+    "bool_parsing": "use true or false",
+    "float_type": "use a number",
+    "float_parsing": "use a number",
+    "int_type": "use a whole number",
+    "int_parsing": "use a whole number",
+    "string_type": "use text (quote it if it looks like a number)",
+    "too_short": "add at least one entry",
+    "greater_than_equal": "use a larger value",
+    "less_than_equal": "use a smaller value",
+    "greater_than": "use a larger value",
+    "tuple_type": "use a YAML list, e.g. [a, b]",
+}
+
+
+def _describe(path: Path, raw: Any, error: dict[str, Any]) -> str:
+    loc = list(error["loc"])
+    where = ""
+    if len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int):
+        index = loc[1]
+        name = None
+        if isinstance(raw, dict) and isinstance(raw.get("models"), list) and index < len(raw["models"]):
+            entry = raw["models"][index]
+            if isinstance(entry, dict):
+                name = entry.get("name")
+        where = f"model {name!r} (entry {index + 1})" if name else f"model entry {index + 1}"
+        loc = loc[2:]
+    field = ".".join(str(part) for part in loc if not str(part).startswith("function-")) or "(the entry)"
+    hint = _FIX_HINTS.get(error["type"], "see docs/models.md for the format")
+    hint = hint.format(allowed=", ".join(ModelSpec.model_fields))
+    message = error["msg"].removeprefix("Value error, ")
+    place = f"{where}, field '{field}'" if where else f"field '{field}'"
+    return f"{path}: {place}: {message}. Fix: {hint}."
+
+
+def load_catalogue(path: str | Path) -> ModelCatalogue:
+    """Read and validate *path*; raise :class:`ConfigError` with an admin-friendly message."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found. Fix: pass --models PATH or create it (see models.yaml in the repository).") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}).") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: not valid YAML{where}: {problem}. Fix: check indentation and quoting there.") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping with a 'models:' list at the top. Fix: start the file with 'models:'.")
+    try:
+        parsed = ModelsFile.model_validate(raw)
+    except ValidationError as exc:
+        errors = exc.errors()
+        lines = [_describe(path, raw, errors[0])]
+        if len(errors) > 1:
+            lines.extend("  also: " + _describe(path, raw, e) for e in errors[1:5])
+        raise ConfigError("\n".join(lines)) from None
+    _check_cross_references(path, parsed.models)
+    return ModelCatalogue(path=path, models=parsed.models)
+
+
+def _check_cross_references(path: Path, models: tuple[ModelSpec, ...]) -> None:
+    seen: dict[str, int] = {}
+    for index, spec in enumerate(models):
+        if spec.name in seen:
+            raise ConfigError(
+                f"{path}: model {spec.name!r} (entry {index + 1}), field 'name': duplicate of entry "
+                f"{seen[spec.name] + 1}. Fix: give every model a unique name."
+            )
+        seen[spec.name] = index
+    for index, spec in enumerate(models):
+        for target in spec.battle_targets:
+            if target not in seen:
+                raise ConfigError(
+                    f"{path}: model {spec.name!r} (entry {index + 1}), field 'battle_targets': "
+                    f"unknown model {target!r}. Fix: use one of {', '.join(seen)}."
+                )
+            if target == spec.name:
+                raise ConfigError(
+                    f"{path}: model {spec.name!r} (entry {index + 1}), field 'battle_targets': "
+                    "a model cannot target itself. Fix: remove it."
+                )

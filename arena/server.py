@@ -1,0 +1,57 @@
+"""Building the running arena from settings and models.yaml (shared by app.py and the CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from arena.config import load_catalogue
+from arena.pool import ModelPool
+from arena.service import Arena
+from arena.settings import Settings
+from arena.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Running:
+    arena: Arena
+    demo: object  # gr.Blocks; typed loosely to keep gradio out of import-time for the CLI
+
+
+def build_arena(models_path: str | Path, settings: Settings | None = None, *, probe: bool = True) -> Arena:
+    """Validate models.yaml, open (and migrate) the store, probe the models once."""
+    settings = settings or Settings.from_env()
+    catalogue = load_catalogue(models_path)
+    store = Store(settings.database_url)
+    pool = ModelPool(catalogue, settings)
+    if probe:
+        asyncio.run(pool.refresh())
+    for status in pool.statuses():
+        log.info("model %-28s %s (%s)", status.name, "available" if status.available else "unavailable", status.detail)
+    return Arena(settings, pool, store)
+
+
+def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, settings: Settings | None = None) -> Running:
+    """Start the web app; with ``block=False`` return once it listens (tests use this)."""
+    from arena.ui import build_demo
+    from arena.ui.theme import CSS, THEME
+
+    arena = build_arena(models_path, settings)
+    arena.pool.start_background()
+    demo = build_demo(arena)
+    demo.queue(default_concurrency_limit=None, max_size=512)
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        theme=THEME,
+        css=CSS,
+        footer_links=[],
+        quiet=True,
+        show_error=False,
+    )
+    return Running(arena=arena, demo=demo)

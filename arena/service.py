@@ -1,0 +1,231 @@
+"""The arena as a service: what any front end calls.
+
+It ties the rules (:mod:`arena.battle`), the models (:mod:`arena.pool`) and the
+store (:mod:`arena.store`) together: start a battle, stream a turn from both
+sides at once, regenerate, stop, vote. Gradio is one caller; tests are another.
+Battles in progress live in this process (Gradio's sessions are sticky), and
+each keeps the specs and backends it started with, so reloading models.yaml
+never changes a battle mid-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from typing import AsyncIterator
+
+from arena.backends import Backend, BackendError, GenerationStats, SamplingParams
+from arena.battle import Battle, Limits, Mode, RuleViolation, SideName, VoteReceipt, Winner
+from arena.config import ModelSpec
+from arena.leak import LeakDetector
+from arena.pairing import PairingError, sample_pair
+from arena.pool import ModelPool
+from arena.settings import Settings
+from arena.store import Store, VoteConflict
+
+log = logging.getLogger(__name__)
+
+UI_REFRESH_S = 0.05
+BATTLE_TTL_S = 6 * 3600
+
+
+class UnknownBattle(RuleViolation):
+    """No battle with this id in this process (expired, or never started)."""
+
+
+class StoreUnavailable(RuleViolation):
+    """The database refused a write; nothing was acknowledged."""
+
+
+@dataclass
+class Runtime:
+    """A battle plus what it needs while it runs: its own specs, backends and tasks."""
+
+    battle: Battle
+    specs: dict[SideName, ModelSpec]
+    backends: dict[SideName, Backend]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    tasks: dict[SideName, asyncio.Task] = field(default_factory=dict)
+    touched: float = field(default_factory=time.monotonic)
+
+
+class Arena:
+    """Battles, turns and votes over a model pool and a store."""
+
+    def __init__(self, settings: Settings, pool: ModelPool, store: Store, *, rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.store = store
+        self.limits = Limits(max_turns=settings.max_turns, max_prompt_chars=settings.max_prompt_chars)
+        self.rng = rng
+        self.leaks = LeakDetector(pool.identity_terms())
+        self._runtimes: dict[str, Runtime] = {}
+
+    # --- identities -------------------------------------------------------------
+    def judge_hash(self, client_identity: str) -> str:
+        return self.store.hash_judge(client_identity, self.settings.judge_salt)
+
+    # --- lifecycle --------------------------------------------------------------
+    def start(self, mode: Mode, *, session_id: str, judge_hash: str, models: list[str] | None = None) -> Battle:
+        """Create a battle: an anonymous pair drawn by weight, or the models the voter chose."""
+        self._evict_old()
+        if mode == "anony":
+            try:
+                chosen = list(sample_pair(self.pool.candidates(), self.rng))
+            except PairingError as exc:
+                raise RuleViolation(f"No battle is possible right now: {exc}") from None
+        else:
+            chosen = [m for m in (models or []) if m]
+            needed = 1 if mode == "direct" else 2
+            if len(chosen) != needed:
+                raise RuleViolation("Choose a model first." if needed == 1 else "Choose two models first.")
+            allowed = set(self.pool.named_choices())
+            for name in chosen:
+                if name not in allowed:
+                    raise RuleViolation(f"Model {name!r} is not available right now; pick another.")
+        battle = Battle.start(mode, chosen, session_id=session_id, judge_hash=judge_hash)
+        specs: dict[SideName, ModelSpec] = {}
+        backends: dict[SideName, Backend] = {}
+        for side_name, side in battle.sides.items():
+            spec = self.pool.spec(side.model)
+            side.system_prompt = spec.system_prompt
+            specs[side_name] = spec
+            backends[side_name] = self.pool.backend(side.model)
+        self._runtimes[battle.id] = Runtime(battle, specs, backends)
+        log.info("battle %s started (mode=%s)", battle.id, mode)
+        return battle
+
+    def get(self, battle_id: str, session_id: str) -> Battle:
+        return self._runtime(battle_id, session_id).battle
+
+    def _runtime(self, battle_id: str | None, session_id: str) -> Runtime:
+        runtime = self._runtimes.get(battle_id or "")
+        if runtime is None:
+            raise UnknownBattle("This battle has expired or does not exist: press “New round”.")
+        if runtime.battle.session_id != session_id:
+            raise RuleViolation("This battle belongs to another session.")
+        runtime.touched = time.monotonic()
+        return runtime
+
+    def _evict_old(self) -> None:
+        horizon = time.monotonic() - BATTLE_TTL_S
+        for battle_id in [k for k, r in self._runtimes.items() if r.touched < horizon and not r.tasks]:
+            del self._runtimes[battle_id]
+
+    # --- turns ------------------------------------------------------------------
+    async def send(self, battle_id: str, prompt: str, session_id: str) -> AsyncIterator[Battle]:
+        """Add a user turn and stream both answers; yields the battle as it changes."""
+        runtime = self._runtime(battle_id, session_id)
+        async with runtime.lock:
+            runtime.battle.begin_turn(prompt, self.limits)
+        try:
+            await asyncio.to_thread(self.store.save_start, runtime.battle)
+        except Exception as exc:
+            log.error("could not store battle %s: %r", battle_id, exc)
+            self._undo_turn(runtime.battle)
+            raise StoreUnavailable("The arena's database is unavailable; please try again in a moment.") from None
+        async for update in self._generate(runtime, regenerated=False):
+            yield update
+
+    async def regenerate(self, battle_id: str, session_id: str) -> AsyncIterator[Battle]:
+        """Replace the last answers of both sides with new ones."""
+        runtime = self._runtime(battle_id, session_id)
+        async with runtime.lock:
+            runtime.battle.begin_regenerate()
+        async for update in self._generate(runtime, regenerated=True):
+            yield update
+
+    async def stop(self, battle_id: str, session_id: str) -> None:
+        """Stop generation; partial answers are kept and marked as stopped."""
+        runtime = self._runtime(battle_id, session_id)
+        for task in runtime.tasks.values():
+            task.cancel()
+
+    @staticmethod
+    def _undo_turn(battle: Battle) -> None:
+        battle.turns -= 1
+        for side in battle.sides.values():
+            del side.messages[-2:]
+            side.status = "done" if battle.turns else "idle"
+
+    async def _generate(self, runtime: Runtime, *, regenerated: bool) -> AsyncIterator[Battle]:
+        battle = runtime.battle
+        changed = asyncio.Event()
+
+        async def run_side(name: SideName) -> None:
+            spec, backend = runtime.specs[name], runtime.backends[name]
+            side = battle.sides[name]
+            history = side.messages[:-1]
+            if spec.system_prompt:
+                history = [{"role": "system", "content": spec.system_prompt}, *history]
+            params = SamplingParams(spec.temperature, spec.top_p, spec.max_tokens)
+            stats = GenerationStats()
+            try:
+                # No await in this loop body but the stream's own: backends rely on it for their timeouts.
+                async for chunk in backend.stream(history, params, stats):
+                    battle.append(name, chunk)
+                    changed.set()
+                battle.finish_side(name, stats)
+            except asyncio.CancelledError:
+                battle.finish_side(name, stats, stopped=True)
+            except BackendError as exc:
+                log.warning("battle %s side %s failed: %s", battle.id, name, exc.kind)
+                battle.fail_side(name, exc.kind, exc.detail, stats)
+            except Exception as exc:  # a bug in a backend must not take the battle's other side down
+                log.exception("battle %s side %s crashed", battle.id, name)
+                battle.fail_side(name, "internal", repr(exc), stats)
+            finally:
+                changed.set()
+
+        runtime.tasks = {name: asyncio.create_task(run_side(name)) for name in battle.sides}
+        try:
+            yield battle
+            while not all(task.done() for task in runtime.tasks.values()):
+                await changed.wait()
+                changed.clear()
+                await asyncio.sleep(UI_REFRESH_S)  # batch chunks: ~20 UI updates per second at most
+                yield battle
+        finally:
+            for task in runtime.tasks.values():
+                task.cancel()  # no-op for finished sides; stops them if our consumer went away
+            await asyncio.gather(*runtime.tasks.values(), return_exceptions=True)
+            runtime.tasks = {}
+            self._check_leak(battle)
+            try:
+                await asyncio.to_thread(self.store.save_turn, battle, regenerated=regenerated)
+            except Exception as exc:
+                log.error("could not store turn of battle %s: %r", battle.id, exc)
+        yield battle
+
+    def _check_leak(self, battle: Battle) -> None:
+        if battle.mode != "anony":
+            return
+        answers = {name: side.last_answer for name, side in battle.sides.items()}
+        findings = self.leaks.check(answers, battle.user_prompts)
+        if findings:
+            battle.flag_leak({f.term for f in findings})
+            log.info("battle %s flagged: identity leak", battle.id)
+
+    # --- votes ------------------------------------------------------------------
+    async def vote(self, battle_id: str, winner: Winner, session_id: str) -> VoteReceipt:
+        """Store the vote; acknowledged (returned) only after the transaction commits."""
+        runtime = self._runtime(battle_id, session_id)
+        battle = runtime.battle
+        async with runtime.lock:
+            if battle.winner is not None and battle.session_id == session_id:
+                return battle.receipt()  # a retried click: same answer as the first time
+            battle.check_vote(winner, session_id)
+            time_to_vote = time.monotonic() - (battle.answers_finished_at or time.monotonic())
+            try:
+                await asyncio.to_thread(self.store.record_vote, battle.id, winner, battle.judge_hash, time_to_vote)
+            except VoteConflict as conflict:
+                winner = conflict.winner  # type: ignore[assignment]
+            except Exception as exc:
+                log.error("vote on battle %s not stored: %r", battle.id, exc)
+                raise StoreUnavailable("Your vote could not be saved (database unavailable). Please press the button again.") from None
+            receipt = battle.record_vote(winner, session_id)
+        log.info("battle %s voted", battle.id)
+        return receipt

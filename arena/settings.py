@@ -1,0 +1,79 @@
+"""Runtime settings read from the environment, declared once in one table.
+
+Every setting is an ``ARENA_*`` environment variable with a default and a help
+line; ``docs/settings.md`` is checked against this table by a test so that no
+knob goes undocumented.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'db' / 'arena.sqlite3'}"
+
+
+class SettingsError(ValueError):
+    """An environment variable with a value that cannot be used."""
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Operational knobs; models live in models.yaml, not here."""
+
+    database_url: str = _setting(DEFAULT_DATABASE_URL, "SQLAlchemy URL of the store (SQLite file under db/ by default; postgresql+psycopg://… in production).")
+    max_turns: int = _setting(8, "User turns allowed in one battle or chat before a new round is required.")
+    max_prompt_chars: int = _setting(4000, "Longest accepted prompt, in characters.")
+    connect_timeout: float = _setting(5.0, "Seconds to open a connection to a model endpoint.")
+    first_token_timeout: float = _setting(60.0, "Seconds to wait for the first token before trying another endpoint or failing.")
+    total_timeout: float = _setting(300.0, "Seconds one answer may take in total.")
+    health_interval: float = _setting(30.0, "Seconds between availability probes of remote endpoints.")
+    local_threads: int = _setting(1, "Torch threads per in-process generation (1 keeps two panes fast on 2 cores).")
+    cache_dir: str = _setting(str(Path.home() / ".cache" / "starling-arena"), "Where the embedded model's converted weights are cached.")
+    judge_salt: str = _setting("", "Secret salt for judge hashes; generated and stored in the database when empty.")
+    trust_forwarded_for: bool = _setting(False, "Take the client address from X-Forwarded-For (only behind a trusted proxy).")
+    log_level: str = _setting("INFO", "Logging level for the app.")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from ``ARENA_*`` variables, naming the variable on a bad value."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for spec in fields(cls):
+            var = env_name(spec.name)
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            kind = type(spec.default)
+            try:
+                if kind is bool:
+                    lowered = raw.strip().lower()
+                    if lowered not in {"1", "0", "true", "false", "yes", "no"}:
+                        raise ValueError(raw)
+                    values[spec.name] = lowered in {"1", "true", "yes"}
+                else:
+                    values[spec.name] = kind(raw)
+            except ValueError:
+                raise SettingsError(f"{var}={raw!r} is not a valid {kind.__name__}. Fix: {spec.metadata['help']}") from None
+        settings = cls(**values)
+        for name in ("max_turns", "max_prompt_chars", "local_threads"):
+            if getattr(settings, name) < 1:
+                raise SettingsError(f"{env_name(name)} must be at least 1.")
+        return settings
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable behind a setting."""
+    return "ARENA_" + field_name.upper()
+
+
+def settings_table() -> list[tuple[str, Any, str]]:
+    """(variable, default, help) for every setting, for docs and tests."""
+    return [(env_name(f.name), f.default, f.metadata["help"]) for f in fields(Settings)]

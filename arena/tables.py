@@ -1,0 +1,130 @@
+"""The SQL schema (SQLAlchemy 2 ORM). Alembic migrations in ``db/migrations`` mirror it.
+
+Judges are stored only as salted hashes. A battle owns two conversations (one
+per side, in side order a/b); a direct chat is a conversation without a
+battle. A vote is unique per battle: the database, not the app, guarantees one
+vote per battle even with several app instances.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAME_LENGTH = 100
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ArenaMeta(Base):
+    """Small key/value facts shared by all instances (e.g. the judge salt)."""
+
+    __tablename__ = "arena_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Judge(Base):
+    __tablename__ = "judges"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    judge_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Battle(Base):
+    __tablename__ = "battles"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    model_a: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    model_b: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judges.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    turns: Mapped[int] = mapped_column(Integer, default=0)
+    leak_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    leak_terms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    error_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    usage: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    conversations: Mapped[list[Conversation]] = relationship(back_populates="battle", order_by="Conversation.side")
+    vote: Mapped[Vote | None] = relationship(back_populates="battle", uselist=False)
+
+    __table_args__ = (
+        CheckConstraint("mode IN ('anony', 'named')", name="ck_battles_mode"),
+        Index("ix_battles_models", "model_a", "model_b"),
+        Index("ix_battles_created_at", "created_at"),
+    )
+
+
+class Conversation(Base):
+    __tablename__ = "conversations"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    battle_id: Mapped[str | None] = mapped_column(ForeignKey("battles.id"), nullable=True, index=True)
+    side: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    mode: Mapped[str] = mapped_column(String(8))
+    model: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    system_prompt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judges.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    battle: Mapped[Battle | None] = relationship(back_populates="conversations")
+    messages: Mapped[list[Message]] = relationship(back_populates="conversation", order_by="Message.position")
+
+    __table_args__ = (UniqueConstraint("battle_id", "side", name="uq_conversations_battle_side"),)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    turn: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    finish_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    first_token_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    duration_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    conversation: Mapped[Conversation] = relationship(back_populates="messages")
+
+    __table_args__ = (UniqueConstraint("conversation_id", "position", name="uq_messages_conversation_position"),)
+
+
+class Vote(Base):
+    __tablename__ = "votes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id"), unique=True)
+    winner: Mapped[str] = mapped_column(String(16))
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judges.id"))
+    time_to_vote_s: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    battle: Mapped[Battle] = relationship(back_populates="vote")
+
+    __table_args__ = (
+        CheckConstraint("winner IN ('model_a', 'model_b', 'tie', 'tie (bothbad)')", name="ck_votes_winner"),
+    )

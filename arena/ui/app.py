@@ -1,0 +1,53 @@
+"""Assembles the tabs into one Gradio Blocks app."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from arena.service import Arena
+from arena.ui.direct_tab import DirectTab
+from arena.ui.leaderboard_tab import LeaderboardTab
+from arena.ui.pair_tab import PairTab
+
+TITLE = "Starling Arena"
+INTRO = (
+    "# ⭐ Starling Arena\n"
+    "Chat with two anonymous models side by side and vote for the better answer; names are revealed after your vote. "
+    "Prompts, answers and votes are stored and may be published as research data: do not share personal information."
+)
+
+
+def models_markdown(arena: Arena) -> str:
+    """Which models exist and whether they can be used now (not which ones are in your battle)."""
+    lines = ["| Model | Status | Organization |", "|---|---|---|"]
+    for status in arena.pool.statuses():
+        spec = arena.pool.catalogue.get(status.name)
+        state = "✅ available" if status.available else "⛔ unavailable"
+        lines.append(f"| {spec.name} | {state} | {spec.organization or ''} |")
+    return "\n".join(lines)
+
+
+def build_demo(arena: Arena) -> gr.Blocks:
+    """The whole UI; the caller launches it."""
+    with gr.Blocks(title=TITLE) as demo:
+        gr.Markdown(INTRO, elem_id="intro")
+        with gr.Tabs():
+            with gr.Tab("⚔️ Arena (battle)", id="battle"):
+                battle = PairTab(arena, "anony")
+            with gr.Tab("👥 Side-by-side", id="side-by-side"):
+                side_by_side = PairTab(arena, "named")
+            with gr.Tab("💬 Direct chat", id="direct"):
+                direct = DirectTab(arena)
+            with gr.Tab("🏆 Leaderboard", id="leaderboard"):
+                board = LeaderboardTab(arena)
+        with gr.Accordion("Models in this arena", open=False):
+            models_md = gr.Markdown(models_markdown(arena), elem_id="models-status")
+
+        def on_load():
+            a, b = side_by_side.load_choices()
+            return a, b, direct.load_choices(), models_markdown(arena)
+
+        demo.load(on_load, outputs=[side_by_side.pick_a, side_by_side.pick_b, direct.pick, models_md], api_name=False)
+        demo.load(board.load, outputs=[board.table, board.summary], api_name=False)
+        del battle
+    return demo

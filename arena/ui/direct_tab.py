@@ -1,0 +1,101 @@
+"""Direct chat with one chosen model (stored as a conversation, never voted on)."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator
+
+import gradio as gr
+
+from arena.battle import Battle, RuleViolation
+from arena.service import Arena
+from arena.ui.render import battle_status, pane_messages
+from arena.ui.session import identify
+
+
+class DirectTab:
+    """One model, one pane."""
+
+    def __init__(self, arena: Arena) -> None:
+        self.arena = arena
+        self.battle_id = gr.State(None)
+        self.pick = gr.Dropdown(label="Model", choices=[], interactive=True, elem_id="direct-pick")
+        self.chat = gr.Chatbot(label="Chat", height=520, buttons=["copy"], elem_id="direct-chat", feedback_options=None)
+        self.status = gr.Markdown("Pick a model and start chatting.", elem_id="direct-status")
+        with gr.Row():
+            self.prompt = gr.Textbox(
+                show_label=False, placeholder="Type your message and press Enter (Shift+Enter for a new line)",
+                lines=1, max_lines=8, scale=8, elem_id="direct-prompt",
+            )
+            self.send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="direct-send")
+        with gr.Row():
+            self.stop = gr.Button("⏹ Stop", interactive=False, elem_id="direct-stop")
+            self.regenerate = gr.Button("🔄 Regenerate", interactive=False, elem_id="direct-regenerate")
+            self.clear = gr.Button("🗑 New chat", elem_id="direct-clear")
+        self._wire()
+
+    @property
+    def _outputs(self) -> list[Any]:
+        return [self.battle_id, self.chat, self.status, self.prompt, self.send, self.stop, self.regenerate]
+
+    def _view(self, chat: Battle | None, *, notice: str | None = None, prompt: Any = gr.skip()) -> dict:
+        generating = chat is not None and chat.state == "generating"
+        return {
+            self.battle_id: chat.id if chat else None,
+            self.chat: gr.Chatbot(value=pane_messages(chat, "a"), label=chat.sides["a"].model if chat else "Chat"),
+            self.status: notice or (battle_status(chat) if chat else "Pick a model and start chatting."),
+            self.prompt: prompt,
+            self.send: gr.Button(interactive=not generating),
+            self.stop: gr.Button(interactive=generating),
+            self.regenerate: gr.Button(interactive=chat is not None and chat.state == "chatting"),
+        }
+
+    def _current(self, chat_id: str | None, session: str) -> Battle | None:
+        try:
+            return self.arena.get(chat_id, session) if chat_id else None
+        except RuleViolation:
+            return None
+
+    async def _on_send(self, prompt: str, chat_id: str | None, model: str | None, request: gr.Request) -> AsyncIterator[dict]:
+        session, judge_raw = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
+        chat = self._current(chat_id, session)
+        try:
+            if chat is None:
+                chat = self.arena.start("direct", session_id=session, judge_hash=self.arena.judge_hash(judge_raw), models=[model or ""])
+            first = True
+            async for update in self.arena.send(chat.id, prompt, session):
+                yield self._view(update, prompt="" if first else gr.skip())
+                first = False
+        except RuleViolation as exc:
+            yield self._view(chat, notice=f"⚠️ {exc}")
+
+    async def _on_regenerate(self, chat_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
+        session, _ = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
+        chat = self._current(chat_id, session)
+        try:
+            async for update in self.arena.regenerate(chat_id or "", session):
+                yield self._view(update)
+        except RuleViolation as exc:
+            yield self._view(chat, notice=f"⚠️ {exc}")
+
+    async def _on_stop(self, chat_id: str | None, request: gr.Request) -> None:
+        session, _ = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
+        try:
+            await self.arena.stop(chat_id or "", session)
+        except RuleViolation:
+            pass
+
+    def _on_clear(self) -> dict:
+        return self._view(None, prompt="")
+
+    def _wire(self) -> None:
+        inputs = [self.prompt, self.battle_id, self.pick]
+        for trigger, suffix in ((self.prompt.submit, "submit"), (self.send.click, "send")):
+            trigger(self._on_send, inputs=inputs, outputs=self._outputs, api_name=f"direct_{suffix}", show_progress="hidden", concurrency_limit=None)
+        self.regenerate.click(self._on_regenerate, inputs=[self.battle_id], outputs=self._outputs, api_name="direct_regenerate", show_progress="hidden", concurrency_limit=None)
+        self.stop.click(self._on_stop, inputs=[self.battle_id], outputs=None, api_name="direct_stop", concurrency_limit=None)
+        self.clear.click(self._on_clear, inputs=None, outputs=self._outputs, api_name="direct_clear")
+        self.pick.change(self._on_clear, inputs=None, outputs=self._outputs, api_name=False)
+
+    def load_choices(self) -> dict:
+        choices = self.arena.pool.named_choices()
+        return gr.Dropdown(choices=choices, value=choices[0] if choices else None)

@@ -1,0 +1,199 @@
+"""Two panes and a vote: the Arena (battle) tab and the Side-by-side tab.
+
+One class serves both: in ``anony`` mode the pair is drawn by the server and
+hidden until the vote; in ``named`` mode the voter picks both models. The
+battle's identity lives only in a ``gr.State`` (server-side), never in a
+component the browser can read.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, AsyncIterator
+
+import gradio as gr
+
+from arena.battle import Battle, RuleViolation, Winner
+from arena.service import Arena
+from arena.ui.render import battle_status, pane_label, pane_messages
+from arena.ui.session import identify
+
+log = logging.getLogger(__name__)
+
+VOTES: tuple[tuple[Winner, str], ...] = (
+    ("model_a", "👈 A is better"),
+    ("model_b", "👉 B is better"),
+    ("tie", "🤝 Tie"),
+    ("tie (bothbad)", "👎 Both are bad"),
+)
+
+
+class PairTab:
+    """Builds and wires one two-pane tab inside an open ``gr.Blocks``."""
+
+    def __init__(self, arena: Arena, mode: str) -> None:
+        assert mode in ("anony", "named")
+        self.arena = arena
+        self.mode = mode
+        prefix = "battle" if mode == "anony" else "sbs"
+        self.prefix = prefix
+        self.battle_id = gr.State(None)
+        if mode == "named":
+            with gr.Row():
+                self.pick_a = gr.Dropdown(label="Model A", choices=[], interactive=True, elem_id=f"{prefix}-pick-a")
+                self.pick_b = gr.Dropdown(label="Model B", choices=[], interactive=True, elem_id=f"{prefix}-pick-b")
+        with gr.Row(equal_height=True, elem_classes=["arena-panes"]):
+            self.chat_a = gr.Chatbot(label="Model A", height=460, buttons=["copy"], elem_id=f"{prefix}-chat-a", feedback_options=None)
+            self.chat_b = gr.Chatbot(label="Model B", height=460, buttons=["copy"], elem_id=f"{prefix}-chat-b", feedback_options=None)
+        self.status = gr.Markdown(battle_status(None), elem_id=f"{prefix}-status")
+        with gr.Row():
+            self.vote_buttons = [
+                gr.Button(text, interactive=False, elem_id=f"{prefix}-vote-{i}") for i, (_, text) in enumerate(VOTES)
+            ]
+        with gr.Row():
+            self.prompt = gr.Textbox(
+                show_label=False,
+                placeholder="Type your message and press Enter (Shift+Enter for a new line)",
+                lines=1,
+                max_lines=8,
+                scale=8,
+                elem_id=f"{prefix}-prompt",
+            )
+            self.send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id=f"{prefix}-send")
+        with gr.Row():
+            self.stop = gr.Button("⏹ Stop", interactive=False, elem_id=f"{prefix}-stop")
+            self.regenerate = gr.Button("🔄 Regenerate", interactive=False, elem_id=f"{prefix}-regenerate")
+            self.new_round = gr.Button("🎲 New round" if mode == "anony" else "🗑 Clear", elem_id=f"{prefix}-new-round")
+        self._wire()
+
+    # --- outputs ---------------------------------------------------------------
+    @property
+    def _outputs(self) -> list[Any]:
+        return [self.battle_id, self.chat_a, self.chat_b, self.status, self.prompt, self.send, self.stop, self.regenerate, *self.vote_buttons]
+
+    def _view(self, battle: Battle | None, *, notice: str | None = None, prompt: Any = gr.skip()) -> dict:
+        generating = battle is not None and battle.state == "generating"
+        can_vote = battle is not None and battle.can_vote
+        can_regenerate = battle is not None and battle.state in ("awaiting_vote",) and battle.turns > 0
+        view = {
+            self.battle_id: battle.id if battle else None,
+            self.chat_a: gr.Chatbot(value=pane_messages(battle, "a"), label=self._label(battle, "a")),
+            self.chat_b: gr.Chatbot(value=pane_messages(battle, "b"), label=self._label(battle, "b")),
+            self.status: notice or battle_status(battle),
+            self.prompt: prompt,
+            self.send: gr.Button(interactive=not generating),
+            self.stop: gr.Button(interactive=generating),
+            self.regenerate: gr.Button(interactive=can_regenerate),
+        }
+        for button in self.vote_buttons:
+            view[button] = gr.Button(interactive=can_vote)
+        return view
+
+    def _label(self, battle: Battle | None, side: str) -> str:
+        if self.mode == "named" and battle is None:
+            return "Model A" if side == "a" else "Model B"
+        return pane_label(battle, side)  # type: ignore[arg-type]
+
+    def _current(self, battle_id: str | None, session: str) -> Battle | None:
+        if not battle_id:
+            return None
+        try:
+            return self.arena.get(battle_id, session)
+        except RuleViolation:
+            return None
+
+    # --- handlers ----------------------------------------------------------------
+    async def _on_send_anony(self, prompt: str, battle_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
+        async for view in self._send_flow(prompt, battle_id, [], request):
+            yield view
+
+    async def _on_send_named(
+        self, prompt: str, battle_id: str | None, model_a: str | None, model_b: str | None, request: gr.Request
+    ) -> AsyncIterator[dict]:
+        async for view in self._send_flow(prompt, battle_id, [model_a or "", model_b or ""], request):
+            yield view
+
+    async def _send_flow(self, prompt: str, battle_id: str | None, picks: list[str], request: gr.Request) -> AsyncIterator[dict]:
+        session, judge_raw = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
+        battle = self._current(battle_id, session)
+        try:
+            if battle is None or battle.state in ("voted",):
+                if battle is not None and battle.state == "voted":
+                    raise RuleViolation("This battle is over: press “New round” to start another.")
+                judge = self.arena.judge_hash(judge_raw)
+                battle = self.arena.start(self.mode, session_id=session, judge_hash=judge, models=list(picks) or None)  # type: ignore[arg-type]
+            stream = self.arena.send(battle.id, prompt, session)
+            first = True
+            async for update in stream:
+                yield self._view(update, prompt="" if first else gr.skip())
+                first = False
+        except RuleViolation as exc:
+            yield self._view(battle, notice=f"⚠️ {exc}")
+
+    async def _on_regenerate(self, battle_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
+        session, _ = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
+        battle = self._current(battle_id, session)
+        try:
+            async for update in self.arena.regenerate(battle_id or "", session):
+                yield self._view(update)
+        except RuleViolation as exc:
+            yield self._view(battle, notice=f"⚠️ {exc}")
+
+    async def _on_stop(self, battle_id: str | None, request: gr.Request) -> None:
+        session, _ = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
+        try:
+            await self.arena.stop(battle_id or "", session)
+        except RuleViolation:
+            pass  # nothing running: the button is already disabled
+
+    def _vote_handler(self, winner: Winner):
+        async def on_vote(battle_id: str | None, request: gr.Request) -> dict:
+            session, _ = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
+            battle = self._current(battle_id, session)
+            try:
+                await self.arena.vote(battle_id or "", winner, session)
+            except RuleViolation as exc:
+                return self._view(battle, notice=f"⚠️ {exc}")
+            return self._view(self.arena.get(battle_id or "", session))
+
+        on_vote.__name__ = f"vote_{winner.replace(' ', '_').replace('(', '').replace(')', '')}"
+        return on_vote
+
+    def _on_new_round(self) -> dict:
+        return self._view(None, prompt="")
+
+    # --- wiring --------------------------------------------------------------------
+    def _wire(self) -> None:
+        picks = [self.pick_a, self.pick_b] if self.mode == "named" else []
+        send_inputs = [self.prompt, self.battle_id, *picks]
+        for trigger, suffix in ((self.prompt.submit, "submit"), (self.send.click, "send")):
+            trigger(
+                self._on_send_named if self.mode == "named" else self._on_send_anony,
+                inputs=send_inputs,
+                outputs=self._outputs,
+                api_name=f"{self.prefix}_{suffix}",
+                show_progress="hidden",
+                concurrency_limit=None,
+            )
+        self.regenerate.click(
+            self._on_regenerate, inputs=[self.battle_id], outputs=self._outputs,
+            api_name=f"{self.prefix}_regenerate", show_progress="hidden", concurrency_limit=None,
+        )
+        self.stop.click(self._on_stop, inputs=[self.battle_id], outputs=None, api_name=f"{self.prefix}_stop", concurrency_limit=None)
+        for button, (winner, _) in zip(self.vote_buttons, VOTES):
+            name = winner.replace(" (bothbad)", "_bothbad")
+            button.click(
+                self._vote_handler(winner), inputs=[self.battle_id], outputs=self._outputs,
+                api_name=f"{self.prefix}_vote_{name}", concurrency_limit=None,
+            )
+        self.new_round.click(self._on_new_round, inputs=None, outputs=self._outputs, api_name=f"{self.prefix}_new_round")
+        if self.mode == "named":
+            for pick in picks:
+                pick.change(self._on_new_round, inputs=None, outputs=self._outputs, api_name=False)
+
+    def load_choices(self) -> tuple[dict, dict] | tuple[()]:
+        """Dropdown choices for named mode, computed at page load from current availability."""
+        choices = self.arena.pool.named_choices()
+        first = choices[0] if choices else None
+        second = choices[1] if len(choices) > 1 else None
+        return gr.Dropdown(choices=choices, value=first), gr.Dropdown(choices=choices, value=second)
