@@ -53,5 +53,7 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
         footer_links=[],
         quiet=True,
         show_error=False,
+        run_history=False,  # chats must not linger in the browser's storage
+        ssr_mode=False,
     )
     return Running(arena=arena, demo=demo)
