@@ -71,6 +71,10 @@ class ModelPool:
         """Models a voter may pick by name (side-by-side, direct chat)."""
         return [s.name for s in self.catalogue.enabled if not s.anony_only and self.is_available(s.name)]
 
+    def pickable_names(self) -> list[str]:
+        """Every enabled model a voter may pick by name, available now or not (the server re-checks)."""
+        return [s.name for s in self.catalogue.enabled if not s.anony_only]
+
     def statuses(self) -> list[ModelStatus]:
         out = []
         for spec in self.catalogue.models:

@@ -74,3 +74,4 @@ def sqlite_store(sqlite_url: str) -> Iterator[Store]:
     s = Store(sqlite_url)
     yield s
     s.close()
+

@@ -45,7 +45,8 @@ class Behavior:
     status: int = 200  # != 200: a JSON error body with this status, no stream
     malformed_after: int | None = None  # emit `garbage` after this many content deltas
     garbage: str = "data: this is not json\n\n"
-    die_after: int | None = None  # drop the connection after this many content deltas (no [DONE])
+    die_after: int | None = None  # after this many content deltas, end without finish_reason or [DONE]:
+    die_cleanly: bool = False  # ... by a clean end of body (True) or by dropping the connection (False)
     models: list[str] = field(default_factory=lambda: [DEFAULT_MODEL])
     models_status: int = 200
 
@@ -84,7 +85,9 @@ class Upstream:
         self._sock.bind(("127.0.0.1", 0))
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
-        config = uvicorn.Config(self._app(), log_level="error", lifespan="off", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            self._app(), log_config=None, log_level="error", lifespan="off", timeout_graceful_shutdown=2
+        )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -92,7 +95,9 @@ class Upstream:
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> Upstream:
-        self._thread = threading.Thread(target=asyncio.run, args=(self._main(),), name=f"upstream-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._main()), name=f"upstream-{self.port}", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:
@@ -190,14 +195,16 @@ class Upstream:
             if b.malformed_after == i:
                 yield b.garbage
             if b.die_after == i:
-                raise _Die(f"scripted death after {i} chunks")
+                break
             if i:
                 await self._sleep(b.token_delay_s)
             yield chunk({"content": piece})
         if b.malformed_after is not None and b.malformed_after >= len(pieces):
             yield b.garbage
         if b.die_after is not None:
-            raise _Die("scripted death before the end")
+            if b.die_cleanly:
+                return
+            raise _Die(f"scripted death after {min(b.die_after, len(pieces))} chunks")
         yield chunk({}, b.finish_reason)
         if include_usage and b.shape == "vllm":
             yield "data: " + json.dumps({**head, "choices": [], "usage": usage}) + "\n\n"

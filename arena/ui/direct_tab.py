@@ -18,7 +18,7 @@ class DirectTab:
     def __init__(self, arena: Arena) -> None:
         self.arena = arena
         self.battle_id = gr.State(None)
-        self.pick = gr.Dropdown(label="Model", choices=[], interactive=True, elem_id="direct-pick")
+        self.pick = gr.Dropdown(label="Model", choices=arena.pool.pickable_names(), interactive=True, elem_id="direct-pick")
         self.chat = gr.Chatbot(label="Chat", height=520, buttons=["copy"], elem_id="direct-chat", feedback_options=None)
         self.status = gr.Markdown("Pick a model and start chatting.", elem_id="direct-status")
         with gr.Row():

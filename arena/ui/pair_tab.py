@@ -39,9 +39,10 @@ class PairTab:
         self.prefix = prefix
         self.battle_id = gr.State(None)
         if mode == "named":
+            names = arena.pool.pickable_names()
             with gr.Row():
-                self.pick_a = gr.Dropdown(label="Model A", choices=[], interactive=True, elem_id=f"{prefix}-pick-a")
-                self.pick_b = gr.Dropdown(label="Model B", choices=[], interactive=True, elem_id=f"{prefix}-pick-b")
+                self.pick_a = gr.Dropdown(label="Model A", choices=names, interactive=True, elem_id=f"{prefix}-pick-a")
+                self.pick_b = gr.Dropdown(label="Model B", choices=names, interactive=True, elem_id=f"{prefix}-pick-b")
         with gr.Row(equal_height=True, elem_classes=["arena-panes"]):
             self.chat_a = gr.Chatbot(label="Model A", height=460, buttons=["copy"], elem_id=f"{prefix}-chat-a", feedback_options=None)
             self.chat_b = gr.Chatbot(label="Model B", height=460, buttons=["copy"], elem_id=f"{prefix}-chat-b", feedback_options=None)

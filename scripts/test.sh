@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The README's test command: install everything the tests need, then run them.
+#   bash scripts/test.sh [pytest arguments]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh --dev
+bash scripts/setup-vllm.sh
+.venv/bin/python -m arena prepare-embedded >/dev/null
+exec .venv/bin/python -m pytest "$@"

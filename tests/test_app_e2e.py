@@ -1,0 +1,179 @@
+"""The real app (``python app.py``) on the embedded models, driven over HTTP by gradio_client."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+from gradio_client import Client
+
+from arena.store import Store
+from tests.helpers import PROJECT_ROOT
+from tests.vllm_server import free_port
+
+MODELS = """
+models:
+  - name: Embedded-Terse
+    backend: local
+    model: smollm2-135m-instruct
+    system_prompt: Answer in one short sentence.
+    temperature: 0.2
+    max_tokens: 20
+    organization: Test Org Terse
+  - name: Embedded-Chatty
+    backend: local
+    model: smollm2-135m-instruct
+    temperature: 0.9
+    max_tokens: 20
+  - name: Remote-Unset
+    backend: openai
+    endpoints: ["${ARENA_TEST_SURELY_UNSET_URL}"]
+    model: remote-model
+"""
+SECRETS = ("Embedded-Terse", "Embedded-Chatty", "Test Org Terse")
+
+
+def text_of(chatbot_update: dict) -> str:
+    parts = []
+    for message in chatbot_update.get("value") or []:
+        content = message["content"]
+        parts.append(content if isinstance(content, str) else "".join(p.get("text", "") for p in content))
+    return "\n".join(parts)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    folder = tmp_path_factory.mktemp("app")
+    (folder / "models.yaml").write_text(MODELS)
+    database_url = f"sqlite:///{folder / 'arena.sqlite3'}"
+    port = free_port()
+    env = {**os.environ, "ARENA_DATABASE_URL": database_url, "ARENA_MAX_PROMPT_CHARS": "300", "ARENA_MAX_TURNS": "3"}
+    log = (folder / "app.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--models", str(folder / "models.yaml"), "--host", "127.0.0.1", "--port", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert process.poll() is None, (folder / "app.log").read_text()
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    else:
+        process.kill()
+        pytest.fail("app did not start:\n" + (folder / "app.log").read_text())
+    yield {"url": url, "database_url": database_url, "log": folder / "app.log"}
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def run(client: Client, *args: object, api_name: str) -> list:
+    job = client.submit(*args, api_name=api_name)
+    return [list(output) for output in job] + [list(job.result())]
+
+
+def test_anonymous_battle_then_vote_reveals_and_stores(app: dict) -> None:
+    """Both panes answer anonymously, the vote reveals the names and lands in the database."""
+    client = Client(app["url"], verbose=False)
+    outputs = run(client, "What is the capital of France?", api_name="/battle_send")
+    final = outputs[-1]
+    chat_a, chat_b, status = final[0], final[1], final[2]
+    assert chat_a["label"] == "Model A" and chat_b["label"] == "Model B"
+    assert "What is the capital of France?" in text_of(chat_a) and len(text_of(chat_b)) > len("What is the capital of France?")
+    assert "Which answer is better" in status
+    before_vote = repr(outputs)
+    for secret in SECRETS:
+        assert secret not in before_vote, f"{secret} leaked before the vote"
+
+    revealed = client.predict(api_name="/battle_vote_model_a")
+    assert "Your vote was recorded" in revealed[2]
+    labels = {revealed[0]["label"], revealed[1]["label"]}
+    assert labels == {"Model A: Embedded-Terse", "Model B: Embedded-Chatty"} or labels == {"Model A: Embedded-Chatty", "Model B: Embedded-Terse"}
+
+    again = client.predict(api_name="/battle_vote_model_b")
+    assert "already voted" in again[2] or "recorded" in again[2]
+    store = Store(app["database_url"], migrate=False)
+    counts = store.outcome_counts()
+    store.close()
+    assert sum(c.count for c in counts) == 1 and counts[0].winner == "model_a"
+
+
+def test_new_round_hides_names_again(app: dict) -> None:
+    """After a vote, New round clears the panes and shows anonymous labels."""
+    client = Client(app["url"], verbose=False)
+    run(client, "Say hi.", api_name="/battle_send")
+    client.predict(api_name="/battle_vote_tie")
+    fresh = client.predict(api_name="/battle_new_round")
+    assert fresh[0]["label"] == "Model A" and fresh[0]["value"] == [] and fresh[1]["value"] == []
+
+
+def test_multi_turn_and_limits(app: dict) -> None:
+    """Turns continue with the same pair; too-long prompts and the turn limit get clear messages."""
+    client = Client(app["url"], verbose=False)
+    first = run(client, "Hi!", api_name="/battle_send")[-1]
+    second = run(client, "Tell me more.", api_name="/battle_send")[-1]
+    assert text_of(second[0]).count("Hi!") == 1 and "Tell me more." in text_of(second[0])
+    too_long = run(client, "x" * 301, api_name="/battle_send")[-1]
+    assert "limit is 300" in too_long[2]
+    run(client, "Third.", api_name="/battle_send")
+    over = run(client, "Fourth.", api_name="/battle_send")[-1]
+    assert "limit of 3 turns" in over[2]
+    assert first[0]["label"] == "Model A"
+
+
+def test_regenerate_replaces_the_answers(app: dict) -> None:
+    """Regenerate produces a new pair of answers for the same prompt."""
+    client = Client(app["url"], verbose=False)
+    run(client, "Give me a random word.", api_name="/battle_send")
+    regenerated = run(client, api_name="/battle_regenerate")[-1]
+    assert text_of(regenerated[0]).count("Give me a random word.") == 1
+    assert "Which answer is better" in regenerated[2]
+
+
+def test_side_by_side_is_named_and_not_counted(app: dict) -> None:
+    """Side-by-side shows the chosen names and stores a named battle that the default board ignores."""
+    client = Client(app["url"], verbose=False)
+    final = run(client, "Hello there", "Embedded-Terse", "Embedded-Chatty", api_name="/sbs_send")[-1]
+    assert final[0]["label"] == "Embedded-Terse" and final[1]["label"] == "Embedded-Chatty"
+    voted = client.predict(api_name="/sbs_vote_model_b")
+    assert "recorded" in voted[2]
+    store = Store(app["database_url"], migrate=False)
+    named = [c for c in store.outcome_counts(anonymous_only=False) if c.winner == "model_b"]
+    store.close()
+    assert named and named[0].model_b == "Embedded-Chatty"
+
+
+def test_unavailable_model_cannot_be_chosen(app: dict) -> None:
+    """A model whose endpoint variable is unset is refused with a clear message."""
+    client = Client(app["url"], verbose=False)
+    final = run(client, "Hello", "Remote-Unset", "Embedded-Chatty", api_name="/sbs_send")[-1]
+    assert "not available" in final[2]
+
+
+def test_direct_chat(app: dict) -> None:
+    """Direct chat answers with the chosen model, named."""
+    client = Client(app["url"], verbose=False)
+    final = run(client, "What is 2+2?", "Embedded-Terse", api_name="/direct_send")[-1]
+    assert final[0]["label"] == "Embedded-Terse" and "What is 2+2?" in text_of(final[0])
+
+
+def test_bad_models_file_stops_with_one_clear_message(tmp_path: Path) -> None:
+    """A bad models.yaml stops start-up with exit code 2 and one message naming file, model, field and fix."""
+    bad = tmp_path / "models.yaml"
+    bad.write_text("models:\n  - name: Broken\n    backend: local\n    model: x\n    temprature: 1\n")
+    result = subprocess.run(
+        [sys.executable, "app.py", "--models", str(bad), "--port", str(free_port())],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert str(bad) in result.stderr and "'Broken'" in result.stderr and "temprature" in result.stderr and "Fix:" in result.stderr

@@ -1,0 +1,273 @@
+"""OpenAICompatBackend against a real, scripted OpenAI-compatible upstream (tests/upstream.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Iterator
+
+import pytest
+
+from arena.backends.base import BackendError, GenerationStats, Health, Message, SamplingParams
+from arena.backends.openai_compat import OpenAICompatBackend, Timeouts
+from tests.upstream import DEFAULT_MODEL, Behavior, Upstream, free_port, serve
+
+MODEL = DEFAULT_MODEL
+PARAMS = SamplingParams(temperature=0.7, top_p=0.9, max_tokens=64)
+HISTORY: list[Message] = [{"role": "user", "content": "hello there"}]
+FAST = Timeouts(connect=2.0, first_token=5.0, total=10.0)
+
+
+@pytest.fixture
+def up() -> Iterator[Upstream]:
+    yield from serve()
+
+
+@pytest.fixture
+def up2() -> Iterator[Upstream]:
+    yield from serve()
+
+
+def closed_url() -> str:
+    return f"http://127.0.0.1:{free_port()}/v1"
+
+
+async def collect(
+    urls: list[str], messages: list[Message] = HISTORY, timeouts: Timeouts = FAST
+) -> tuple[list[str], GenerationStats]:
+    """Stream one answer to the end; the backend is closed afterwards."""
+    backend = OpenAICompatBackend(MODEL, urls, timeouts=timeouts)
+    stats = GenerationStats()
+    try:
+        return [chunk async for chunk in backend.stream(messages, PARAMS, stats)], stats
+    finally:
+        await backend.aclose()
+
+
+async def failure(urls: list[str], timeouts: Timeouts = FAST) -> tuple[BackendError, list[str], GenerationStats]:
+    """Stream until the backend raises; return the error, the chunks seen before it and the stats."""
+    backend = OpenAICompatBackend(MODEL, urls, timeouts=timeouts)
+    stats, chunks = GenerationStats(), []
+    try:
+        with pytest.raises(BackendError) as info:
+            async for chunk in backend.stream(HISTORY, PARAMS, stats):
+                chunks.append(chunk)
+    finally:
+        await backend.aclose()
+    return info.value, chunks, stats
+
+
+# -- streaming ---------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_vllm_stream_in_chunks_with_usage(up: Upstream) -> None:
+    """A vLLM-shaped stream arrives in chunks that join to the reply, with finish reason, usage and timings."""
+    up.behavior = Behavior(reply="The quick brown fox jumps", chunks=5)
+    chunks, stats = await collect([up.url])
+    assert len(chunks) == 5
+    assert "".join(chunks) == "The quick brown fox jumps"
+    assert stats.finish_reason == "stop"
+    assert stats.prompt_tokens == 2 and stats.completion_tokens == 5
+    assert stats.first_token_s is not None and stats.duration_s is not None
+    assert 0 <= stats.first_token_s <= stats.duration_s
+    assert stats.attempts == 1 and stats.endpoint == up.url
+
+
+@pytest.mark.asyncio
+async def test_default_reply_echoes_last_user_message(up: Upstream) -> None:
+    """The whole flow carries the conversation: the default reply echoes the last user message."""
+    messages: list[Message] = [
+        {"role": "user", "content": "first"},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": "second question"},
+    ]
+    chunks, _ = await collect([up.url], messages)
+    assert "".join(chunks) == "You said: second question"
+
+
+@pytest.mark.asyncio
+async def test_llamacpp_shape_without_usage(up: Upstream) -> None:
+    """llama.cpp shape (role delta without content, no usage) still yields the right text; tokens stay None."""
+    up.behavior = Behavior(reply="llama says hi", chunks=3, shape="llamacpp", finish_reason="length")
+    chunks, stats = await collect([up.url])
+    assert "".join(chunks) == "llama says hi"
+    assert stats.finish_reason == "length"
+    assert stats.prompt_tokens is None and stats.completion_tokens is None
+    assert stats.first_token_s is not None and stats.duration_s is not None
+
+
+@pytest.mark.asyncio
+async def test_request_carries_model_params_and_messages(up: Upstream) -> None:
+    """The request sends the model id, sampling params, include_usage and the messages exactly as given."""
+    messages: list[Message] = [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Why?"}]
+    await collect([up.url], messages)
+    [body] = up.requests
+    assert body["model"] == MODEL
+    assert body["messages"] == messages
+    assert body["temperature"] == pytest.approx(0.7) and body["top_p"] == pytest.approx(0.9)
+    assert body["max_tokens"] == 64
+    assert body["stream"] is True
+    assert body["stream_options"] == {"include_usage": True}
+
+
+# -- fail-over and no-retry -----------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("first", ["http_500", "closed_port", "stall"])
+async def test_failure_before_first_token_tries_next_endpoint(first: str, up: Upstream, up2: Upstream) -> None:
+    """If the first endpoint fails before any token (500, closed port, stall), the second answers; attempts == 2."""
+    up.behavior = Behavior(stall_s=5.0) if first == "stall" else Behavior(status=500)
+    first_url = closed_url() if first == "closed_port" else up.url
+    chunks, stats = await collect([first_url, up2.url], timeouts=Timeouts(connect=2.0, first_token=0.5, total=10.0))
+    assert "".join(chunks) == "You said: hello there"
+    assert stats.attempts == 2 and stats.endpoint == up2.url
+    assert len(up2.requests) == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("how", "kind"), [("dies", "connect"), ("malformed", "protocol")])
+async def test_failure_after_first_token_is_not_retried(how: str, kind: str, up: Upstream, up2: Upstream) -> None:
+    """A failure after the first token is final: BackendError, and the second endpoint gets no request."""
+    up.behavior = Behavior(reply="aaaabbbbccccdddd", chunks=4)
+    if how == "dies":
+        up.behavior.die_after = 2  # connection dropped after two chunks
+    else:
+        up.behavior.malformed_after = 2  # a non-JSON data line after two chunks
+    error, chunks, stats = await failure([up.url, up2.url])
+    assert chunks == ["aaaa", "bbbb"]  # the first two of four chunks, not replaced by another sample
+    assert error.kind == kind
+    assert stats.attempts == 1
+    assert up2.requests == []
+
+
+# -- timeouts ---------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("where", ["before_headers", "after_headers"])
+async def test_first_token_timeout(where: str, up: Upstream) -> None:
+    """A stall longer than the first-token timeout fails with kind first_token_timeout, in about that time."""
+    up.behavior = Behavior(header_delay_s=10.0) if where == "before_headers" else Behavior(stall_s=10.0)
+    started = time.monotonic()
+    error, chunks, _ = await failure([up.url], Timeouts(connect=2.0, first_token=0.5, total=30.0))
+    assert error.kind == "first_token_timeout" and chunks == []
+    assert time.monotonic() - started < 0.5 + 2.0
+
+
+@pytest.mark.asyncio
+async def test_total_timeout_on_slow_stream(up: Upstream) -> None:
+    """A stream that outlasts the total timeout fails with kind timeout after having yielded tokens."""
+    up.behavior = Behavior(reply="x" * 40, chunks=40, token_delay_s=0.1)
+    started = time.monotonic()
+    error, chunks, stats = await failure([up.url], Timeouts(connect=2.0, first_token=5.0, total=1.0))
+    assert error.kind == "timeout"
+    assert 0 < len(chunks) < 40 and stats.first_token_s is not None
+    assert time.monotonic() - started < 1.0 + 2.0
+
+
+# -- error kinds on a single endpoint ---------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_http_500_is_kind_http(up: Upstream) -> None:
+    """An HTTP 500 from the only endpoint is a BackendError of kind http."""
+    up.behavior = Behavior(status=500)
+    error, _, stats = await failure([up.url])
+    assert error.kind == "http" and "500" in error.detail
+    assert stats.attempts == 1
+
+
+@pytest.mark.asyncio
+async def test_malformed_stream_is_kind_protocol(up: Upstream) -> None:
+    """A non-JSON data line before any token is a BackendError of kind protocol."""
+    up.behavior = Behavior(malformed_after=0)
+    error, chunks, _ = await failure([up.url])
+    assert error.kind == "protocol" and chunks == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.xfail(strict=True, raises=AttributeError, reason="backend bug: wrong-shape JSON escapes as AttributeError")
+async def test_wrong_shape_json_is_kind_protocol(up: Upstream) -> None:
+    """A JSON event of the wrong shape (choices not a list) is a BackendError of kind protocol."""
+    up.behavior = Behavior(malformed_after=0, garbage='data: {"choices": "oops"}\n\n')
+    error, _, _ = await failure([up.url])
+    assert error.kind == "protocol"
+
+
+@pytest.mark.asyncio
+async def test_closed_port_is_kind_connect() -> None:
+    """A closed port on the only endpoint is a BackendError of kind connect."""
+    error, _, stats = await failure([closed_url()])
+    assert error.kind == "connect" and stats.attempts == 1
+
+
+# -- health -----------------------------------------------------------------------------
+
+
+async def health_of(urls: list[str]) -> tuple[Health, OpenAICompatBackend]:
+    """Probe once; the backend is returned (closed) to inspect its endpoints' flags."""
+    backend = OpenAICompatBackend(MODEL, urls, timeouts=FAST)
+    try:
+        return await backend.health(), backend
+    finally:
+        await backend.aclose()
+
+
+@pytest.mark.asyncio
+async def test_health_ok_when_model_listed(up: Upstream) -> None:
+    """health() is ok when /models lists the model id, and reports the served ids."""
+    up.behavior = Behavior(models=["other", MODEL])
+    health, _ = await health_of([up.url])
+    assert health.ok
+    assert health.served_models == ("other", MODEL)
+    assert up.models_calls == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("case", ["other_id", "http_500", "closed_port"])
+async def test_health_not_ok(case: str, up: Upstream) -> None:
+    """health() is not ok when /models lists another id, returns 500, or the port is closed."""
+    up.behavior = Behavior(models=["someone-else"], models_status=500 if case == "http_500" else 200)
+    health, backend = await health_of([closed_url() if case == "closed_port" else up.url])
+    assert not health.ok and not backend.endpoints[0].healthy
+    assert health.served_models == (("someone-else",) if case == "other_id" else ())
+
+
+@pytest.mark.asyncio
+async def test_unhealthy_endpoint_is_tried_last(up: Upstream, up2: Upstream) -> None:
+    """After health() marks an endpoint unhealthy, streams go to the healthy one first."""
+    up.behavior = Behavior(models_status=500)
+    backend = OpenAICompatBackend(MODEL, [up.url, up2.url], timeouts=FAST)
+    try:
+        health = await backend.health()
+        assert health.ok and [e.healthy for e in backend.endpoints] == [False, True]
+        stats = GenerationStats()
+        assert "".join([c async for c in backend.stream(HISTORY, PARAMS, stats)]) == "You said: hello there"
+    finally:
+        await backend.aclose()
+    assert stats.attempts == 1 and stats.endpoint == up2.url
+    assert up.requests == [] and len(up2.requests) == 1
+
+
+# -- balancing ----------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_least_in_flight_balancing(up: Upstream, up2: Upstream) -> None:
+    """Two concurrent streams on two healthy endpoints go one to each."""
+    for server in (up, up2):
+        server.behavior = Behavior(chunks=4, token_delay_s=0.05)
+    backend = OpenAICompatBackend(MODEL, [up.url, up2.url], timeouts=FAST)
+
+    async def one() -> str:
+        return "".join([c async for c in backend.stream(HISTORY, PARAMS, GenerationStats())])
+
+    try:
+        texts = await asyncio.gather(one(), one())
+    finally:
+        await backend.aclose()
+    assert texts == ["You said: hello there"] * 2
+    assert len(up.requests) == 1 and len(up2.requests) == 1
+    assert all(e.in_flight == 0 for e in backend.endpoints)
