@@ -188,7 +188,6 @@ async def test_malformed_stream_is_kind_protocol(up: Upstream) -> None:
 
 
 @pytest.mark.asyncio
-@pytest.mark.xfail(strict=True, raises=AttributeError, reason="backend bug: wrong-shape JSON escapes as AttributeError")
 async def test_wrong_shape_json_is_kind_protocol(up: Upstream) -> None:
     """A JSON event of the wrong shape (choices not a list) is a BackendError of kind protocol."""
     up.behavior = Behavior(malformed_after=0, garbage='data: {"choices": "oops"}\n\n')
@@ -271,3 +270,10 @@ async def test_least_in_flight_balancing(up: Upstream, up2: Upstream) -> None:
     assert texts == ["You said: hello there"] * 2
     assert len(up.requests) == 1 and len(up2.requests) == 1
     assert all(e.in_flight == 0 for e in backend.endpoints)
+
+
+async def test_truncated_stream_is_an_error_not_a_short_answer(up: Upstream) -> None:
+    """A body that ends cleanly without a finish reason is a truncated answer: kind protocol, not success."""
+    up.behavior = Behavior(reply="one two three four", chunks=4, die_after=2, die_cleanly=True)
+    error, chunks, _ = await failure([up.url])
+    assert error.kind == "protocol" and "truncated" in error.detail and len(chunks) == 2

@@ -108,11 +108,16 @@ class OpenAICompatBackend:
         started: float,
     ) -> AsyncIterator[str]:
         total_deadline = started + self.timeouts.total
-        first_deadline = min(time.monotonic() + self.timeouts.first_token, total_deadline)
-        loop = asyncio.get_running_loop()
+        deadline = min(time.monotonic() + self.timeouts.first_token, total_deadline)
         got_text = False
+
+        def remaining() -> float:
+            return deadline - time.monotonic()
+
+        # Each await gets its own timeout, so no deadline spans a ``yield`` (and the
+        # consumer's task is never cancelled on our behalf while it holds a chunk).
         try:
-            async with asyncio.timeout_at(loop.time() + (first_deadline - time.monotonic())) as deadline:
+            async with asyncio.timeout(remaining()):
                 response = await endpoint.client.chat.completions.create(
                     model=self.model,
                     messages=messages,  # type: ignore[arg-type]
@@ -122,22 +127,20 @@ class OpenAICompatBackend:
                     stream=True,
                     stream_options={"include_usage": True},
                 )
-                async with response:
-                    async for chunk in response:
-                        usage = getattr(chunk, "usage", None)
-                        if usage is not None:
-                            stats.prompt_tokens = usage.prompt_tokens
-                            stats.completion_tokens = usage.completion_tokens
-                        for choice in chunk.choices or []:
-                            if choice.finish_reason:
-                                stats.finish_reason = choice.finish_reason
-                            text = getattr(choice.delta, "content", None) if choice.delta else None
-                            if text:
-                                if not got_text:
-                                    got_text = True
-                                    stats.first_token_s = time.monotonic() - started
-                                    deadline.reschedule(loop.time() + (total_deadline - time.monotonic()))
-                                yield text
+            async with response:
+                chunks = response.__aiter__()
+                while True:
+                    try:
+                        async with asyncio.timeout(remaining()):
+                            chunk = await chunks.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    for text in self._read_chunk(chunk, stats):
+                        if not got_text:
+                            got_text = True
+                            stats.first_token_s = time.monotonic() - started
+                            deadline = total_deadline
+                        yield text
         except TimeoutError:
             kind = "timeout" if got_text else "first_token_timeout"
             raise BackendError(kind, f"{endpoint.url}: no {'end' if got_text else 'first token'} within the limit") from None
@@ -147,12 +150,34 @@ class OpenAICompatBackend:
             raise BackendError("connect", f"{endpoint.url}: {exc.__cause__ or exc}") from None
         except openai.APIStatusError as exc:
             raise BackendError("http", f"{endpoint.url}: HTTP {exc.status_code}: {str(exc)[:300]}") from None
-        except (openai.APIError, ValueError, httpx.HTTPError) as exc:
+        except (openai.APIError, ValueError, TypeError, AttributeError, httpx.HTTPError) as exc:
+            # Wrong-shaped JSON reaches us as attribute or type errors on the parsed chunk.
             raise BackendError("protocol", f"{endpoint.url}: {type(exc).__name__}: {exc}") from None
+        if not got_text:
+            raise BackendError("protocol", f"{endpoint.url}: stream ended without any answer")
         if stats.finish_reason is None:
-            stats.finish_reason = "stop" if got_text else None
-            if not got_text:
-                raise BackendError("protocol", f"{endpoint.url}: stream ended without any answer")
+            raise BackendError("protocol", f"{endpoint.url}: stream ended without a finish reason (answer truncated)")
+
+    @staticmethod
+    def _read_chunk(chunk, stats: GenerationStats) -> list[str]:  # chunk: ChatCompletionChunk
+        """Texts in one chunk; usage and finish reason go into *stats*.
+
+        Accepts vLLM's shapes (role-only first delta with empty content; a last
+        chunk with ``choices: []`` and ``usage``) and llama.cpp's (no ``content``
+        in role deltas, never any usage).
+        """
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            stats.prompt_tokens = usage.prompt_tokens
+            stats.completion_tokens = usage.completion_tokens
+        texts = []
+        for choice in chunk.choices or []:
+            if choice.finish_reason:
+                stats.finish_reason = choice.finish_reason
+            text = getattr(choice.delta, "content", None) if choice.delta else None
+            if text:
+                texts.append(text)
+        return texts
 
     async def health(self) -> Health:
         """Probe every endpoint's ``/models``; healthy if any serves our model id."""
