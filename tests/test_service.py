@@ -1,0 +1,235 @@
+"""The arena service against real HTTP upstreams: concurrency, failures, stop, leaks, votes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+
+from arena.battle import RuleViolation
+from arena.service import Arena, StoreUnavailable
+from arena.tables import Message
+from tests.helpers import make_arena, play
+from tests.upstream import Behavior, Upstream, serve
+
+
+@pytest.fixture
+def up_a() -> Iterator[Upstream]:
+    yield from serve()
+
+
+@pytest.fixture
+def up_b() -> Iterator[Upstream]:
+    yield from serve()
+
+
+def models_yaml(url_a: str, url_b: str) -> str:
+    return f"""
+models:
+  - name: Alpha-Model
+    backend: openai
+    endpoints: ["{url_a}"]
+    model: test-model
+    system_prompt: You are Alpha.
+    temperature: 0.3
+    top_p: 0.8
+    max_tokens: 77
+    organization: Alpha Labs
+  - name: Beta-Model
+    backend: openai
+    endpoints: ["{url_b}"]
+    model: test-model
+"""
+
+
+@pytest.fixture
+def arena(tmp_path: Path, database_url: str, up_a: Upstream, up_b: Upstream) -> Iterator[Arena]:
+    a = make_arena(tmp_path, models_yaml(up_a.url, up_b.url), database_url, first_token_timeout=2.0, total_timeout=5.0)
+    yield a
+    a.store.close()
+
+
+def side_of(battle, model: str) -> str:
+    return next(name for name, side in battle.sides.items() if side.model == model)
+
+
+def start(arena: Arena, session: str = "s1"):
+    return arena.start("anony", session_id=session, judge_hash=arena.judge_hash(session))
+
+
+def test_both_sides_stream_concurrently(arena: Arena, up_a: Upstream, up_b: Upstream) -> None:
+    """Two slow upstreams answer in about the time of one, not two (both panes stream at once)."""
+    up_a.behavior = Behavior(reply="a" * 10, chunks=10, token_delay_s=0.1)
+    up_b.behavior = Behavior(reply="b" * 10, chunks=10, token_delay_s=0.1)
+
+    async def scenario():
+        battle = start(arena)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        battle, updates = await play(arena, battle.id, "hi")
+        return battle, updates, loop.time() - began
+
+    battle, updates, elapsed = asyncio.run(scenario())
+    assert battle.can_vote and updates > 3
+    assert elapsed < 1.8, f"sides ran one after the other ({elapsed:.2f} s)"
+
+
+def test_system_prompt_and_sampling_reach_the_server(arena: Arena, up_a: Upstream) -> None:
+    """The model's system prompt, temperature, top_p and max_tokens are sent; history grows per turn."""
+
+    async def scenario():
+        battle = start(arena)
+        await play(arena, battle.id, "first")
+        await play(arena, battle.id, "second")
+
+    asyncio.run(scenario())
+    body = up_a.requests[-1]
+    assert body["messages"][0] == {"role": "system", "content": "You are Alpha."}
+    assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
+    assert body["temperature"] == 0.3 and body["top_p"] == 0.8 and body["max_tokens"] == 77
+
+
+def test_failure_on_one_side(arena: Arena, up_a: Upstream) -> None:
+    """HTTP 500 on one side: that pane errors, the other finishes, no vote, failure stored."""
+    up_a.behavior = Behavior(status=500)
+
+    async def scenario():
+        battle = start(arena)
+        battle, _ = await play(arena, battle.id, "hi")
+        with pytest.raises(RuleViolation, match="cannot be voted"):
+            await arena.vote(battle.id, "model_a", "s1")
+        return battle
+
+    battle = asyncio.run(scenario())
+    failed = side_of(battle, "Alpha-Model")
+    other = "b" if failed == "a" else "a"
+    assert battle.sides[failed].status == "error" and battle.sides[other].status == "done"
+    assert battle.sides[failed].public_error == "the model server returned an error"
+    row = arena.store.battle_row(battle.id)
+    assert row.status == "failed" and row.error_flag and "HTTP 500" in row.error_detail
+
+
+def test_stop_keeps_partial_answers(arena: Arena, up_a: Upstream, up_b: Upstream) -> None:
+    """Stop ends both streams quickly, keeps the partial text, allows a vote and stores 'stopped'."""
+    up_a.behavior = Behavior(reply="x" * 100, chunks=100, token_delay_s=0.05)
+    up_b.behavior = Behavior(reply="y" * 100, chunks=100, token_delay_s=0.05)
+
+    async def scenario():
+        battle = start(arena)
+        seen = 0
+        async for update in arena.send(battle.id, "long please", "s1"):
+            seen += 1
+            if seen == 3:
+                await arena.stop(battle.id, "s1")
+        assert battle.can_vote
+        await arena.vote(battle.id, "tie", "s1")
+        return battle
+
+    battle = asyncio.run(scenario())
+    for side in battle.sides.values():
+        assert side.status == "stopped" and 0 < len(side.last_answer) < 100
+    with arena.store.session() as session:
+        reasons = set(session.scalars(select(Message.finish_reason).where(Message.role == "assistant")))
+    assert reasons == {"stopped"}
+
+
+def test_identity_leak_is_flagged_and_not_counted(arena: Arena, up_a: Upstream) -> None:
+    """An answer naming its maker flags the battle: the vote is stored but not counted."""
+    up_a.behavior = Behavior(reply="Hello! I was built by Alpha Labs.")
+
+    async def scenario():
+        battle = start(arena)
+        battle, _ = await play(arena, battle.id, "hi")
+        return battle, await arena.vote(battle.id, "model_a", "s1")
+
+    battle, receipt = asyncio.run(scenario())
+    assert battle.leaked and not receipt.counted
+    row = arena.store.battle_row(battle.id)
+    assert row.leak_flag and "alpha labs" in row.leak_terms
+    assert arena.store.outcome_counts() == []
+
+
+def test_retried_vote_returns_the_original(arena: Arena) -> None:
+    """Double clicks (concurrent or repeated) store one vote and both get the first result."""
+
+    async def scenario():
+        battle = start(arena)
+        await play(arena, battle.id, "hi")
+        first, second = await asyncio.gather(arena.vote(battle.id, "model_a", "s1"), arena.vote(battle.id, "model_b", "s1"))
+        third = await arena.vote(battle.id, "tie", "s1")
+        return first, second, third
+
+    first, second, third = asyncio.run(scenario())
+    assert first.winner == second.winner == third.winner == "model_a"
+    with arena.store.engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM votes")).scalar() == 1
+
+
+def test_other_sessions_cannot_touch_a_battle(arena: Arena) -> None:
+    """Another session can neither vote on, continue nor stop someone else's battle."""
+
+    async def scenario():
+        battle = start(arena)
+        await play(arena, battle.id, "hi")
+        with pytest.raises(RuleViolation, match="another session"):
+            await arena.vote(battle.id, "model_a", "intruder")
+        with pytest.raises(RuleViolation, match="another session"):
+            async for _ in arena.send(battle.id, "hijack", "intruder"):
+                pass
+        with pytest.raises(RuleViolation, match="expired or does not exist"):
+            await arena.vote("no-such-battle", "model_a", "s1")
+
+    asyncio.run(scenario())
+
+
+def test_vote_not_acknowledged_when_the_database_fails(arena: Arena, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the vote's transaction fails, the voter is told to retry and a retry then succeeds."""
+
+    async def scenario():
+        battle = start(arena)
+        await play(arena, battle.id, "hi")
+        real = arena.store.record_vote
+
+        def broken(*args, **kwargs):
+            raise OperationalError("INSERT INTO votes", {}, Exception("database is locked"))
+
+        monkeypatch.setattr(arena.store, "record_vote", broken)
+        with pytest.raises(StoreUnavailable, match="could not be saved"):
+            await arena.vote(battle.id, "model_b", "s1")
+        assert battle.winner is None and battle.can_vote
+        monkeypatch.setattr(arena.store, "record_vote", real)
+        return await arena.vote(battle.id, "model_b", "s1")
+
+    receipt = asyncio.run(scenario())
+    assert receipt.winner == "model_b" and arena.store.vote_for(receipt.battle_id) == "model_b"
+
+
+def test_unavailable_models_leave_pairing(tmp_path: Path, sqlite_url: str, up_a: Upstream) -> None:
+    """A model whose /models probe fails is not paired; with one model left, a clear message."""
+    up_a.behavior = Behavior(models_status=500)
+    arena = make_arena(tmp_path, models_yaml(up_a.url, "http://127.0.0.1:9/v1"), sqlite_url)
+    assert arena.pool.candidates() == []
+    with pytest.raises(RuleViolation, match="at least two available models"):
+        start(arena)
+    arena.store.close()
+
+
+def test_regenerate_through_the_service(arena: Arena, up_a: Upstream, up_b: Upstream) -> None:
+    """Regenerate asks both upstreams again for the same turn and keeps one user turn."""
+
+    async def scenario():
+        battle = start(arena)
+        await play(arena, battle.id, "hello")
+        async for battle in arena.regenerate(battle.id, "s1"):
+            pass
+        return battle
+
+    before = len(up_a.requests) + len(up_b.requests)
+    battle = asyncio.run(scenario())
+    assert len(up_a.requests) + len(up_b.requests) == before + 4
+    assert battle.turns == 1 and battle.can_vote
+    assert up_a.requests[-1]["messages"] == up_a.requests[-2]["messages"]
