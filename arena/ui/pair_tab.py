@@ -74,6 +74,7 @@ class PairTab:
 
     def _view(self, battle: Battle | None, *, notice: str | None = None, prompt: Any = gr.skip()) -> dict:
         generating = battle is not None and battle.state == "generating"
+        closed = battle is not None and battle.state in ("voted", "failed")
         can_vote = battle is not None and battle.can_vote
         can_regenerate = battle is not None and battle.state in ("awaiting_vote",) and battle.turns > 0
         view = {
@@ -82,7 +83,7 @@ class PairTab:
             self.chat_b: gr.Chatbot(value=pane_messages(battle, "b"), label=self._label(battle, "b")),
             self.status: notice or battle_status(battle),
             self.prompt: prompt,
-            self.send: gr.Button(interactive=not generating),
+            self.send: gr.Button(interactive=not (generating or closed)),
             self.stop: gr.Button(interactive=generating),
             self.regenerate: gr.Button(interactive=can_regenerate),
         }

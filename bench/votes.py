@@ -1,0 +1,77 @@
+"""Vote acknowledge latency: Store.record_vote (one committed transaction) vs a bare INSERT.
+
+    .venv/bin/python bench/votes.py [--votes 500] [--database-url URL]
+
+Prints p50 / p99 in milliseconds for both, and the ratio of medians last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import text  # noqa: E402
+
+from arena.backends.base import GenerationStats  # noqa: E402
+from arena.battle import Battle, Limits  # noqa: E402
+from arena.store import Store  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def prepare(store: Store, n: int) -> list[Battle]:
+    battles = []
+    for i in range(n):
+        battle = Battle.start("anony", ["m1", "m2"], session_id="s", judge_hash=store.hash_judge(f"judge-{i % 50}"))
+        battle.begin_turn("bench prompt", Limits())
+        store.save_start(battle)
+        for name in battle.sides:
+            battle.append(name, "answer")
+            battle.finish_side(name, GenerationStats(finish_reason="stop"))
+        store.save_turn(battle, regenerated=False)
+        battles.append(battle)
+    return battles
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--votes", type=int, default=500)
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    args = parser.parse_args()
+    url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+    store = Store(url)
+    battles = prepare(store, 2 * args.votes)
+    ours, baseline = [], []
+    judge_id = None
+    for battle in battles[: args.votes]:
+        started = time.perf_counter()
+        store.record_vote(battle.id, "model_a", battle.judge_hash, 1.0)
+        ours.append((time.perf_counter() - started) * 1000)
+    with store.engine.connect() as conn:
+        judge_id = conn.execute(text("SELECT MIN(id) FROM judges")).scalar()
+    for battle in battles[args.votes :]:
+        started = time.perf_counter()
+        with store.engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO votes (battle_id, winner, judge_id, time_to_vote_s, created_at) VALUES (:b, 'model_a', :j, 1.0, CURRENT_TIMESTAMP)"),
+                {"b": battle.id, "j": judge_id},
+            )
+        baseline.append((time.perf_counter() - started) * 1000)
+    store.close()
+    dialect = url.split(":", 1)[0]
+    print(f"record_vote  p50 {statistics.median(ours):.2f} ms  p99 {percentile(ours, 0.99):.2f} ms  ({args.votes} votes, {dialect})")
+    print(f"bare INSERT  p50 {statistics.median(baseline):.2f} ms  p99 {percentile(baseline, 0.99):.2f} ms")
+    print(f"vote ack {statistics.median(ours):.2f} ms (baseline {statistics.median(baseline):.2f} ms) ratio {statistics.median(ours) / statistics.median(baseline):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
