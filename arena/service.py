@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from typing import AsyncIterator
 
 from arena.backends import Backend, BackendError, GenerationStats, SamplingParams
-from arena.battle import Battle, Limits, Mode, RuleViolation, SideName, VoteReceipt, Winner
+from arena.battle import (
+    Battle,
+    Limits,
+    Mode,
+    RuleViolation,
+    SideName,
+    VoteReceipt,
+    Winner,
+)
 from arena.config import ModelSpec
 from arena.leak import LeakDetector
 from arena.pairing import PairingError, sample_pair

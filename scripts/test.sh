@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
 bash scripts/setup-vllm.sh
 .venv/bin/python -m arena prepare-embedded >/dev/null
+.venv/bin/ruff check arena tests app.py bench
 exec .venv/bin/python -m pytest "$@"

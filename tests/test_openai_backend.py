@@ -8,7 +8,13 @@ from typing import Iterator
 
 import pytest
 
-from arena.backends.base import BackendError, GenerationStats, Health, Message, SamplingParams
+from arena.backends.base import (
+    BackendError,
+    GenerationStats,
+    Health,
+    Message,
+    SamplingParams,
+)
 from arena.backends.openai_compat import OpenAICompatBackend, Timeouts
 from tests.upstream import DEFAULT_MODEL, Behavior, Upstream, free_port, serve
 

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from arena.ratings import DEFAULT_PRIOR, SCALE, fit_bradley_terry, leaderboard, win_matrix
+from arena.ratings import (
+    DEFAULT_PRIOR,
+    SCALE,
+    fit_bradley_terry,
+    leaderboard,
+    win_matrix,
+)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from arena.backends.base import GenerationStats, SamplingParams
 from arena.backends.openai_compat import OpenAICompatBackend
 from arena.embedded import ensure_converted
 from arena.settings import Settings
-
 from tests.helpers import make_arena, play
 from tests.vllm_server import VLLMServer, vllm_python
 

@@ -16,7 +16,13 @@ import time
 from pathlib import Path
 from typing import Any, AsyncIterator
 
-from arena.backends.base import BackendError, GenerationStats, Health, Message, SamplingParams
+from arena.backends.base import (
+    BackendError,
+    GenerationStats,
+    Health,
+    Message,
+    SamplingParams,
+)
 from arena.embedded import EMBEDDED_MODEL_ID, ensure_converted
 
 log = logging.getLogger(__name__)
@@ -103,7 +109,11 @@ class LocalBackend:
 
     async def _generate(self, model, tokenizer, messages, params, stats, started) -> AsyncIterator[str]:
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from transformers import (
+            StoppingCriteria,
+            StoppingCriteriaList,
+            TextIteratorStreamer,
+        )
 
         stop = threading.Event()
 

@@ -19,7 +19,13 @@ import httpx
 import openai
 from openai import AsyncOpenAI
 
-from arena.backends.base import BackendError, GenerationStats, Health, Message, SamplingParams
+from arena.backends.base import (
+    BackendError,
+    GenerationStats,
+    Health,
+    Message,
+    SamplingParams,
+)
 
 log = logging.getLogger(__name__)
 

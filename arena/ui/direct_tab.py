@@ -6,17 +6,17 @@ from typing import Any, AsyncIterator
 
 import gradio as gr
 
-from arena.battle import Battle, RuleViolation
+from arena.battle import Battle
 from arena.service import Arena
+from arena.ui.chat_base import ChatTab
 from arena.ui.render import battle_status, pane_messages
-from arena.ui.session import identify
 
 
-class DirectTab:
+class DirectTab(ChatTab):
     """One model, one pane."""
 
     def __init__(self, arena: Arena) -> None:
-        self.arena = arena
+        super().__init__(arena)
         self.battle_id = gr.State(None)
         self.pick = gr.Dropdown(label="Model", choices=arena.pool.pickable_names(), interactive=True, elem_id="direct-pick")
         self.chat = gr.Chatbot(label="Chat", height=520, buttons=["copy"], elem_id="direct-chat", feedback_options=None)
@@ -49,40 +49,9 @@ class DirectTab:
             self.regenerate: gr.Button(interactive=chat is not None and chat.state == "chatting"),
         }
 
-    def _current(self, chat_id: str | None, session: str) -> Battle | None:
-        try:
-            return self.arena.get(chat_id, session) if chat_id else None
-        except RuleViolation:
-            return None
-
     async def _on_send(self, prompt: str, chat_id: str | None, model: str | None, request: gr.Request) -> AsyncIterator[dict]:
-        session, judge_raw = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
-        chat = self._current(chat_id, session)
-        try:
-            if chat is None:
-                chat = self.arena.start("direct", session_id=session, judge_hash=self.arena.judge_hash(judge_raw), models=[model or ""])
-            first = True
-            async for update in self.arena.send(chat.id, prompt, session):
-                yield self._view(update, prompt="" if first else gr.skip())
-                first = False
-        except RuleViolation as exc:
-            yield self._view(chat, notice=f"⚠️ {exc}")
-
-    async def _on_regenerate(self, chat_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
-        session, _ = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
-        chat = self._current(chat_id, session)
-        try:
-            async for update in self.arena.regenerate(chat_id or "", session):
-                yield self._view(update)
-        except RuleViolation as exc:
-            yield self._view(chat, notice=f"⚠️ {exc}")
-
-    async def _on_stop(self, chat_id: str | None, request: gr.Request) -> None:
-        session, _ = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
-        try:
-            await self.arena.stop(chat_id or "", session)
-        except RuleViolation:
-            pass
+        async for view in self._send_flow("direct", prompt, chat_id, [model or ""], request):
+            yield view
 
     def _on_clear(self) -> dict:
         return self._view(None, prompt="")

@@ -15,8 +15,8 @@ import gradio as gr
 
 from arena.battle import Battle, RuleViolation, Winner
 from arena.service import Arena
+from arena.ui.chat_base import ChatTab
 from arena.ui.render import battle_status, pane_label, pane_messages
-from arena.ui.session import identify
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +28,12 @@ VOTES: tuple[tuple[Winner, str], ...] = (
 )
 
 
-class PairTab:
+class PairTab(ChatTab):
     """Builds and wires one two-pane tab inside an open ``gr.Blocks``."""
 
     def __init__(self, arena: Arena, mode: str) -> None:
         assert mode in ("anony", "named")
-        self.arena = arena
+        super().__init__(arena)
         self.mode = mode
         prefix = "battle" if mode == "anony" else "sbs"
         self.prefix = prefix
@@ -96,61 +96,20 @@ class PairTab:
             return "Model A" if side == "a" else "Model B"
         return pane_label(battle, side)  # type: ignore[arg-type]
 
-    def _current(self, battle_id: str | None, session: str) -> Battle | None:
-        if not battle_id:
-            return None
-        try:
-            return self.arena.get(battle_id, session)
-        except RuleViolation:
-            return None
-
     # --- handlers ----------------------------------------------------------------
     async def _on_send_anony(self, prompt: str, battle_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
-        async for view in self._send_flow(prompt, battle_id, [], request):
+        async for view in self._send_flow("anony", prompt, battle_id, None, request):
             yield view
 
     async def _on_send_named(
         self, prompt: str, battle_id: str | None, model_a: str | None, model_b: str | None, request: gr.Request
     ) -> AsyncIterator[dict]:
-        async for view in self._send_flow(prompt, battle_id, [model_a or "", model_b or ""], request):
+        async for view in self._send_flow("named", prompt, battle_id, [model_a or "", model_b or ""], request):
             yield view
-
-    async def _send_flow(self, prompt: str, battle_id: str | None, picks: list[str], request: gr.Request) -> AsyncIterator[dict]:
-        session, judge_raw = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
-        battle = self._current(battle_id, session)
-        try:
-            if battle is None or battle.state in ("voted",):
-                if battle is not None and battle.state == "voted":
-                    raise RuleViolation("This battle is over: press “New round” to start another.")
-                judge = self.arena.judge_hash(judge_raw)
-                battle = self.arena.start(self.mode, session_id=session, judge_hash=judge, models=list(picks) or None)  # type: ignore[arg-type]
-            stream = self.arena.send(battle.id, prompt, session)
-            first = True
-            async for update in stream:
-                yield self._view(update, prompt="" if first else gr.skip())
-                first = False
-        except RuleViolation as exc:
-            yield self._view(battle, notice=f"⚠️ {exc}")
-
-    async def _on_regenerate(self, battle_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
-        session, _ = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
-        battle = self._current(battle_id, session)
-        try:
-            async for update in self.arena.regenerate(battle_id or "", session):
-                yield self._view(update)
-        except RuleViolation as exc:
-            yield self._view(battle, notice=f"⚠️ {exc}")
-
-    async def _on_stop(self, battle_id: str | None, request: gr.Request) -> None:
-        session, _ = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
-        try:
-            await self.arena.stop(battle_id or "", session)
-        except RuleViolation:
-            pass  # nothing running: the button is already disabled
 
     def _vote_handler(self, winner: Winner):
         async def on_vote(battle_id: str | None, request: gr.Request) -> dict:
-            session, _ = identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
+            session, _ = self._identify(request)
             battle = self._current(battle_id, session)
             try:
                 await self.arena.vote(battle_id or "", winner, session)

@@ -1,0 +1,66 @@
+"""What every chat tab shares: finding the session's battle, regenerate, stop."""
+
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import gradio as gr
+
+from arena.battle import Battle, Mode, RuleViolation
+from arena.service import Arena
+from arena.ui.session import identify
+
+
+class ChatTab:
+    """Base of the battle, side-by-side and direct-chat tabs; subclasses render with ``_view``."""
+
+    def __init__(self, arena: Arena) -> None:
+        self.arena = arena
+
+    def _view(self, battle: Battle | None, *, notice: str | None = None, prompt: object = gr.skip()) -> dict:
+        raise NotImplementedError
+
+    def _identify(self, request: gr.Request | None) -> tuple[str, str]:
+        """(session id, raw client identity) of a request."""
+        return identify(request, trust_forwarded_for=self.arena.settings.trust_forwarded_for)
+
+    def _current(self, battle_id: str | None, session: str) -> Battle | None:
+        """The session's battle, or None if it has none (or it expired)."""
+        if not battle_id:
+            return None
+        try:
+            return self.arena.get(battle_id, session)
+        except RuleViolation:
+            return None
+
+    async def _send_flow(
+        self, mode: Mode, prompt: str, battle_id: str | None, models: list[str] | None, request: gr.Request
+    ) -> AsyncIterator[dict]:
+        """Send *prompt* in the session's battle, starting one (with *models*, or a drawn pair) if it has none."""
+        session, judge_raw = self._identify(request)
+        battle = self._current(battle_id, session)
+        try:
+            if battle is None:
+                battle = self.arena.start(mode, session_id=session, judge_hash=self.arena.judge_hash(judge_raw), models=models)
+            first = True
+            async for update in self.arena.send(battle.id, prompt, session):
+                yield self._view(update, prompt="" if first else gr.skip())  # the prompt box clears once accepted
+                first = False
+        except RuleViolation as exc:
+            yield self._view(battle, notice=f"⚠️ {exc}")
+
+    async def _on_regenerate(self, battle_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
+        session, _ = self._identify(request)
+        battle = self._current(battle_id, session)
+        try:
+            async for update in self.arena.regenerate(battle_id or "", session):
+                yield self._view(update)
+        except RuleViolation as exc:
+            yield self._view(battle, notice=f"⚠️ {exc}")
+
+    async def _on_stop(self, battle_id: str | None, request: gr.Request) -> None:
+        session, _ = self._identify(request)
+        try:
+            await self.arena.stop(battle_id or "", session)
+        except RuleViolation:
+            pass  # nothing running any more: the button is about to be disabled
