@@ -13,6 +13,7 @@ import asyncio
 import logging
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -74,14 +75,16 @@ class LocalBackend:
         self.cache_dir = cache_dir
         self.threads = threads
         self.max_concurrency = max_concurrency
-        self._semaphore: asyncio.Semaphore | None = None
+        # One semaphore per event loop (the app has one; tests start several).
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
         self._loaded: tuple[Any, Any] | None = None
         self._load_error: str | None = None
 
     def _get_semaphore(self) -> asyncio.Semaphore:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.max_concurrency)
-        return self._semaphore
+        loop = asyncio.get_running_loop()
+        if loop not in self._semaphores:
+            self._semaphores[loop] = asyncio.Semaphore(self.max_concurrency)
+        return self._semaphores[loop]
 
     def load(self) -> tuple[Any, Any]:
         """Load the weights (blocking); safe to call from several threads."""

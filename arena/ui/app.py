@@ -19,11 +19,12 @@ INTRO = (
 
 def models_markdown(arena: Arena) -> str:
     """Which models exist and whether they can be used now (not which ones are in your battle)."""
-    lines = ["| Model | Status | Organization |", "|---|---|---|"]
+    lines = ["| Model | Status | Organization | License | About |", "|---|---|---|---|---|"]
     for status in arena.pool.statuses():
         spec = arena.pool.catalogue.get(status.name)
         state = "✅ available" if status.available else "⛔ unavailable"
-        lines.append(f"| {spec.name} | {state} | {spec.organization or ''} |")
+        name = f"[{spec.name}]({spec.link})" if spec.link else spec.name
+        lines.append(f"| {name} | {state} | {spec.organization or ''} | {spec.license or ''} | {spec.description or ''} |")
     return "\n".join(lines)
 
 

@@ -1,0 +1,80 @@
+"""``python -m arena``: check-models exit codes and the leaderboard in three formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from arena.backends.base import GenerationStats
+from arena.battle import Battle, Limits
+from arena.cli import main
+from arena.store import Store
+from tests.upstream import Upstream, serve
+
+VALID = "models:\n  - name: Local\n    backend: local\n    model: smollm2-135m-instruct\n"
+
+
+@pytest.fixture
+def up():
+    yield from serve()
+
+
+def test_check_models_valid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A valid file exits 0 and says so."""
+    path = tmp_path / "models.yaml"
+    path.write_text(VALID)
+    assert main(["check-models", str(path)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+def test_check_models_invalid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An invalid file exits 2 with the message on stderr."""
+    path = tmp_path / "models.yaml"
+    path.write_text(VALID + "    colour: red\n")
+    assert main(["check-models", str(path)]) == 2
+    assert "colour" in capsys.readouterr().err
+
+
+def test_check_models_probe(tmp_path: Path, up: Upstream, capsys: pytest.CaptureFixture[str]) -> None:
+    """--probe exits 0 when every endpoint serves its model, 1 when one does not."""
+    path = tmp_path / "models.yaml"
+    good = f"models:\n  - name: Remote\n    backend: openai\n    endpoints: [\"{up.url}\"]\n    model: test-model\n"
+    path.write_text(good)
+    assert main(["check-models", str(path), "--probe"]) == 0
+    path.write_text(good + "  - name: Gone\n    backend: openai\n    endpoints: [\"http://127.0.0.1:9/v1\"]\n    model: test-model\n")
+    assert main(["check-models", str(path), "--probe"]) == 1
+    assert "FAIL Gone" in capsys.readouterr().out
+
+
+def test_leaderboard_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """table, json and csv print the same ranking from the store."""
+    url = f"sqlite:///{tmp_path / 'arena.sqlite3'}"
+    store = Store(url)
+    for winner in ("model_a", "model_a", "model_b"):
+        battle = Battle.start("anony", ["strong", "weak"], session_id="s", judge_hash=store.hash_judge("j"))
+        battle.begin_turn("q", Limits())
+        store.save_start(battle)
+        for name in battle.sides:
+            battle.append(name, "x")
+            battle.finish_side(name, GenerationStats(finish_reason="stop"))
+        store.save_turn(battle, regenerated=False)
+        store.record_vote(battle.id, winner, battle.judge_hash, 1.0)
+    store.close()
+    monkeypatch.setenv("ARENA_DATABASE_URL", url)
+    models = tmp_path / "missing.yaml"
+
+    assert main(["leaderboard", "--models", str(models), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in rows] == ["strong", "weak"] and rows[0]["votes"] == 3
+
+    assert main(["leaderboard", "--models", str(models), "--format", "csv"]) == 0
+    parsed = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert parsed[0]["model"] == "strong" and float(parsed[0]["score"]) == pytest.approx(rows[0]["score"])
+
+    assert main(["leaderboard", "--models", str(models)]) == 0
+    table = capsys.readouterr().out
+    assert table.index("strong") < table.index("weak")
