@@ -47,7 +47,7 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     demo.launch(
         server_name=host,
         server_port=port,
-        prevent_thread_lock=not block,
+        prevent_thread_lock=True,
         theme=THEME,
         css=CSS,
         footer_links=[],
@@ -56,4 +56,7 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
         run_history=False,  # chats must not linger in the browser's storage
         ssr_mode=False,
     )
+    log.info("Starling Arena is running at http://%s:%d", host, port)
+    if block:
+        demo.block_thread()
     return Running(arena=arena, demo=demo)
