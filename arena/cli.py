@@ -3,6 +3,8 @@
 Subcommands:
   serve         start the web app (same as ``python app.py``)
   leaderboard   print the Bradley–Terry leaderboard from the store
+  import-battles  load FastChat-format battles (JSON lines) into the store
+  rebuild-counts  recompute per-category vote counts
   check-models  validate models.yaml (and probe endpoints with --probe)
   db upgrade    migrate the database to the newest schema
   prepare-embedded  convert the embedded model once (the app also does it on first start)
@@ -30,10 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="start the web app")
     add_serve_arguments(serve)
 
-    board = sub.add_parser("leaderboard", help="print the leaderboard from the store")
+    board = sub.add_parser("leaderboard", help="print the leaderboard from the store (the same numbers as the tab)")
     board.add_argument("--models", default="models.yaml", help="models.yaml for organization/license columns")
+    board.add_argument("--category", default="overall", help="overall, anonymous, all, multi_turn, long_prompt, no_ties or lang:<code>")
+    board.add_argument("--style-control", action="store_true", help="adjust for answer length and markdown style")
+    board.add_argument("--ci", choices=["bootstrap", "sandwich"], default="bootstrap", help="interval used for Rank (UB)")
+    board.add_argument("--reweight", action="store_true", help="weight votes by inverse pair frequency")
+    board.add_argument("--daily-cap", type=int, default=None, help="count at most N votes per judge per day")
+    board.add_argument("--min-votes", type=int, default=None, help="hide models with fewer votes (default: ARENA_LEADERBOARD_MIN_VOTES)")
     board.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    board.add_argument("--min-votes", type=int, default=0)
+
+    importer = sub.add_parser("import-battles", help="load FastChat / chatbot_arena_conversations JSON lines into the store")
+    importer.add_argument("file", help="a .jsonl (or .jsonl.gz) file, one battle per line")
+    importer.add_argument("--batch-size", type=int, default=2000)
+
+    sub.add_parser("rebuild-counts", help="recompute the per-category vote counts from the votes table")
 
     check = sub.add_parser("check-models", help="validate models.yaml; --probe also contacts every endpoint")
     check.add_argument("models", nargs="?", default="models.yaml")
@@ -80,6 +93,16 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _leaderboard(args, settings)
     if args.command == "check-models":
         return _check_models(args, settings)
+    if args.command == "import-battles":
+        return _import_battles(args, settings)
+    if args.command == "rebuild-counts":
+        from arena.store import Store
+
+        store = Store(settings.database_url, long_prompt_tokens=settings.long_prompt_tokens)
+        store.rebuild_vote_counts()
+        store.close()
+        print("vote counts rebuilt")
+        return 0
     if args.command == "db":
         from arena.store import Store
 
@@ -95,7 +118,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _leaderboard(args: argparse.Namespace, settings: Settings) -> int:
-    from arena.leaderboard import leaderboard_rows
+    from arena.categories import UnknownCategory
+    from arena.leaderboard import LeaderboardQuery, LeaderboardService
     from arena.store import Store
 
     catalogue = None
@@ -103,25 +127,70 @@ def _leaderboard(args: argparse.Namespace, settings: Settings) -> int:
         catalogue = load_catalogue(args.models)
     except ConfigError:
         log.warning("could not read %s; organization and license columns stay empty", args.models)
-    store = Store(settings.database_url)
-    rows = leaderboard_rows(store, catalogue, min_votes=args.min_votes)
-    store.close()
+    store = Store(settings.database_url, long_prompt_tokens=settings.long_prompt_tokens)
+    service = LeaderboardService(store, anchor_model=settings.anchor_model, anchor_score=settings.anchor_score)
+    query = LeaderboardQuery(
+        category=args.category, style_control=args.style_control, ci_method=args.ci, reweight=args.reweight,
+        daily_cap=args.daily_cap, min_votes=settings.leaderboard_min_votes if args.min_votes is None else args.min_votes,
+    )
+    try:
+        board = service.get(query)
+    except UnknownCategory as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    rows = board.as_rows(catalogue)
     if args.format == "json":
-        json.dump(rows, sys.stdout, indent=2)
+        payload = {
+            "category": query.category, "description": board.description, "style_control": query.style_control,
+            "ci_method": board.ratings.ci_method, "total_votes": board.ratings.total_votes, "notes": board.ratings.notes,
+            "style_coefficients": board.ratings.style_coefficients, "rows": rows,
+        }
+        json.dump(payload, sys.stdout, indent=2)
         sys.stdout.write("\n")
     elif args.format == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["rank", "model", "score", "votes"])
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["rank", "model", "score"])
         writer.writeheader()
         writer.writerows(rows)
     else:
-        if not rows:
-            print("no counted votes yet")
-        else:
-            width = max(len(r["model"]) for r in rows)
-            print(f"{'rank':>4}  {'model':<{width}}  {'score':>7}  {'votes':>6}")
-            for r in rows:
-                print(f"{r['rank']:>4}  {r['model']:<{width}}  {r['score']:>7.1f}  {r['votes']:>6}")
+        print(format_table(rows, board))
     return 0
+
+
+def format_table(rows: list[dict], board) -> str:
+    """A fixed-width text table with the notes underneath."""
+    lines = [f"{board.description} {board.ratings.total_votes:,} votes."]
+    if not rows:
+        return "\n".join([*lines, "no counted votes yet"])
+    width = max(len(r["model"]) for r in rows)
+    lines.append(f"{'rank':>4}  {'model':<{width}}  {'score':>7}  {'95% CI':>13}  {'votes':>7}  {'elo':>7}  organization")
+    for r in rows:
+        ci = f"+{r['ci_plus']:.1f}/-{r['ci_minus']:.1f}"
+        elo = "" if r["elo"] is None else f"{r['elo']:.1f}"
+        lines.append(f"{r['rank']:>4}  {r['model']:<{width}}  {r['score']:>7.1f}  {ci:>13}  {r['votes']:>7}  {elo:>7}  {r['organization']}")
+    if board.ratings.style_coefficients:
+        lines.append("style coefficients (per standard deviation): " + ", ".join(
+            f"{name} {c:+.3f} ± {1.96 * e:.3f}" for name, (c, e) in board.ratings.style_coefficients.items()))
+    lines.extend(f"note: {note}" for note in board.ratings.notes)
+    return "\n".join(lines)
+
+
+def _import_battles(args: argparse.Namespace, settings: Settings) -> int:
+    from arena.importer import import_battles
+    from arena.store import Store
+
+    store = Store(settings.database_url, long_prompt_tokens=settings.long_prompt_tokens)
+    try:
+        report = import_battles(store, args.file, batch_size=args.batch_size, judge_salt=settings.judge_salt, progress=True)
+    finally:
+        store.close()
+    for line_number, reason in report.rejected[:50]:
+        print(f"{args.file}:{line_number}: rejected: {reason}", file=sys.stderr)
+    if len(report.rejected) > 50:
+        print(f"... and {len(report.rejected) - 50} more rejected lines", file=sys.stderr)
+    print(f"imported {report.imported:,} battles, skipped {report.duplicates:,} already present, rejected {len(report.rejected):,} lines")
+    return 1 if report.rejected else 0
 
 
 def _check_models(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,29 +1,155 @@
-"""The one function that turns the store into a leaderboard: UI, CLI and benchmarks call it."""
+"""The one place that turns the store into a leaderboard: the UI, the CLI and the benchmarks call it.
+
+Results are cached per query and recomputed only when a new vote arrived (the
+newest vote id changed), so a page view or a timer tick costs one indexed
+query when nothing changed. Online Elo is maintained incrementally: each
+refresh folds in only the votes since the last one.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from arena.categories import DEFAULT_CATEGORY, describe
 from arena.config import ModelCatalogue
-from arena.ratings import leaderboard
+from arena.ratings import OUTCOME_SCORE, Comparisons, Ratings, compute_ratings, fit_style_control, online_elo, style_design
 from arena.store import Store
 
+log = logging.getLogger(__name__)
 
-def leaderboard_rows(store: Store, catalogue: ModelCatalogue | None = None, *, min_votes: int = 0) -> list[dict]:
-    """Rows (rank, model, score, votes, wins, organization, license, link) for the default category."""
-    rows = leaderboard(store.outcome_counts(anonymous_only=True, exclude_flagged=True), min_votes=min_votes)
-    meta = {m.name: m for m in catalogue.models} if catalogue else {}
-    out = []
-    for row in rows:
-        spec = meta.get(row.model)
-        out.append(
-            {
-                "rank": row.rank,
-                "model": row.model,
-                "score": row.score,
-                "votes": row.votes,
-                "wins": row.wins,
-                "organization": (spec.organization if spec else None) or "",
-                "license": (spec.license if spec else None) or "",
-                "link": (spec.link if spec else None) or "",
-            }
+STYLE_COLUMNS = ["model_a", "model_b", "winner", "len_a", "len_b", "headers_a", "headers_b", "lists_a", "lists_b", "bold_a", "bold_b"]
+
+
+@dataclass(frozen=True)
+class LeaderboardQuery:
+    category: str = DEFAULT_CATEGORY
+    style_control: bool = False
+    ci_method: str = "bootstrap"  # or "sandwich"
+    reweight: bool = False
+    daily_cap: int | None = None
+    min_votes: int = 0
+    rounds: int = 100
+    seed: int = 0
+
+
+@dataclass
+class Leaderboard:
+    query: LeaderboardQuery
+    ratings: Ratings
+    version: int
+    seconds: float
+    description: str
+
+    def as_rows(self, catalogue: ModelCatalogue | None = None) -> list[dict]:
+        """Plain dicts (for JSON, CSV and tables), with display metadata from models.yaml."""
+        meta = {m.name: m for m in catalogue.models} if catalogue else {}
+        out = []
+        for row in self.ratings.rows:
+            spec = meta.get(row.model)
+            out.append(
+                {
+                    "rank": row.rank,
+                    "model": row.model,
+                    "score": round(row.score, 2),
+                    "ci_low": round(row.ci_low, 2),
+                    "ci_high": round(row.ci_high, 2),
+                    "ci_plus": round(row.ci_high - row.score, 2),
+                    "ci_minus": round(row.score - row.ci_low, 2),
+                    "sandwich_low": round(row.sandwich_low, 2),
+                    "sandwich_high": round(row.sandwich_high, 2),
+                    "votes": row.votes,
+                    "elo": None if row.elo is None else round(row.elo, 1),
+                    "organization": (spec.organization if spec else None) or "",
+                    "license": (spec.license if spec else None) or "",
+                    "link": (spec.link if spec else None) or "",
+                }
+            )
+        return out
+
+
+@dataclass
+class _EloState:
+    last_vote_id: int = 0
+    ratings: dict[str, float] = field(default_factory=dict)
+
+
+class LeaderboardService:
+    """Computes and caches leaderboards from a store."""
+
+    def __init__(self, store: Store, *, anchor_model: str = "", anchor_score: float = 1000.0) -> None:
+        self.store = store
+        self.anchor_model = anchor_model or None
+        self.anchor_score = anchor_score
+        self._cache: dict[LeaderboardQuery, Leaderboard] = {}
+        self._elo: dict[str, _EloState] = {}
+        self._lock = threading.Lock()
+
+    def get(self, query: LeaderboardQuery = LeaderboardQuery()) -> Leaderboard:
+        """The leaderboard for *query*, recomputed only if votes arrived since the cached one."""
+        version = self.store.votes_version()
+        with self._lock:
+            cached = self._cache.get(query)
+            if cached is not None and cached.version == version:
+                return cached
+            board = self.compute(query, version)
+            self._cache[query] = board
+            return board
+
+    def compute(self, query: LeaderboardQuery, version: int | None = None) -> Leaderboard:
+        """Compute from scratch (no cache), e.g. for benchmarks."""
+        started = time.perf_counter()
+        version = self.store.votes_version() if version is None else version
+        description = describe(query.category)
+        if query.daily_cap:
+            outcomes = self.store.outcome_counts_capped(query.category, query.daily_cap)
+            description += f" At most {query.daily_cap} votes per judge per day."
+        else:
+            outcomes = self.store.outcome_counts(query.category)
+        comparisons = Comparisons.from_outcomes(outcomes)
+        style = self._style_fit(query.category, comparisons) if query.style_control and comparisons.n_models >= 2 else None
+        ratings = compute_ratings(
+            comparisons,
+            rounds=query.rounds,
+            seed=query.seed,
+            reweight=query.reweight,
+            min_votes=query.min_votes,
+            anchor_model=self.anchor_model,
+            anchor_score=self.anchor_score,
+            ci_method=query.ci_method,
+            elo=self._elo_ratings(query.category),
+            style=style,
         )
-    return out
+        seconds = time.perf_counter() - started
+        log.info("leaderboard %s computed in %.2f s (%d votes)", query.category, seconds, ratings.total_votes)
+        return Leaderboard(query=query, ratings=ratings, version=version, seconds=seconds, description=description)
+
+    def _style_fit(self, category: str, comparisons: Comparisons):
+        columns = self.store.vote_columns_for(category, STYLE_COLUMNS)
+        index = {m: i for i, m in enumerate(comparisons.models)}
+        a = np.fromiter((index[m] for m in columns["model_a"]), dtype=np.int64, count=len(columns["model_a"]))
+        b = np.fromiter((index[m] for m in columns["model_b"]), dtype=np.int64, count=len(columns["model_b"]))
+        score = np.fromiter((OUTCOME_SCORE[w] for w in columns["winner"]), dtype=float, count=len(columns["winner"]))
+        style_a = np.column_stack([columns[c] for c in ("len_a", "headers_a", "lists_a", "bold_a")]).astype(float)
+        style_b = np.column_stack([columns[c] for c in ("len_b", "headers_b", "lists_b", "bold_b")]).astype(float)
+        return fit_style_control(a, b, score, style_design(style_a, style_b), comparisons.n_models)
+
+    def _elo_ratings(self, category: str) -> dict[str, float]:
+        """Online Elo for *category*, folding in only votes newer than the last update."""
+        state = self._elo.setdefault(category, _EloState())
+        new = self.store.vote_columns_for(category, ["id", "model_a", "model_b", "winner"], after_id=state.last_vote_id)
+        if not new["id"]:
+            return dict(state.ratings)
+        names = sorted(set(state.ratings) | set(new["model_a"]) | set(new["model_b"]))
+        index = {m: i for i, m in enumerate(names)}
+        start = [state.ratings.get(name, 1000.0) for name in names]
+        ratings = online_elo([index[m] for m in new["model_a"]], [index[m] for m in new["model_b"]],
+                             [OUTCOME_SCORE[w] for w in new["winner"]], len(names), start=start)
+        state.ratings = {name: float(ratings[index[name]]) for name in names}
+        state.last_vote_id = new["id"][-1]
+        return dict(state.ratings)
+

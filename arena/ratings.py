@@ -1,25 +1,38 @@
-"""Ratings from aggregated vote counts: Bradley–Terry by Newton's method.
+"""Ratings from votes: Bradley–Terry, confidence intervals, style control, online Elo.
 
-Pure numpy; no SQL, no UI. Input is the per-outcome counts the store
-aggregates in the database, never one Python object per vote.
+Pure numpy/scipy; no SQL, no UI. The input is aggregated: one row per
+(model_a, model_b, outcome) with a count, as the store keeps it, so the cost of
+a fit depends on the number of model pairs, not on the number of votes. Only
+style control and online Elo need one row per vote, as arrays.
 
-Ties count as half a win for each side; "both bad" is a tie. A small ridge
-penalty (``prior``) on the logits makes the estimate exist even when a model
-has only wins or the comparison graph is disconnected: such models are pulled
-toward the average rather than sent to infinity.
+Conventions
+-----------
+* A tie (``tie`` or ``tie (bothbad)``) counts as half a win for each side.
+* Logits are reported on the arena scale: 400 / ln 10 points per logit,
+  centred so the average model scores 1000 (or pinned to an anchor model).
+* A tiny ridge prior (``DEFAULT_PRIOR`` on the logits) keeps every estimate
+  finite: a model with only wins, or a comparison graph in disconnected
+  pieces, would otherwise have no maximum-likelihood estimate. With
+  thousands of votes its effect is far below a rating point.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Protocol, Sequence
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.special import expit
 
 SCALE = 400.0 / math.log(10.0)
 CENTER = 1000.0
 DEFAULT_PRIOR = 1e-3
+Z95 = 1.959963984540054
+STYLE_FEATURES = ("length", "headers", "lists", "bold")
+OUTCOME_SCORE = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
 
 
 class Outcome(Protocol):
@@ -29,81 +42,366 @@ class Outcome(Protocol):
     count: int
 
 
+# --------------------------------------------------------------------------- data
 @dataclass(frozen=True)
-class RatingRow:
-    rank: int
-    model: str
-    score: float
-    votes: int
-    wins: float
+class Comparisons:
+    """Aggregated outcomes: cell k says model ``a[k]`` scored ``score[k]`` against ``b[k]``, ``count[k]`` times."""
+
+    models: list[str]
+    a: np.ndarray
+    b: np.ndarray
+    score: np.ndarray
+    count: np.ndarray
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    @classmethod
+    def from_outcomes(cls, outcomes: Iterable[Outcome]) -> Comparisons:
+        rows = [o for o in outcomes if o.count > 0 and o.model_a != o.model_b]
+        models = sorted({o.model_a for o in rows} | {o.model_b for o in rows})
+        index = {m: i for i, m in enumerate(models)}
+        return cls(
+            models=models,
+            a=np.array([index[o.model_a] for o in rows], dtype=np.int64),
+            b=np.array([index[o.model_b] for o in rows], dtype=np.int64),
+            score=np.array([OUTCOME_SCORE[o.winner] for o in rows], dtype=float),
+            count=np.array([o.count for o in rows], dtype=float),
+        )
+
+    def win_matrix(self, counts: np.ndarray | None = None) -> np.ndarray:
+        """W[i, j] = (fractional) wins of i over j."""
+        n = self.n_models
+        counts = self.count if counts is None else counts
+        wins = np.bincount(self.a * n + self.b, weights=counts * self.score, minlength=n * n)
+        wins += np.bincount(self.b * n + self.a, weights=counts * (1.0 - self.score), minlength=n * n)
+        return wins.reshape(n, n)
+
+    def reweighted(self, counts: np.ndarray | None = None) -> np.ndarray:
+        """Counts scaled so every model pair weighs the same in total (undoes uneven pair sampling)."""
+        counts = self.count if counts is None else counts
+        n = self.n_models
+        pair = np.minimum(self.a, self.b) * n + np.maximum(self.a, self.b)
+        totals = np.bincount(pair, weights=counts, minlength=n * n)
+        present = totals > 0
+        target = totals[present].mean() if present.any() else 0.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor = np.where(totals[pair] > 0, target / totals[pair], 0.0)
+        return counts * factor
 
 
-def win_matrix(outcomes: Iterable[Outcome]) -> tuple[list[str], np.ndarray]:
-    """Models (sorted) and W where W[i, j] = wins of i over j, ties split half/half."""
-    rows = list(outcomes)
-    models = sorted({o.model_a for o in rows} | {o.model_b for o in rows})
-    index = {m: k for k, m in enumerate(models)}
-    wins = np.zeros((len(models), len(models)))
-    for o in rows:
-        a, b = index[o.model_a], index[o.model_b]
-        if o.winner == "model_a":
-            wins[a, b] += o.count
-        elif o.winner == "model_b":
-            wins[b, a] += o.count
-        else:
-            wins[a, b] += 0.5 * o.count
-            wins[b, a] += 0.5 * o.count
-    return models, wins
-
-
-def fit_bradley_terry(wins: np.ndarray, *, prior: float = DEFAULT_PRIOR, tol: float = 1e-10, max_iter: int = 100) -> np.ndarray:
-    """Maximum a-posteriori BT logits (mean zero) for a win matrix, by Newton's method.
+# ----------------------------------------------------------------- Bradley–Terry
+def fit_bradley_terry(
+    wins: np.ndarray, *, prior: float = DEFAULT_PRIOR, theta0: np.ndarray | None = None, tol: float = 1e-10, max_iter: int = 100
+) -> np.ndarray:
+    """MAP Bradley–Terry logits (mean zero) for a win matrix, by Newton's method.
 
     Parameters
     ----------
-    wins : (n, n) array, ``wins[i, j]`` = (fractional) wins of i over j.
+    wins : (n, n) array; ``wins[i, j]`` = (fractional) wins of i over j.
     prior : ridge penalty on the logits; keeps the estimate finite.
+    theta0 : optional starting point (e.g. the full-data fit, for bootstrap rounds).
 
     Returns
     -------
     (n,) array of logits centred at zero.
     """
-    n = wins.shape[0]
-    theta = np.zeros(n)
+    return fit_bradley_terry_batch(wins[None], prior=prior, theta0=None if theta0 is None else theta0[None], tol=tol, max_iter=max_iter)[0]
+
+
+def fit_bradley_terry_batch(
+    wins: np.ndarray, *, prior: float = DEFAULT_PRIOR, theta0: np.ndarray | None = None, tol: float = 1e-8, max_iter: int = 100
+) -> np.ndarray:
+    """Fit R independent BT problems at once (``wins`` is (R, n, n)); one batched solve per Newton step."""
+    rounds, n, _ = wins.shape
+    theta = np.zeros((rounds, n)) if theta0 is None else np.array(theta0, dtype=float)
     if n < 2:
-        return theta
-    games = wins + wins.T
+        return theta * 0.0
+    games = wins + wins.transpose(0, 2, 1)
+    diagonal = np.arange(n)
     for _ in range(max_iter):
-        diff = theta[:, None] - theta[None, :]
-        p = 1.0 / (1.0 + np.exp(-diff))
-        grad = (wins - games * p).sum(axis=1) - prior * theta
-        weight = games * p * (1.0 - p)
-        hessian = weight.copy()
-        np.fill_diagonal(hessian, -weight.sum(axis=1) + np.diag(weight))
-        hessian -= prior * np.eye(n)
-        step = np.linalg.solve(hessian, grad)
-        theta = theta - step
+        p = expit(theta[:, :, None] - theta[:, None, :])
+        grad = (wins - games * p).sum(axis=2) - prior * theta
+        hessian = games * p * (1.0 - p)  # off-diagonal of the *negative* Hessian, negated below
+        hessian[:, diagonal, diagonal] = -hessian.sum(axis=2) - prior
+        step = np.linalg.solve(hessian, grad[:, :, None])[:, :, 0]
+        theta -= step
         if np.max(np.abs(step)) < tol:
             break
-    return theta - theta.mean()
+    return theta - theta.mean(axis=1, keepdims=True)
 
 
-def to_scores(theta: np.ndarray) -> np.ndarray:
-    """Logits on the familiar arena scale: 400 / ln 10 per logit, centred at 1000."""
-    return CENTER + SCALE * (theta - theta.mean())
+def bootstrap_logits(comparisons: Comparisons, *, rounds: int = 100, seed: int = 0, prior: float = DEFAULT_PRIOR,
+                     reweight: bool = False, theta0: np.ndarray | None = None) -> np.ndarray:
+    """Logits of *rounds* multinomial resamplings of the vote counts (seeded: reproducible). Shape (rounds, n)."""
+    total = int(comparisons.count.sum())
+    if total == 0 or rounds <= 0:
+        return np.zeros((0, comparisons.n_models))
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(total, comparisons.count / total, size=rounds).astype(float)
+    if reweight:
+        draws = np.stack([comparisons.reweighted(d) for d in draws])
+    wins = np.stack([comparisons.win_matrix(d) for d in draws])
+    start = None if theta0 is None else np.repeat(theta0[None], rounds, axis=0)
+    return fit_bradley_terry_batch(wins, prior=prior, theta0=start, tol=1e-7)
 
 
-def leaderboard(outcomes: Sequence[Outcome], *, min_votes: int = 0) -> list[RatingRow]:
-    """Rows sorted by Bradley–Terry score; models with fewer than *min_votes* are hidden."""
-    models, wins = win_matrix(outcomes)
-    if not models:
-        return []
-    scores = to_scores(fit_bradley_terry(wins))
-    games = (wins + wins.T).sum(axis=1)
-    order = np.argsort(-scores)
-    rows: list[RatingRow] = []
-    for position, k in enumerate(order, start=1):
-        if games[k] < min_votes:
-            continue
-        rows.append(RatingRow(rank=position, model=models[k], score=float(scores[k]), votes=int(round(games[k])), wins=float(wins[k].sum())))
-    return rows
+def sandwich_covariance(comparisons: Comparisons, theta: np.ndarray, *, prior: float = DEFAULT_PRIOR,
+                        counts: np.ndarray | None = None) -> np.ndarray:
+    """Robust (sandwich) covariance H⁻¹ J H⁻¹ of the logits, from per-vote score outer products."""
+    n = comparisons.n_models
+    counts = comparisons.count if counts is None else counts
+    a, b = comparisons.a, comparisons.b
+    p = expit(theta[a] - theta[b])
+    information = _laplacian(a, b, counts * p * (1.0 - p), n) + prior * np.eye(n)
+    meat = _laplacian(a, b, counts * (comparisons.score - p) ** 2, n)
+    inverse = np.linalg.inv(information)
+    return inverse @ meat @ inverse
+
+
+def _laplacian(a: np.ndarray, b: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:
+    """Σ_k weights[k] (e_a − e_b)(e_a − e_b)ᵀ, built with bincount."""
+    pairs = np.bincount(a * n + b, weights=weights, minlength=n * n).reshape(n, n)
+    adjacency = pairs + pairs.T
+    return np.diag(adjacency.sum(axis=1)) - adjacency
+
+
+# ---------------------------------------------------------------- presentation
+def scale_logits(theta: np.ndarray, *, anchor: int | None = None, anchor_score: float = CENTER) -> np.ndarray:
+    """Logits on the arena scale; rows of a 2-D array are scaled independently."""
+    theta = np.asarray(theta, dtype=float)
+    reference = theta[..., anchor][..., None] if anchor is not None else theta.mean(axis=-1, keepdims=True)
+    return anchor_score + SCALE * (theta - reference)
+
+
+def contrast(n: int, anchor: int | None) -> np.ndarray:
+    """Linear map from logits to reported (centred or anchored) logits, for covariance propagation."""
+    if anchor is None:
+        return np.eye(n) - np.full((n, n), 1.0 / n)
+    matrix = np.eye(n)
+    matrix[:, anchor] -= 1.0
+    return matrix
+
+
+def rank_upper_bound(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
+    """Rank (UB): 1 + number of models whose lower bound exceeds this model's upper bound."""
+    return 1 + (lower[None, :] > upper[:, None]).sum(axis=1)
+
+
+def online_elo(a: Sequence[int], b: Sequence[int], score: Sequence[float], n_models: int, *,
+               k: float = 4.0, base: float = 10.0, scale: float = 400.0, initial: float = 1000.0,
+               start: Sequence[float] | None = None) -> np.ndarray:
+    """Classic online Elo in vote order (secondary column; order-dependent by design).
+
+    *start* continues from earlier ratings, so new votes can be folded in incrementally.
+    """
+    ratings = [initial] * n_models if start is None else [float(r) for r in start]
+    for i, j, s in zip(a, b, score):
+        expected = 1.0 / (1.0 + base ** ((ratings[j] - ratings[i]) / scale))
+        delta = k * (s - expected)
+        ratings[i] += delta
+        ratings[j] -= delta
+    return np.array(ratings)
+
+
+def connected_groups(comparisons: Comparisons) -> int:
+    """Number of connected pieces of the comparison graph."""
+    n = comparisons.n_models
+    if n == 0:
+        return 0
+    graph = coo_matrix((np.ones(len(comparisons.a)), (comparisons.a, comparisons.b)), shape=(n, n))
+    return int(connected_components(graph, directed=False)[0])
+
+
+# ----------------------------------------------------------------- style control
+@dataclass(frozen=True)
+class StyleFit:
+    theta: np.ndarray          # model logits (mean zero)
+    coefficients: np.ndarray   # one per STYLE_FEATURES, per standard deviation of the feature
+    covariance: np.ndarray     # sandwich covariance of (theta, coefficients)
+    n_votes: int
+
+
+def style_design(style_a: np.ndarray, style_b: np.ndarray) -> np.ndarray:
+    """Per-vote covariates (a − b) / (a + b) for each feature, standardized over the votes (N × 4)."""
+    style_a = np.asarray(style_a, dtype=float)
+    style_b = np.asarray(style_b, dtype=float)
+    total = style_a + style_b
+    with np.errstate(divide="ignore", invalid="ignore"):
+        raw = np.where(total > 0, (style_a - style_b) / total, 0.0)
+    std = raw.std(axis=0)
+    return (raw - raw.mean(axis=0)) / np.where(std > 0, std, 1.0)
+
+
+def fit_style_control(a: np.ndarray, b: np.ndarray, score: np.ndarray, design: np.ndarray, n_models: int, *,
+                      l2: float = 1.0, tol: float = 1e-8, max_iter: int = 50) -> StyleFit:
+    """Bradley–Terry with per-vote style covariates, L2-regularized, by Newton's method.
+
+    η = θ_a − θ_b + x·γ; the loss is the logistic loss with fractional targets
+    (ties = ½) plus ``l2/2 · (|θ|² + |γ|²)``.
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    y = np.asarray(score, dtype=float)
+    x = np.asarray(design, dtype=float)
+    n, k = n_models, x.shape[1]
+    theta, gamma = np.zeros(n), np.zeros(k)
+    for _ in range(max_iter):
+        p = expit(theta[a] - theta[b] + x @ gamma)
+        residual, weight = y - p, p * (1.0 - p)
+        grad = np.concatenate([
+            np.bincount(a, residual, n) - np.bincount(b, residual, n) - l2 * theta,
+            x.T @ residual - l2 * gamma,
+        ])
+        information = _style_information(a, b, x, weight, n) + l2 * np.eye(n + k)
+        step = np.linalg.solve(information, grad)
+        theta += step[:n]
+        gamma += step[n:]
+        if np.max(np.abs(step)) < tol:
+            break
+    p = expit(theta[a] - theta[b] + x @ gamma)
+    information = _style_information(a, b, x, p * (1.0 - p), n) + l2 * np.eye(n + k)
+    meat = _style_information(a, b, x, (y - p) ** 2, n)
+    inverse = np.linalg.inv(information)
+    return StyleFit(theta=theta - theta.mean(), coefficients=gamma, covariance=inverse @ meat @ inverse, n_votes=len(y))
+
+
+def _style_information(a: np.ndarray, b: np.ndarray, x: np.ndarray, weight: np.ndarray, n: int) -> np.ndarray:
+    """Σ w g gᵀ with g = (e_a − e_b, x): the Fisher information (or the sandwich's meat)."""
+    k = x.shape[1]
+    out = np.zeros((n + k, n + k))
+    out[:n, :n] = _laplacian(a, b, weight, n)
+    wx = weight[:, None] * x
+    cross = np.stack([np.bincount(a, wx[:, j], n) - np.bincount(b, wx[:, j], n) for j in range(k)], axis=1)
+    out[:n, n:] = cross
+    out[n:, :n] = cross.T
+    out[n:, n:] = x.T @ wx
+    return out
+
+
+# ------------------------------------------------------------------ leaderboard
+@dataclass(frozen=True)
+class RatingRow:
+    rank: int
+    model: str
+    score: float
+    ci_low: float
+    ci_high: float
+    sandwich_low: float
+    sandwich_high: float
+    votes: int
+    wins: float
+    elo: float | None = None
+
+
+@dataclass
+class Ratings:
+    """Everything a leaderboard shows, for one category."""
+
+    rows: list[RatingRow]
+    models: list[str]                 # matrix order (by score, shown models only)
+    win_fraction: np.ndarray
+    battle_counts: np.ndarray
+    predicted: np.ndarray
+    total_votes: int
+    notes: list[str] = field(default_factory=list)
+    style_coefficients: dict[str, tuple[float, float]] | None = None  # feature -> (coefficient, standard error)
+    ci_method: str = "bootstrap"
+
+
+def compute_ratings(
+    comparisons: Comparisons,
+    *,
+    rounds: int = 100,
+    seed: int = 0,
+    prior: float = DEFAULT_PRIOR,
+    reweight: bool = False,
+    min_votes: int = 0,
+    anchor_model: str | None = None,
+    anchor_score: float = CENTER,
+    ci_method: str = "bootstrap",
+    elo: dict[str, float] | None = None,
+    style: StyleFit | None = None,
+) -> Ratings:
+    """Fit, intervals (bootstrap and sandwich), ranks and matrices from aggregated comparisons.
+
+    With *style*, the style-adjusted logits replace the plain fit and both
+    intervals come from the style fit's sandwich covariance (a bootstrap over
+    millions of per-vote rows would cost a hundred refits).
+    """
+    notes: list[str] = []
+    n = comparisons.n_models
+    total = int(comparisons.count.sum())
+    if n == 0:
+        return Ratings([], [], np.zeros((0, 0)), np.zeros((0, 0)), np.zeros((0, 0)), 0, ["No votes yet."], ci_method=ci_method)
+    counts = comparisons.reweighted() if reweight else comparisons.count
+    if reweight:
+        notes.append("Votes reweighted by inverse pair frequency.")
+    wins = comparisons.win_matrix(counts)
+    anchor = comparisons.models.index(anchor_model) if anchor_model in comparisons.models else None
+    if anchor_model and anchor is None:
+        notes.append(f"Anchor model {anchor_model!r} has no votes here; scores are centred at {anchor_score:g} instead.")
+    transform = contrast(n, anchor)
+
+    if style is None:
+        theta = fit_bradley_terry(wins, prior=prior)
+        covariance = sandwich_covariance(comparisons, theta, prior=prior, counts=counts)
+        samples = bootstrap_logits(comparisons, rounds=rounds, seed=seed, prior=prior, reweight=reweight, theta0=theta)
+    else:
+        theta, covariance = style.theta, style.covariance[:n, :n]
+        samples = np.zeros((0, n))
+        ci_method = "sandwich"
+        notes.append(f"Style control: ratings adjusted for {', '.join(STYLE_FEATURES)}; intervals from the sandwich estimate.")
+    scores = scale_logits(theta, anchor=anchor, anchor_score=anchor_score)
+    half_width = Z95 * SCALE * np.sqrt(np.clip(np.diag(transform @ covariance @ transform.T), 0.0, None))
+    sandwich_low, sandwich_high = scores - half_width, scores + half_width
+    if len(samples):
+        boot = scale_logits(samples, anchor=anchor, anchor_score=anchor_score)
+        ci_low, ci_high = np.percentile(boot, 2.5, axis=0), np.percentile(boot, 97.5, axis=0)
+    else:
+        ci_low, ci_high = sandwich_low, sandwich_high
+    low, high = (ci_low, ci_high) if ci_method == "bootstrap" else (sandwich_low, sandwich_high)
+
+    raw_wins = comparisons.win_matrix()
+    games = (raw_wins + raw_wins.T).sum(axis=1)
+    shown = np.array([games[i] >= min_votes for i in range(n)])
+    if not shown.all():
+        notes.append(f"{int((~shown).sum())} model(s) with fewer than {min_votes} votes hidden.")
+    groups = connected_groups(comparisons)
+    if groups > 1:
+        notes.append(f"The comparison graph has {groups} disconnected groups: scores across groups are not comparable (a tiny prior keeps them finite).")
+    played = raw_wins.sum(axis=1)
+    lost = raw_wins.sum(axis=0)
+    for i in range(n):
+        if shown[i] and games[i] > 0 and (lost[i] == 0 or played[i] == 0):
+            kind = "only wins" if lost[i] == 0 else "only losses"
+            notes.append(f"{comparisons.models[i]} has {kind}: its score is held finite by the prior and its interval is wide.")
+
+    index = [i for i in np.argsort(-scores) if shown[i]]
+    ranks = rank_upper_bound(low[index], high[index]) if index else np.array([], dtype=int)
+    rows = [
+        RatingRow(
+            rank=int(rank), model=comparisons.models[i], score=float(scores[i]),
+            ci_low=float(low[i]), ci_high=float(high[i]),
+            sandwich_low=float(sandwich_low[i]), sandwich_high=float(sandwich_high[i]),
+            votes=int(round(games[i])), wins=float(played[i]),
+            elo=None if elo is None else elo.get(comparisons.models[i]),
+        )
+        for rank, i in zip(ranks, index)
+    ]
+    order = np.array(index, dtype=int)
+    raw_games = raw_wins + raw_wins.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        win_fraction = np.where(raw_games > 0, raw_wins / raw_games, np.nan)[np.ix_(order, order)]
+    predicted = expit(theta[:, None] - theta[None, :])[np.ix_(order, order)]
+    np.fill_diagonal(predicted, np.nan)
+    style_coefficients = None
+    if style is not None:
+        errors = np.sqrt(np.clip(np.diag(style.covariance[n:, n:]), 0.0, None))
+        style_coefficients = {name: (float(c), float(e)) for name, c, e in zip(STYLE_FEATURES, style.coefficients, errors)}
+    return Ratings(
+        rows=rows, models=[comparisons.models[i] for i in index], win_fraction=win_fraction,
+        battle_counts=raw_games[np.ix_(order, order)], predicted=predicted, total_votes=total,
+        notes=notes, style_coefficients=style_coefficients, ci_method=ci_method,
+    )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arena.config import load_catalogue
+from arena.leaderboard import LeaderboardService
 from arena.pool import ModelPool
 from arena.service import Arena
 from arena.settings import Settings
@@ -26,7 +27,7 @@ def build_arena(models_path: str | Path, settings: Settings | None = None, *, pr
     """Validate models.yaml, open (and migrate) the store, probe the models once."""
     settings = settings or Settings.from_env()
     catalogue = load_catalogue(models_path)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, long_prompt_tokens=settings.long_prompt_tokens)
     pool = ModelPool(catalogue, settings)
     if probe:
         asyncio.run(pool.refresh())
@@ -42,7 +43,8 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
 
     arena = build_arena(models_path, settings)
     arena.pool.start_background()
-    demo = build_demo(arena)
+    leaderboards = LeaderboardService(arena.store, anchor_model=arena.settings.anchor_model, anchor_score=arena.settings.anchor_score)
+    demo = build_demo(arena, leaderboards)
     demo.queue(default_concurrency_limit=None, max_size=512)
     demo.launch(
         server_name=host,

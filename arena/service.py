@@ -27,12 +27,15 @@ from arena.battle import (
     VoteReceipt,
     Winner,
 )
+from arena.categories import VoteFacts
 from arena.config import ModelSpec
+from arena.language import detect_language
 from arena.leak import LeakDetector
 from arena.pairing import PairingError, sample_pair
 from arena.pool import ModelPool
 from arena.settings import Settings
 from arena.store import Store, VoteConflict
+from arena.text_stats import count_tokens, style_features
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +231,8 @@ class Arena:
             battle.check_vote(winner, session_id)
             time_to_vote = time.monotonic() - (battle.answers_finished_at or time.monotonic())
             try:
-                await asyncio.to_thread(self.store.record_vote, battle.id, winner, battle.judge_hash, time_to_vote)
+                facts = await asyncio.to_thread(vote_facts, battle, winner)
+                await asyncio.to_thread(self.store.record_vote, battle.id, facts, battle.judge_hash, time_to_vote)
             except VoteConflict as conflict:
                 winner = conflict.winner  # type: ignore[assignment]
             except Exception as exc:
@@ -237,3 +241,25 @@ class Arena:
             receipt = battle.record_vote(winner, session_id)
         log.info("battle %s voted", battle.id)
         return receipt
+
+
+def vote_facts(battle: Battle, winner: str) -> VoteFacts:
+    """The facts a vote is rated and categorised by, measured once at vote time."""
+    prompts = battle.user_prompts
+    styles = {
+        name: style_features(m["content"] for m in side.messages if m["role"] == "assistant").as_tuple()
+        for name, side in battle.sides.items()
+    }
+    return VoteFacts(
+        model_a=battle.sides["a"].model,
+        model_b=battle.sides["b"].model,
+        winner=winner,
+        mode=battle.mode,
+        leak_flag=battle.leaked,
+        error_flag=battle.ever_failed,
+        turns=battle.turns,
+        user_tokens=sum(count_tokens(p) for p in prompts),
+        language=detect_language("\n".join(prompts)),
+        style_a=styles["a"],
+        style_b=styles["b"],
+    )

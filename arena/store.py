@@ -10,21 +10,27 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
-from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy import create_engine, delete, event, func, literal, select, update
+from sqlalchemy import insert as insert_into
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena import battle as domain
-from arena.tables import ArenaMeta, Battle, Conversation, Judge, Message, Vote
+from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, VoteFacts, categories_of, category_filter
+from arena.tables import ArenaMeta, Battle, Conversation, Judge, Message, Vote, VoteCount
 
 log = logging.getLogger(__name__)
 
+DEFAULT_LONG_PROMPT_TOKENS = 500
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "db" / "migrations"
 
 
@@ -88,16 +94,33 @@ def upgrade_schema(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+@dataclass(frozen=True)
+class BattleRecord:
+    """A finished, voted battle from elsewhere (an import), ready to insert in bulk."""
+
+    battle_id: str
+    facts: VoteFacts
+    judge_hash: str
+    created_at: datetime
+    conversation_a: list[dict]
+    conversation_b: list[dict]
+    time_to_vote_s: float = 0.0
+
+
 class Store:
     """The arena's database: one instance per process, shared by all sessions."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, long_prompt_tokens: int = DEFAULT_LONG_PROMPT_TOKENS) -> None:
         self.url = url
+        self.long_prompt_tokens = long_prompt_tokens
         self.engine = make_engine(url)
-        if migrate:
-            upgrade_schema(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._salt: str | None = None
+        if migrate:
+            upgrade_schema(self.engine)
+            if self._counts_missing():
+                log.info("vote_counts is empty but votes exist: rebuilding it")
+                self.rebuild_vote_counts()
 
     def session(self) -> Session:
         return self._sessions()
@@ -250,15 +273,19 @@ class Store:
                 session.execute(update(Battle).where(Battle.id == battle.id).values(**values))
 
     # --- votes ---------------------------------------------------------------
-    def record_vote(self, battle_id: str, winner: str, judge_hash: str, time_to_vote_s: float) -> None:
-        """Insert the vote and close the battle in one transaction; raise :class:`VoteConflict` on a second vote."""
+    def record_vote(self, battle_id: str, facts: VoteFacts, judge_hash: str, time_to_vote_s: float) -> None:
+        """Insert the vote, bump its category counts and close the battle, in one transaction.
+
+        Raises :class:`VoteConflict` if the battle already has a vote.
+        """
         try:
             with self.session() as session, session.begin():
                 judge_id = self._judge_id(session, judge_hash)
-                session.add(
-                    Vote(battle_id=battle_id, winner=winner, judge_id=judge_id, time_to_vote_s=time_to_vote_s, created_at=utcnow())
-                )
+                session.add(Vote(battle_id=battle_id, judge_id=judge_id, time_to_vote_s=time_to_vote_s, created_at=utcnow(), **vote_columns(facts)))
                 session.flush()
+                self._bump_counts(session, Counter(
+                    (category, facts.model_a, facts.model_b, facts.winner) for category in categories_of(facts, self.long_prompt_tokens)
+                ))
                 session.execute(update(Battle).where(Battle.id == battle_id).values(status="voted", updated_at=utcnow()))
         except IntegrityError:
             existing = self.vote_for(battle_id)
@@ -266,24 +293,150 @@ class Store:
                 raise
             raise VoteConflict(existing) from None
 
+    def _bump_counts(self, session: Session, increments: Counter) -> None:
+        """Add to vote_counts with one upsert per key (atomic on SQLite and PostgreSQL)."""
+        if not increments:
+            return
+        dialect = session.get_bind().dialect.name
+        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        rows = [dict(category=c, model_a=a, model_b=b, winner=w, n=n) for (c, a, b, w), n in sorted(increments.items())]
+        statement = insert(VoteCount)
+        statement = statement.on_conflict_do_update(
+            index_elements=["category", "model_a", "model_b", "winner"], set_={"n": VoteCount.n + statement.excluded.n}
+        )
+        session.execute(statement, rows)
+
+    def rebuild_vote_counts(self) -> None:
+        """Recompute vote_counts from the votes table (after imports, or a new long-prompt threshold)."""
+        with self.session() as session, session.begin():
+            session.execute(delete(VoteCount))
+            languages = [row[0] for row in session.execute(select(Vote.language).where(Vote.language.is_not(None)).distinct())]
+            for category in [*CATEGORIES, *(LANGUAGE_PREFIX + code for code in languages)]:
+                query = (
+                    select(literal(category), Vote.model_a, Vote.model_b, Vote.winner, func.count())
+                    .where(category_filter(category, self.long_prompt_tokens))
+                    .group_by(Vote.model_a, Vote.model_b, Vote.winner)
+                )
+                session.execute(insert_into(VoteCount).from_select(["category", "model_a", "model_b", "winner", "n"], query))
+
+    def insert_battles(self, records: list[BattleRecord]) -> tuple[int, int]:
+        """Insert voted battles with transcripts, votes and counts in one transaction; skip ids already stored.
+
+        Returns (inserted, skipped as duplicates).
+        """
+        if not records:
+            return 0, 0
+        unique = list({r.battle_id: r for r in records}.values())
+        with self.session() as session, session.begin():
+            ids = [r.battle_id for r in unique]
+            existing = set(session.scalars(select(Battle.id).where(Battle.id.in_(ids))))
+            fresh = [r for r in unique if r.battle_id not in existing]
+            judges = self._judge_ids(session, {r.judge_hash for r in fresh})
+            battles, conversations, messages, votes = [], [], [], []
+            increments: Counter = Counter()
+            for r in fresh:
+                f = r.facts
+                judge_id = judges[r.judge_hash]
+                battles.append(dict(
+                    id=r.battle_id, mode=f.mode, model_a=f.model_a, model_b=f.model_b, judge_id=judge_id, status="voted",
+                    turns=f.turns, leak_flag=f.leak_flag, leak_terms=[], error_flag=f.error_flag, usage={},
+                    created_at=r.created_at, updated_at=r.created_at,
+                ))
+                for side, model, transcript in (("a", f.model_a, r.conversation_a), ("b", f.model_b, r.conversation_b)):
+                    conversation_id = uuid.uuid5(uuid.NAMESPACE_URL, f"arena-battle/{r.battle_id}/{side}").hex
+                    conversations.append(dict(
+                        id=conversation_id, battle_id=r.battle_id, side=side, mode=f.mode, model=model,
+                        system_prompt=None, judge_id=judge_id, created_at=r.created_at,
+                    ))
+                    turn = 0
+                    for position, message in enumerate(transcript):
+                        turn += message["role"] == "user"
+                        messages.append(dict(
+                            conversation_id=conversation_id, position=position, turn=max(turn, 1), role=message["role"],
+                            content=message["content"], superseded=False, created_at=r.created_at,
+                        ))
+                votes.append(dict(battle_id=r.battle_id, judge_id=judge_id, time_to_vote_s=r.time_to_vote_s,
+                                  created_at=r.created_at, **vote_columns(f)))
+                for category in categories_of(f, self.long_prompt_tokens):
+                    increments[(category, f.model_a, f.model_b, f.winner)] += 1
+            for table, rows in ((Battle, battles), (Conversation, conversations), (Message, messages), (Vote, votes)):
+                if rows:
+                    session.execute(insert_into(table), rows)
+            self._bump_counts(session, increments)
+        return len(fresh), len(records) - len(fresh)
+
+    def _judge_ids(self, session: Session, hashes: set[str]) -> dict[str, int]:
+        """Ids for judge hashes, creating the missing ones."""
+        if not hashes:
+            return {}
+        found = dict(session.execute(select(Judge.judge_hash, Judge.id).where(Judge.judge_hash.in_(hashes))).tuples())
+        for judge_hash in sorted(hashes - set(found)):
+            found[judge_hash] = self._judge_id(session, judge_hash)
+        return found
+
+    def _counts_missing(self) -> bool:
+        with self.session() as session:
+            has_votes = session.scalar(select(Vote.id).limit(1)) is not None
+            has_counts = session.scalar(select(VoteCount.n).limit(1)) is not None
+        return has_votes and not has_counts
+
     def vote_for(self, battle_id: str) -> str | None:
         with self.session() as session:
             return session.scalar(select(Vote.winner).where(Vote.battle_id == battle_id))
 
     # --- reads for ratings ------------------------------------------------------
-    def outcome_counts(self, *, anonymous_only: bool = True, exclude_flagged: bool = True) -> list[OutcomeCount]:
-        """Votes aggregated by (model_a, model_b, winner) in the database, not row by row."""
-        query = (
-            select(Battle.model_a, Battle.model_b, Vote.winner, func.count())
-            .join(Vote, Vote.battle_id == Battle.id)
-            .group_by(Battle.model_a, Battle.model_b, Vote.winner)
-        )
-        if anonymous_only:
-            query = query.where(Battle.mode == "anony")
-        if exclude_flagged:
-            query = query.where(Battle.leak_flag.is_(False), Battle.error_flag.is_(False))
+    def outcome_counts(self, category: str = DEFAULT_CATEGORY) -> list[OutcomeCount]:
+        """Votes of *category* aggregated by (model_a, model_b, winner): a few rows per model pair."""
+        category_filter(category, self.long_prompt_tokens)  # raises UnknownCategory early
+        query = select(VoteCount.model_a, VoteCount.model_b, VoteCount.winner, VoteCount.n).where(VoteCount.category == category)
         with self.session() as session:
             return [OutcomeCount(a, b, w, n) for a, b, w, n in session.execute(query)]
+
+    def outcome_counts_capped(self, category: str, daily_cap: int) -> list[OutcomeCount]:
+        """Like :meth:`outcome_counts`, keeping only each judge's first *daily_cap* votes per day (one SQL pass)."""
+        ranked = (
+            select(
+                Vote.model_a, Vote.model_b, Vote.winner,
+                func.row_number().over(partition_by=(Vote.judge_id, func.date(Vote.created_at)), order_by=Vote.id).label("nth"),
+            )
+            .where(category_filter(category, self.long_prompt_tokens))
+            .subquery()
+        )
+        query = (
+            select(ranked.c.model_a, ranked.c.model_b, ranked.c.winner, func.count())
+            .where(ranked.c.nth <= daily_cap)
+            .group_by(ranked.c.model_a, ranked.c.model_b, ranked.c.winner)
+        )
+        with self.session() as session:
+            return [OutcomeCount(a, b, w, n) for a, b, w, n in session.execute(query)]
+
+    def categories(self) -> list[str]:
+        """Categories that have votes, in display order (fixed ones first, then languages)."""
+        with self.session() as session:
+            present = set(session.scalars(select(VoteCount.category).distinct()))
+        fixed = [c for c in CATEGORIES if c in present]
+        return fixed + sorted(present - set(fixed))
+
+    def votes_version(self) -> int:
+        """Grows with every new vote (the newest vote id); cheap, for cache invalidation."""
+        with self.session() as session:
+            return session.scalar(select(func.max(Vote.id))) or 0
+
+    def vote_columns_for(self, category: str, columns: list[str], *, after_id: int = 0, chunk: int = 200_000) -> dict[str, list]:
+        """Selected per-vote columns of *category* (votes with id > *after_id*), in vote order, fetched in chunks."""
+        table_columns = [getattr(Vote, name) for name in columns]
+        query = (
+            select(*table_columns)
+            .where(category_filter(category, self.long_prompt_tokens), Vote.id > after_id)
+            .order_by(Vote.id)
+        )
+        out: dict[str, list] = {name: [] for name in columns}
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
+            for rows in result.partitions(chunk):
+                for name, values in zip(columns, zip(*rows)):
+                    out[name].extend(values)
+        return out
 
     def battle_row(self, battle_id: str) -> Battle | None:
         with self.session() as session:
@@ -296,16 +449,16 @@ class Store:
                 query = query.where(Message.superseded.is_(False))
             return list(session.scalars(query))
 
-    def iter_votes(self) -> Iterator[tuple[str, str, str]]:
-        """(model_a, model_b, winner) in vote order, streamed (for online Elo)."""
-        query = (
-            select(Battle.model_a, Battle.model_b, Vote.winner)
-            .join(Vote, Vote.battle_id == Battle.id)
-            .where(Battle.mode == "anony", Battle.leak_flag.is_(False), Battle.error_flag.is_(False))
-            .order_by(Vote.id)
-        )
-        with self.session() as session:
-            yield from session.execute(query.execution_options(yield_per=10_000))
+
+def vote_columns(facts: VoteFacts) -> dict:
+    """The ``votes`` columns that hold a vote's facts."""
+    (len_a, headers_a, lists_a, bold_a), (len_b, headers_b, lists_b, bold_b) = facts.style_a, facts.style_b
+    return dict(
+        winner=facts.winner, model_a=facts.model_a, model_b=facts.model_b, mode=facts.mode,
+        leak_flag=facts.leak_flag, error_flag=facts.error_flag, turns=facts.turns, user_tokens=facts.user_tokens,
+        language=facts.language, len_a=len_a, len_b=len_b, headers_a=headers_a, headers_b=headers_b,
+        lists_a=lists_a, lists_b=lists_b, bold_a=bold_a, bold_b=bold_b,
+    )
 
 
 def _usage(battle: domain.Battle) -> dict:

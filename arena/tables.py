@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -115,6 +116,12 @@ class Message(Base):
 
 
 class Vote(Base):
+    """One vote per battle, with the battle's facts frozen at vote time.
+
+    The copy of models, mode, flags and style counts makes ``votes`` the
+    complete input of the ratings: a leaderboard never joins transcripts.
+    """
+
     __tablename__ = "votes"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     battle_id: Mapped[str] = mapped_column(ForeignKey("battles.id"), unique=True)
@@ -122,9 +129,37 @@ class Vote(Base):
     judge_id: Mapped[int] = mapped_column(ForeignKey("judges.id"))
     time_to_vote_s: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    model_a: Mapped[str] = mapped_column(String(NAME_LENGTH), server_default="")
+    model_b: Mapped[str] = mapped_column(String(NAME_LENGTH), server_default="")
+    mode: Mapped[str] = mapped_column(String(8), server_default="anony")
+    leak_flag: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    error_flag: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    turns: Mapped[int] = mapped_column(Integer, server_default="1")
+    user_tokens: Mapped[int] = mapped_column(Integer, server_default="0")
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    len_a: Mapped[int] = mapped_column(Integer, server_default="0")
+    len_b: Mapped[int] = mapped_column(Integer, server_default="0")
+    headers_a: Mapped[int] = mapped_column(Integer, server_default="0")
+    headers_b: Mapped[int] = mapped_column(Integer, server_default="0")
+    lists_a: Mapped[int] = mapped_column(Integer, server_default="0")
+    lists_b: Mapped[int] = mapped_column(Integer, server_default="0")
+    bold_a: Mapped[int] = mapped_column(Integer, server_default="0")
+    bold_b: Mapped[int] = mapped_column(Integer, server_default="0")
 
     battle: Mapped[Battle] = relationship(back_populates="vote")
 
     __table_args__ = (
         CheckConstraint("winner IN ('model_a', 'model_b', 'tie', 'tie (bothbad)')", name="ck_votes_winner"),
+        Index("ix_votes_filter", "mode", "leak_flag", "error_flag"),
     )
+
+
+class VoteCount(Base):
+    """Votes per (category, model_a, model_b, winner), kept current in each vote's transaction."""
+
+    __tablename__ = "vote_counts"
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    model_a: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    model_b: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    winner: Mapped[str] = mapped_column(String(16), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)

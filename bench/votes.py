@@ -20,6 +20,7 @@ from sqlalchemy import text  # noqa: E402
 
 from arena.backends.base import GenerationStats  # noqa: E402
 from arena.battle import Battle, Limits  # noqa: E402
+from arena.service import vote_facts  # noqa: E402
 from arena.store import Store  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def main() -> None:
     judge_id = None
     for battle in battles[: args.votes]:
         started = time.perf_counter()
-        store.record_vote(battle.id, "model_a", battle.judge_hash, 1.0)
+        store.record_vote(battle.id, vote_facts(battle, "model_a"), battle.judge_hash, 1.0)
         ours.append((time.perf_counter() - started) * 1000)
     with store.engine.connect() as conn:
         judge_id = conn.execute(text("SELECT MIN(id) FROM judges")).scalar()

@@ -147,7 +147,7 @@ def test_side_by_side_is_named_and_not_counted(app: dict) -> None:
     voted = client.predict(api_name="/sbs_vote_model_b")
     assert "recorded" in voted[2]
     store = Store(app["database_url"], migrate=False)
-    named = [c for c in store.outcome_counts(anonymous_only=False) if c.winner == "model_b"]
+    named = [c for c in store.outcome_counts("all") if c.winner == "model_b"]
     store.close()
     assert named and named[0].model_b == "Embedded-Chatty"
 

@@ -12,6 +12,7 @@ import pytest
 from arena.backends.base import GenerationStats
 from arena.battle import Battle, Limits
 from arena.cli import main
+from arena.service import vote_facts
 from arena.store import Store
 from tests.upstream import Upstream, serve
 
@@ -62,14 +63,17 @@ def test_leaderboard_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
             battle.append(name, "x")
             battle.finish_side(name, GenerationStats(finish_reason="stop"))
         store.save_turn(battle, regenerated=False)
-        store.record_vote(battle.id, winner, battle.judge_hash, 1.0)
+        store.record_vote(battle.id, vote_facts(battle, winner), battle.judge_hash, 1.0)
     store.close()
     monkeypatch.setenv("ARENA_DATABASE_URL", url)
     models = tmp_path / "missing.yaml"
 
     assert main(["leaderboard", "--models", str(models), "--format", "json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    payload = json.loads(capsys.readouterr().out)
+    rows = payload["rows"]
+    assert payload["category"] == "overall" and payload["total_votes"] == 3
     assert [r["model"] for r in rows] == ["strong", "weak"] and rows[0]["votes"] == 3
+    assert rows[0]["ci_low"] <= rows[0]["score"] <= rows[0]["ci_high"]
 
     assert main(["leaderboard", "--models", str(models), "--format", "csv"]) == 0
     parsed = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

@@ -9,6 +9,7 @@ from sqlalchemy import inspect, select, text
 
 from arena.backends.base import GenerationStats
 from arena.battle import Battle, Limits
+from arena.service import vote_facts
 from arena.store import Store, VoteConflict
 from arena.tables import Judge, Message
 
@@ -60,9 +61,9 @@ def test_regenerate_keeps_the_old_answer_as_superseded(store: Store) -> None:
 def test_vote_is_stored_once(store: Store) -> None:
     """The second vote on a battle is refused by the database and reports the first."""
     battle = played(store)
-    store.record_vote(battle.id, "model_a", battle.judge_hash, 2.5)
+    store.record_vote(battle.id, vote_facts(battle, "model_a"), battle.judge_hash, 2.5)
     with pytest.raises(VoteConflict) as info:
-        store.record_vote(battle.id, "model_b", battle.judge_hash, 3.0)
+        store.record_vote(battle.id, vote_facts(battle, "model_b"), battle.judge_hash, 3.0)
     assert info.value.winner == "model_a"
     assert store.vote_for(battle.id) == "model_a"
     assert store.battle_row(battle.id).status == "voted"
@@ -77,7 +78,7 @@ def test_concurrent_votes_leave_exactly_one(store: Store) -> None:
     def vote(winner: str) -> None:
         barrier.wait()
         try:
-            store.record_vote(battle.id, winner, battle.judge_hash, 1.0)
+            store.record_vote(battle.id, vote_facts(battle, winner), battle.judge_hash, 1.0)
             outcomes.append("ok")
         except VoteConflict:
             outcomes.append("conflict")
@@ -118,17 +119,17 @@ def test_outcome_counts_aggregate_and_filter(store: Store) -> None:
     """Counts are grouped in SQL; named and flagged battles are left out of the default."""
     for winner in ("model_a", "model_a", "tie"):
         b = played(store)
-        store.record_vote(b.id, winner, b.judge_hash, 1.0)
+        store.record_vote(b.id, vote_facts(b, winner), b.judge_hash, 1.0)
     named = played(store, mode="named")
-    store.record_vote(named.id, "model_b", named.judge_hash, 1.0)
+    store.record_vote(named.id, vote_facts(named, "model_b"), named.judge_hash, 1.0)
     leaked = played(store)
     leaked.flag_leak({"m1"})
     store.save_turn(leaked, regenerated=True)
-    store.record_vote(leaked.id, "model_b", leaked.judge_hash, 1.0)
+    store.record_vote(leaked.id, vote_facts(leaked, "model_b"), leaked.judge_hash, 1.0)
     counts = {(c.model_a, c.model_b, c.winner): c.count for c in store.outcome_counts()}
     assert counts == {("m1", "m2", "model_a"): 2, ("m1", "m2", "tie"): 1}
-    everything = store.outcome_counts(anonymous_only=False, exclude_flagged=False)
-    assert sum(c.count for c in everything) == 5
+    assert sum(c.count for c in store.outcome_counts("anonymous")) == 4
+    assert sum(c.count for c in store.outcome_counts("all")) == 4
 
 
 def test_failed_battle_is_flagged(store: Store) -> None:
@@ -163,8 +164,16 @@ def test_migrations_are_idempotent(database_url: str) -> None:
     """Starting twice (or two instances) does not re-run or break migrations."""
     Store(database_url).close()
     again = Store(database_url)
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from arena.store import MIGRATIONS_DIR
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
     with again.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
     again.close()
 
 

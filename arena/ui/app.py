@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from arena.leaderboard import LeaderboardService
 from arena.service import Arena
 from arena.ui.direct_tab import DirectTab
 from arena.ui.leaderboard_tab import LeaderboardTab
@@ -28,7 +29,7 @@ def models_markdown(arena: Arena) -> str:
     return "\n".join(lines)
 
 
-def build_demo(arena: Arena) -> gr.Blocks:
+def build_demo(arena: Arena, leaderboards: LeaderboardService) -> gr.Blocks:
     """The whole UI; the caller launches it."""
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO, elem_id="intro")
@@ -40,7 +41,7 @@ def build_demo(arena: Arena) -> gr.Blocks:
             with gr.Tab("💬 Direct chat", id="direct"):
                 direct = DirectTab(arena)
             with gr.Tab("🏆 Leaderboard", id="leaderboard"):
-                board = LeaderboardTab(arena)
+                board = LeaderboardTab(leaderboards, arena.pool.catalogue, min_votes=arena.settings.leaderboard_min_votes)
         with gr.Accordion("Models in this arena", open=False):
             models_md = gr.Markdown(models_markdown(arena), elem_id="models-status")
 
@@ -49,6 +50,6 @@ def build_demo(arena: Arena) -> gr.Blocks:
             return a, b, direct.load_choices(), models_markdown(arena)
 
         demo.load(on_load, outputs=[side_by_side.pick_a, side_by_side.pick_b, direct.pick, models_md], api_name=False)
-        demo.load(board.load, outputs=[board.table, board.summary], api_name=False)
+        demo.load(board.redraw, inputs=[board.category, board.style], outputs=board.outputs, api_name=False)
         del battle
     return demo

@@ -1,4 +1,9 @@
-"""The Leaderboard tab: Bradley–Terry scores from the stored anonymous votes."""
+"""The Leaderboard tab: table, category selector, style control, interval and matrix plots.
+
+A timer asks the cached :class:`LeaderboardService` every few seconds; it
+recomputes only when a vote arrived, and the tab redraws only when the version
+it shows is stale.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +11,100 @@ import asyncio
 
 import gradio as gr
 
-from arena.leaderboard import leaderboard_rows
-from arena.service import Arena
+from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, UnknownCategory
+from arena.config import ModelCatalogue
+from arena.leaderboard import Leaderboard, LeaderboardQuery, LeaderboardService
+from arena.ui import plots
 
-COLUMNS = ["Rank", "Model", "Arena score", "Votes", "Organization", "License"]
-REFRESH_S = 10.0
+COLUMNS = ["Rank (UB)", "Model", "Arena score", "95% CI", "Votes", "Elo", "Organization", "License"]
+DATATYPES = ["number", "markdown", "number", "str", "number", "number", "str", "str"]
+REFRESH_S = 5.0
+
+
+def category_choices(present: list[str]) -> list[tuple[str, str]]:
+    """(label, value) pairs: fixed categories first, then languages that have votes."""
+    choices = [(c.title, c.name) for c in CATEGORIES.values()]
+    choices += [(f"Language: {name.removeprefix(LANGUAGE_PREFIX)}", name) for name in present if name.startswith(LANGUAGE_PREFIX)]
+    return choices
+
+
+def table_rows(board: Leaderboard, catalogue: ModelCatalogue) -> list[list]:
+    rows = []
+    for row in board.as_rows(catalogue):
+        model = f"[{row['model']}]({row['link']})" if row["link"] else row["model"]
+        rows.append([row["rank"], model, round(row["score"]), f"+{row['ci_plus']:.0f} / -{row['ci_minus']:.0f}",
+                     row["votes"], None if row["elo"] is None else round(row["elo"]), row["organization"], row["license"]])
+    return rows
+
+
+def summary_markdown(board: Leaderboard) -> str:
+    ratings = board.ratings
+    lines = [f"**{board.description}** {ratings.total_votes:,} votes, {len(ratings.rows)} models. "
+             f"Rank (UB) = 1 + number of models whose lower bound exceeds this model's upper bound."]
+    if ratings.style_coefficients:
+        parts = [f"{name}: {c:+.3f} (± {1.96 * e:.3f})" for name, (c, e) in ratings.style_coefficients.items()]
+        lines.append("Style coefficients (log-odds per standard deviation): " + "; ".join(parts))
+    lines.extend(f"- {note}" for note in ratings.notes)
+    return "\n\n".join(lines)
 
 
 class LeaderboardTab:
-    """A table that refreshes itself every few seconds."""
+    """Widgets and events of the leaderboard."""
 
-    def __init__(self, arena: Arena) -> None:
-        self.arena = arena
-        gr.Markdown(
-            "Bradley–Terry scores (400 points per factor-10 in odds, centred at 1000) from anonymous, "
-            "unflagged battles. Ties count as half a win for each side.",
-        )
-        self.table = gr.Dataframe(headers=COLUMNS, value=[], interactive=False, elem_id="leaderboard-table", wrap=True)
+    def __init__(self, service: LeaderboardService, catalogue: ModelCatalogue, *, min_votes: int = 0) -> None:
+        self.service = service
+        self.catalogue = catalogue
+        self.min_votes = min_votes
+        with gr.Row():
+            self.category = gr.Dropdown(label="Category", choices=category_choices([]), value=DEFAULT_CATEGORY,
+                                        interactive=True, elem_id="leaderboard-category", scale=3)
+            self.style = gr.Checkbox(label="Style control (adjust for length and markdown)", value=False,
+                                     elem_id="leaderboard-style", scale=2)
+            refresh = gr.Button("Refresh", size="sm", elem_id="leaderboard-refresh", scale=1)
         self.summary = gr.Markdown("", elem_id="leaderboard-summary")
-        refresh = gr.Button("Refresh", size="sm", elem_id="leaderboard-refresh")
+        self.table = gr.Dataframe(headers=COLUMNS, datatype=DATATYPES, value=[], interactive=False, wrap=True,
+                                  elem_id="leaderboard-table")
+        self.ci_plot = gr.Plot(label="Confidence intervals", elem_id="leaderboard-ci")
+        with gr.Row():
+            self.win_plot = gr.Plot(label="Win fraction", elem_id="leaderboard-winrate")
+            self.count_plot = gr.Plot(label="Battle counts", elem_id="leaderboard-counts")
+        with gr.Accordion("Predicted win probability", open=False):
+            self.predicted_plot = gr.Plot(label="Predicted win probability", elem_id="leaderboard-predicted")
+        self.shown_version = gr.State(-1)
         self.timer = gr.Timer(REFRESH_S)
-        for trigger in (refresh.click, self.timer.tick):
-            trigger(self.load, outputs=[self.table, self.summary], api_name=False, show_progress="hidden")
+        outputs = self.outputs
+        for trigger in (self.category.change, self.style.change):
+            trigger(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_name=False, show_progress="minimal")
+        refresh.click(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_name="leaderboard", show_progress="minimal")
+        self.timer.tick(self.refresh_if_stale, inputs=[self.category, self.style, self.shown_version], outputs=outputs,
+                        api_name=False, show_progress="hidden")
 
-    async def load(self) -> tuple[list[list], str]:
-        rows = await asyncio.to_thread(leaderboard_rows, self.arena.store, self.arena.pool.catalogue)
-        table = [[r["rank"], r["model"], round(r["score"]), r["votes"], r["organization"], r["license"]] for r in rows]
-        votes = sum(r["votes"] for r in rows) // 2
-        summary = f"{len(rows)} models, {votes:,} counted votes." if rows else "No counted votes yet: play a battle in the Arena tab."
-        return table, summary
+    @property
+    def outputs(self) -> list:
+        return [self.shown_version, self.category, self.summary, self.table, self.ci_plot, self.win_plot, self.count_plot, self.predicted_plot]
+
+    async def redraw(self, category: str, style: bool) -> tuple:
+        """Render the current leaderboard for the selected category and style setting."""
+        query = LeaderboardQuery(category=category or DEFAULT_CATEGORY, style_control=bool(style), min_votes=self.min_votes)
+        try:
+            board = await asyncio.to_thread(self.service.get, query)
+        except UnknownCategory as exc:
+            raise gr.Error(str(exc)) from None
+        present = await asyncio.to_thread(self.service.store.categories)
+        return (
+            board.version,
+            gr.Dropdown(choices=category_choices(present)),
+            summary_markdown(board),
+            table_rows(board, self.catalogue),
+            plots.ci_chart(board),
+            plots.win_fraction_heatmap(board),
+            plots.battle_count_heatmap(board),
+            plots.predicted_heatmap(board),
+        )
+
+    async def refresh_if_stale(self, category: str, style: bool, shown_version: int) -> tuple:
+        """Timer tick: redraw only if votes arrived since the version on screen."""
+        version = await asyncio.to_thread(self.service.store.votes_version)
+        if version == shown_version:
+            return tuple(gr.skip() for _ in self.outputs)
+        return await self.redraw(category, style)

@@ -1,0 +1,63 @@
+"""Plotly figures for the leaderboard: intervals and pairwise matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from arena.leaderboard import Leaderboard
+
+PLOT_HEIGHT = 520
+
+
+def ci_chart(board: Leaderboard) -> go.Figure:
+    """Score with its 95% interval per model, best on the left."""
+    rows = board.ratings.rows
+    figure = go.Figure(
+        go.Scatter(
+            x=[r.model for r in rows],
+            y=[r.score for r in rows],
+            mode="markers",
+            marker={"size": 9},
+            error_y={"type": "data", "symmetric": False, "array": [r.ci_high - r.score for r in rows],
+                     "arrayminus": [r.score - r.ci_low for r in rows]},
+            hovertemplate="%{x}<br>score %{y:.1f}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=f"Arena score with 95% {board.ratings.ci_method} interval", yaxis_title="Arena score",
+        height=PLOT_HEIGHT, margin={"l": 60, "r": 20, "t": 60, "b": 120},
+    )
+    return figure
+
+
+def heatmap(matrix: np.ndarray, models: list[str], title: str, *, percent: bool) -> go.Figure:
+    """Row model vs column model; NaN cells (no battles, or the diagonal) stay blank."""
+    values = np.asarray(matrix, dtype=float)
+    text = np.where(np.isnan(values), "", np.vectorize(lambda v: f"{v:.0%}" if percent else f"{v:,.0f}")(np.nan_to_num(values)))
+    figure = go.Figure(
+        go.Heatmap(
+            z=values, x=models, y=models, text=text, texttemplate="%{text}" if len(models) <= 20 else None,
+            colorscale="RdBu" if percent else "Blues", zmin=0 if percent else None, zmax=1 if percent else None,
+            hovertemplate="%{y} vs %{x}: %{z}<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        title=title, height=PLOT_HEIGHT, xaxis_title="Model B", yaxis_title="Model A",
+        yaxis={"autorange": "reversed"}, margin={"l": 140, "r": 20, "t": 60, "b": 120},
+    )
+    return figure
+
+
+def win_fraction_heatmap(board: Leaderboard) -> go.Figure:
+    return heatmap(board.ratings.win_fraction, board.ratings.models, "Fraction of battles won by A over B (ties = ½)", percent=True)
+
+
+def battle_count_heatmap(board: Leaderboard) -> go.Figure:
+    counts = board.ratings.battle_counts.astype(float)
+    np.fill_diagonal(counts, np.nan)
+    return heatmap(counts, board.ratings.models, "Battles between each pair", percent=False)
+
+
+def predicted_heatmap(board: Leaderboard) -> go.Figure:
+    return heatmap(board.ratings.predicted, board.ratings.models, "Predicted probability that A beats B", percent=True)
