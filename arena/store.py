@@ -369,7 +369,7 @@ class Store:
         """Ids for judge hashes, creating the missing ones."""
         if not hashes:
             return {}
-        found = dict(session.execute(select(Judge.judge_hash, Judge.id).where(Judge.judge_hash.in_(hashes))).tuples())
+        found = {h: i for h, i in session.execute(select(Judge.judge_hash, Judge.id).where(Judge.judge_hash.in_(hashes)))}
         for judge_hash in sorted(hashes - set(found)):
             found[judge_hash] = self._judge_id(session, judge_hash)
         return found

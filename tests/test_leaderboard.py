@@ -1,0 +1,144 @@
+"""Categories, incremental counts, the cached leaderboard service and the daily vote cap, on both databases."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from arena.categories import CATEGORIES, VoteFacts, categories_of, category_filter
+from arena.leaderboard import LeaderboardQuery, LeaderboardService
+from arena.ratings import OUTCOME_SCORE, online_elo
+from arena.store import BattleRecord, Store
+from arena.tables import Vote, VoteCount
+
+WINNERS = list(OUTCOME_SCORE)
+
+
+def random_facts(rng: random.Random, models=("m1", "m2", "m3", "m4")) -> VoteFacts:
+    a, b = rng.sample(models, 2)
+    return VoteFacts(
+        model_a=a, model_b=b, winner=rng.choice(WINNERS), mode=rng.choice(["anony", "anony", "named"]),
+        leak_flag=rng.random() < 0.15, error_flag=rng.random() < 0.05, turns=rng.choice([1, 1, 2, 3]),
+        user_tokens=rng.choice([5, 50, 600, 1200]), language=rng.choice(["en", "fr", None]),
+        style_a=(rng.randint(1, 500), rng.randint(0, 3), rng.randint(0, 9), rng.randint(0, 4)),
+        style_b=(rng.randint(1, 500), rng.randint(0, 3), rng.randint(0, 9), rng.randint(0, 4)),
+    )
+
+
+def records(store: Store, n: int, seed: int = 0, judges: int = 5, start: datetime | None = None) -> list[BattleRecord]:
+    rng = random.Random(seed)
+    start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+    return [
+        BattleRecord(
+            battle_id=f"{seed:04d}{i:028d}", facts=random_facts(rng), judge_hash=store.hash_judge(f"judge{i % judges}"),
+            created_at=start + timedelta(minutes=i), conversation_a=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+            conversation_b=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}],
+        )
+        for i in range(n)
+    ]
+
+
+def count_table(store: Store) -> dict[tuple[str, str, str, str], int]:
+    with store.session() as session:
+        return {(c, a, b, w): n for c, a, b, w, n in session.execute(select(VoteCount.category, VoteCount.model_a, VoteCount.model_b, VoteCount.winner, VoteCount.n))}
+
+
+def test_python_rules_and_sql_filters_agree(store: Store) -> None:
+    """Every category's Python predicate selects exactly the votes its SQL filter selects."""
+    batch = records(store, 300, seed=1)
+    store.insert_battles(batch)
+    facts_by_id = {r.battle_id: r.facts for r in batch}
+    with store.session() as session:
+        for name in [*CATEGORIES, "lang:en", "lang:fr"]:
+            selected = set(session.scalars(select(Vote.battle_id).where(category_filter(name, store.long_prompt_tokens))))
+            expected = {i for i, f in facts_by_id.items() if name in categories_of(f, store.long_prompt_tokens)}
+            assert selected == expected, name
+
+
+def test_incremental_counts_equal_a_rebuild(store: Store) -> None:
+    """Counts bumped vote by vote equal counts rebuilt from the votes table."""
+    store.insert_battles(records(store, 200, seed=2))
+    store.insert_battles(records(store, 150, seed=3))
+    incremental = count_table(store)
+    store.rebuild_vote_counts()
+    assert count_table(store) == incremental and sum(v for k, v in incremental.items() if k[0] == "overall") > 0
+
+
+def test_import_is_idempotent(store: Store) -> None:
+    """Inserting the same battles twice skips them the second time."""
+    batch = records(store, 50, seed=4)
+    assert store.insert_battles(batch) == (50, 0)
+    assert store.insert_battles(batch) == (0, 50)
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(Vote)) == 50
+
+
+def test_service_caches_until_a_new_vote(store: Store) -> None:
+    """get() reuses the result while no vote arrives, and recomputes after one."""
+    store.insert_battles(records(store, 100, seed=5))
+    service = LeaderboardService(store)
+    first = service.get(LeaderboardQuery(rounds=20))
+    assert service.get(LeaderboardQuery(rounds=20)) is first
+    store.insert_battles(records(store, 10, seed=6))
+    second = service.get(LeaderboardQuery(rounds=20))
+    assert second is not first and second.version > first.version
+
+
+def test_incremental_elo_equals_one_pass(store: Store) -> None:
+    """Elo folded in over two refreshes equals Elo over all votes at once, in vote order."""
+    service = LeaderboardService(store)
+    store.insert_battles(records(store, 80, seed=7))
+    service.get(LeaderboardQuery(rounds=5))
+    store.insert_battles(records(store, 80, seed=8))
+    board = service.get(LeaderboardQuery(rounds=5))
+    columns = store.vote_columns_for("overall", ["model_a", "model_b", "winner"])
+    names = sorted(set(columns["model_a"]) | set(columns["model_b"]))
+    index = {m: i for i, m in enumerate(names)}
+    expected = online_elo([index[m] for m in columns["model_a"]], [index[m] for m in columns["model_b"]],
+                          [OUTCOME_SCORE[w] for w in columns["winner"]], len(names))
+    for row in board.ratings.rows:
+        assert row.elo == pytest.approx(expected[index[row.model]])
+
+
+def test_daily_cap_keeps_each_judges_first_votes(store: Store) -> None:
+    """With a cap of 2, a judge who voted 10 times in a day counts twice."""
+    start = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    batch = records(store, 40, seed=9, judges=1, start=start)  # one judge, 40 votes within one day
+    store.insert_battles(batch)
+    capped = store.outcome_counts_capped("anonymous", 2)
+    assert sum(c.count for c in capped) == 2
+    uncapped = sum(c.count for c in store.outcome_counts("anonymous"))
+    assert uncapped == sum(1 for r in batch if r.facts.mode == "anony")
+
+
+def test_categories_listed_in_display_order(store: Store) -> None:
+    """Fixed categories come first, then languages that have votes."""
+    store.insert_battles(records(store, 200, seed=10))
+    listed = store.categories()
+    fixed = [c for c in listed if not c.startswith("lang:")]
+    assert fixed == [c for c in CATEGORIES if c in fixed] and listed[len(fixed):] == sorted(listed[len(fixed):])
+    assert "lang:en" in listed
+
+
+def test_style_control_query_runs_from_the_store(store: Store) -> None:
+    """The style-controlled leaderboard reads per-vote rows and reports the four coefficients."""
+    store.insert_battles(records(store, 400, seed=11))
+    board = LeaderboardService(store).get(LeaderboardQuery(style_control=True))
+    assert set(board.ratings.style_coefficients) == {"length", "headers", "lists", "bold"}
+    assert board.ratings.ci_method == "sandwich" and len(board.ratings.rows) == 4
+
+
+def test_unknown_category_is_a_clear_error(store: Store) -> None:
+    """Asking for a category that does not exist names the known ones."""
+    with pytest.raises(ValueError, match="known: overall"):
+        store.outcome_counts("bogus")
+
+
+@pytest.mark.parametrize("name", list(itertools.islice(CATEGORIES, 3)))
+def test_every_fixed_category_has_a_description(name: str) -> None:
+    """Categories carry a title and a description for the tab and the CLI."""
+    assert CATEGORIES[name].title and CATEGORIES[name].description
