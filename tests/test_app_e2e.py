@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -177,3 +178,20 @@ def test_bad_models_file_stops_with_one_clear_message(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert str(bad) in result.stderr and "'Broken'" in result.stderr and "temprature" in result.stderr and "Fix:" in result.stderr
+
+
+def test_leaderboard_tab_shows_voted_models_and_plots(app: dict) -> None:
+    """After an anonymous vote the leaderboard endpoint lists both models with intervals and returns plots."""
+    client = Client(app["url"], verbose=False)
+    run(client, "Name a fruit.", api_name="/battle_send")
+    client.predict(api_name="/battle_vote_model_b")
+    result = client.predict("overall", False, api_name="/leaderboard")
+    summary, table = result[1], result[2]
+    assert "votes" in summary
+    rows = table["data"]
+    assert {row[1] for row in rows} == {"Embedded-Terse", "Embedded-Chatty"}
+    assert all(str(row[3]).startswith("+") for row in rows)
+    plots = result[3:]
+    assert all(plot and "plot" in json.dumps(plot) for plot in plots)
+    styled = client.predict("overall", True, api_name="/leaderboard")
+    assert "Style coefficients" in styled[1]
