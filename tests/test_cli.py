@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from arena.backends.base import GenerationStats
-from arena.battle import Battle, Limits
 from arena.cli import main
 from arena.service import vote_facts
 from arena.store import Store
+from tests.helpers import played
 from tests.upstream import Upstream, serve
 
 VALID = "models:\n  - name: Local\n    backend: local\n    model: smollm2-135m-instruct\n"
@@ -56,13 +55,7 @@ def test_leaderboard_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ca
     url = f"sqlite:///{tmp_path / 'arena.sqlite3'}"
     store = Store(url)
     for winner in ("model_a", "model_a", "model_b"):
-        battle = Battle.start("anony", ["strong", "weak"], session_id="s", judge_hash=store.hash_judge("j"))
-        battle.begin_turn("q", Limits())
-        store.save_start(battle)
-        for name in battle.sides:
-            battle.append(name, "x")
-            battle.finish_side(name, GenerationStats(finish_reason="stop"))
-        store.save_turn(battle, regenerated=False)
+        battle = played(store, models=("strong", "weak"))
         store.record_vote(battle.id, vote_facts(battle, winner), battle.judge_hash, 1.0)
     store.close()
     monkeypatch.setenv("ARENA_DATABASE_URL", url)

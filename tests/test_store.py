@@ -12,19 +12,9 @@ from arena.battle import Battle, Limits
 from arena.service import vote_facts
 from arena.store import Store, VoteConflict
 from arena.tables import Judge, Message
+from tests.helpers import played
 
 LIMITS = Limits()
-
-
-def played(store: Store, mode: str = "anony", models=("m1", "m2"), judge: str = "judge-1", answers=("A!", "B!")) -> Battle:
-    battle = Battle.start(mode, list(models), session_id="s", judge_hash=store.hash_judge(judge))  # type: ignore[arg-type]
-    battle.begin_turn("What is 2+2?", LIMITS)
-    store.save_start(battle)
-    for (name, side), answer in zip(battle.sides.items(), answers):
-        battle.append(name, answer)
-        battle.finish_side(name, GenerationStats(finish_reason="stop", prompt_tokens=5, completion_tokens=2, first_token_s=0.1, duration_s=0.3))
-    store.save_turn(battle, regenerated=False)
-    return battle
 
 
 def test_schema_is_migrated(store: Store) -> None:
