@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from arena.categories import DEFAULT_CATEGORY, describe
+from arena.columnar import encode
 from arena.config import ModelCatalogue
 from arena.ratings import OUTCOME_SCORE, Comparisons, Ratings, compute_ratings, fit_style_control, online_elo, style_design
 from arena.store import Store
@@ -108,9 +109,10 @@ class LeaderboardService:
         if query.daily_cap:
             outcomes = self.store.outcome_counts_capped(query.category, query.daily_cap)
             description += f" At most {query.daily_cap} votes per judge per day."
+            comparisons = Comparisons.from_outcomes(outcomes)
         else:
-            outcomes = self.store.outcome_counts(query.category)
-        comparisons = Comparisons.from_outcomes(outcomes)
+            columns = self.store.outcome_columns(query.category)
+            comparisons = Comparisons.from_columns(columns["model_a"], columns["model_b"], columns["winner"], columns["n"])
         style = self._style_fit(query.category, comparisons) if query.style_control and comparisons.n_models >= 2 else None
         ratings = compute_ratings(
             comparisons,
@@ -131,25 +133,36 @@ class LeaderboardService:
     def _style_fit(self, category: str, comparisons: Comparisons):
         columns = self.store.vote_columns_for(category, STYLE_COLUMNS)
         index = {m: i for i, m in enumerate(comparisons.models)}
-        a = np.fromiter((index[m] for m in columns["model_a"]), dtype=np.int64, count=len(columns["model_a"]))
-        b = np.fromiter((index[m] for m in columns["model_b"]), dtype=np.int64, count=len(columns["model_b"]))
-        score = np.fromiter((OUTCOME_SCORE[w] for w in columns["winner"]), dtype=float, count=len(columns["winner"]))
+        a, b = encode(columns["model_a"]).recode(index), encode(columns["model_b"]).recode(index)
+        score = _scores(columns["winner"])
         style_a = np.column_stack([columns[c] for c in ("len_a", "headers_a", "lists_a", "bold_a")]).astype(float)
         style_b = np.column_stack([columns[c] for c in ("len_b", "headers_b", "lists_b", "bold_b")]).astype(float)
         return fit_style_control(a, b, score, style_design(style_a, style_b), comparisons.n_models)
 
     def _elo_ratings(self, category: str) -> dict[str, float]:
-        """Online Elo for *category*, folding in only votes newer than the last update."""
-        state = self._elo.setdefault(category, _EloState())
+        """Online Elo for *category*, folding in only votes newer than the last update (state kept in the store)."""
+        if category not in self._elo:
+            last_vote_id, saved = self.store.load_elo(category)
+            self._elo[category] = _EloState(last_vote_id, saved)
+        state = self._elo[category]
         new = self.store.vote_columns_for(category, ["id", "model_a", "model_b", "winner"], after_id=state.last_vote_id)
-        if not new["id"]:
+        if len(new["id"]) == 0:
             return dict(state.ratings)
-        names = sorted(set(state.ratings) | set(new["model_a"]) | set(new["model_b"]))
+        model_a, model_b = encode(new["model_a"]), encode(new["model_b"])
+        names = sorted(set(state.ratings) | set(model_a.labels) | set(model_b.labels))
         index = {m: i for i, m in enumerate(names)}
         start = [state.ratings.get(name, 1000.0) for name in names]
-        ratings = online_elo([index[m] for m in new["model_a"]], [index[m] for m in new["model_b"]],
-                             [OUTCOME_SCORE[w] for w in new["winner"]], len(names), start=start)
+        ratings = online_elo(model_a.recode(index).tolist(), model_b.recode(index).tolist(), _scores(new["winner"]).tolist(),
+                             len(names), start=start)
         state.ratings = {name: float(ratings[index[name]]) for name in names}
-        state.last_vote_id = new["id"][-1]
+        state.last_vote_id = int(new["id"][-1])
+        self.store.save_elo(category, state.last_vote_id, state.ratings)
         return dict(state.ratings)
 
+
+
+
+def _scores(winners) -> np.ndarray:
+    """Score of model A (1, 0 or ½) per vote."""
+    coded = encode(winners)
+    return np.array([OUTCOME_SCORE[w] for w in coded.labels])[coded.codes] if len(coded) else np.zeros(0)

@@ -19,11 +19,13 @@ Conventions
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 import numpy as np
-from scipy.sparse import coo_matrix
+from scipy.linalg import cho_factor, cho_solve
+from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
@@ -58,6 +60,23 @@ class Comparisons:
         return len(self.models)
 
     @classmethod
+    def from_columns(cls, model_a: Any, model_b: Any, winner: Any, count: np.ndarray) -> Comparisons:
+        """Build from columns (names as arrays or dictionary-encoded :class:`~arena.columnar.Coded`)."""
+        from arena.columnar import encode
+
+        model_a, model_b, winner = encode(model_a), encode(model_b), encode(winner)
+        names = sorted(set(model_a.labels) | set(model_b.labels))
+        index = {m: i for i, m in enumerate(names)}
+        a, b = model_a.recode(index), model_b.recode(index)
+        score = np.array([OUTCOME_SCORE[w] for w in winner.labels])[winner.codes] if len(winner) else np.zeros(0)
+        count = np.asarray(count, dtype=float)
+        keep = (a != b) & (count > 0)
+        present = np.unique(np.concatenate([a[keep], b[keep]]))
+        renumber = np.full(len(names), -1, dtype=np.int64)
+        renumber[present] = np.arange(len(present))
+        return cls([names[i] for i in present], renumber[a[keep]], renumber[b[keep]], score[keep], count[keep])
+
+    @classmethod
     def from_outcomes(cls, outcomes: Iterable[Outcome]) -> Comparisons:
         rows = [o for o in outcomes if o.count > 0 and o.model_a != o.model_b]
         models = sorted({o.model_a for o in rows} | {o.model_b for o in rows})
@@ -77,6 +96,19 @@ class Comparisons:
         wins = np.bincount(self.a * n + self.b, weights=counts * self.score, minlength=n * n)
         wins += np.bincount(self.b * n + self.a, weights=counts * (1.0 - self.score), minlength=n * n)
         return wins.reshape(n, n)
+
+    def merged(self) -> Comparisons:
+        """The same votes as three cells per unordered pair (lower index first): lower loses, tie, lower wins.
+
+        Cells with no votes are kept, so ``count.reshape(-1, 3)`` has one row per pair.
+        """
+        n = self.n_models
+        flip = self.a > self.b
+        low, high = np.where(flip, self.b, self.a), np.where(flip, self.a, self.b)
+        outcome = (np.where(flip, 1.0 - self.score, self.score) * 2).astype(np.int64)
+        pairs, pair_index = np.unique(low * n + high, return_inverse=True)
+        counts = np.bincount(pair_index * 3 + outcome, weights=self.count, minlength=3 * len(pairs))
+        return Comparisons(self.models, np.repeat(pairs // n, 3), np.repeat(pairs % n, 3), np.tile([0.0, 0.5, 1.0], len(pairs)), counts)
 
     def reweighted(self, counts: np.ndarray | None = None) -> np.ndarray:
         """Counts scaled so every model pair weighs the same in total (undoes uneven pair sampling)."""
@@ -134,17 +166,70 @@ def fit_bradley_terry_batch(
 
 def bootstrap_logits(comparisons: Comparisons, *, rounds: int = 100, seed: int = 0, prior: float = DEFAULT_PRIOR,
                      reweight: bool = False, theta0: np.ndarray | None = None) -> np.ndarray:
-    """Logits of *rounds* multinomial resamplings of the vote counts (seeded: reproducible). Shape (rounds, n)."""
+    """Logits of *rounds* multinomial resamplings of the votes (seeded: reproducible). Shape (rounds, n).
+
+    The resampling is exact: every round draws as many votes as there are,
+    multinomially over the cells. Cells are first merged per unordered pair and
+    outcome, which leaves the distribution of every round's win matrix
+    unchanged but draws fewer categories; the rounds are drawn in two threads
+    (numpy releases the GIL) from seeds spawned from *seed*. Each round is then
+    refitted by chord iterations (Newton steps with the full-data Hessian,
+    factorised once), which converge to the same optimum as Newton's method.
+    """
+    n = comparisons.n_models
     total = int(comparisons.count.sum())
-    if total == 0 or rounds <= 0:
-        return np.zeros((0, comparisons.n_models))
-    rng = np.random.default_rng(seed)
-    draws = rng.multinomial(total, comparisons.count / total, size=rounds).astype(float)
+    if total == 0 or rounds <= 0 or n < 2:
+        return np.zeros((0, n))
+    merged = comparisons.merged()
+    draws = _multinomial_rounds(total, merged.count / total, rounds, seed)
     if reweight:
-        draws = np.stack([comparisons.reweighted(d) for d in draws])
-    wins = np.stack([comparisons.win_matrix(d) for d in draws])
-    start = None if theta0 is None else np.repeat(theta0[None], rounds, axis=0)
-    return fit_bradley_terry_batch(wins, prior=prior, theta0=start, tol=1e-7)
+        draws = np.stack([merged.reweighted(d) for d in draws])
+    theta = fit_bradley_terry(comparisons.win_matrix(comparisons.reweighted() if reweight else None), prior=prior) if theta0 is None else theta0
+    return _chord_refits(merged, draws, theta, prior)
+
+
+def _multinomial_rounds(total: int, probabilities: np.ndarray, rounds: int, seed: int) -> np.ndarray:
+    """(rounds, cells) multinomial counts, drawn in two threads; deterministic for a given seed."""
+    generators = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)]
+    sizes = [rounds - rounds // 2, rounds // 2]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = list(pool.map(lambda job: job[0].multinomial(total, probabilities, size=job[1]), zip(generators, sizes)))
+    return np.concatenate([p for p in parts if len(p)])
+
+
+def _chord_refits(merged: Comparisons, draws: np.ndarray, theta_hat: np.ndarray, prior: float,
+                  tol: float = 1e-6, max_iter: int = 60) -> np.ndarray:
+    """Refit every round from the full-data fit with a fixed, once-factorised Hessian.
+
+    *tol* is in logits: 1e-6 is about 0.0004 arena points, far below what a
+    percentile interval can resolve. Arrays are reused across iterations (fresh
+    large allocations cost more than the arithmetic here).
+    """
+    n, rounds = merged.n_models, len(draws)
+    low, high = merged.a[::3], merged.b[::3]
+    per_pair = np.ascontiguousarray(draws.reshape(rounds, -1, 3).transpose(1, 0, 2))  # (pairs, rounds, 3)
+    games = per_pair.sum(axis=2, dtype=float)
+    wins = per_pair[:, :, 2] + 0.5 * per_pair[:, :, 1]               # wins of the lower-index model
+    incidence = _incidence(low, high, n)
+    p_hat = expit(theta_hat[low] - theta_hat[high])
+    total_games = merged.count.reshape(-1, 3).sum(axis=1)
+    information = _laplacian(low, high, total_games * p_hat * (1.0 - p_hat), n) + prior * np.eye(n)
+    factor = cho_factor(information)
+    theta = np.repeat(theta_hat[:, None], rounds, axis=1)            # (models, rounds): columns are rounds
+    residual = np.empty_like(wins)                                   # (pairs, rounds)
+    for _ in range(max_iter):
+        expit(incidence @ theta, out=residual)
+        np.multiply(games, residual, out=residual)
+        np.subtract(wins, residual, out=residual)
+        step = cho_solve(factor, incidence.T @ residual - prior * theta, check_finite=False)
+        theta += step
+        if np.max(np.abs(step)) < tol:
+            break
+    else:  # far from the full-data fit (tiny samples): finish with exact Newton steps
+        theta = fit_bradley_terry_batch(np.stack([merged.win_matrix(d) for d in draws]), prior=prior, theta0=theta.T, tol=tol)
+        return theta - theta.mean(axis=1, keepdims=True)
+    theta = theta.T
+    return theta - theta.mean(axis=1, keepdims=True)
 
 
 def sandwich_covariance(comparisons: Comparisons, theta: np.ndarray, *, prior: float = DEFAULT_PRIOR,
@@ -158,6 +243,12 @@ def sandwich_covariance(comparisons: Comparisons, theta: np.ndarray, *, prior: f
     meat = _laplacian(a, b, counts * (comparisons.score - p) ** 2, n)
     inverse = np.linalg.inv(information)
     return inverse @ meat @ inverse
+
+
+def _incidence(low: np.ndarray, high: np.ndarray, n: int):
+    """Sparse pairs × models matrix with +1 at the lower and −1 at the higher model of each pair."""
+    rows = np.arange(len(low))
+    return csr_matrix((np.r_[np.ones(len(low)), -np.ones(len(low))], (np.r_[rows, rows], np.r_[low, high])), shape=(len(low), n))
 
 
 def _laplacian(a: np.ndarray, b: np.ndarray, weights: np.ndarray, n: int) -> np.ndarray:

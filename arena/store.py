@@ -7,7 +7,9 @@ vote for the same battle impossible whichever instance receives it.
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import json
 import logging
 import secrets
 import uuid
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import create_engine, delete, event, func, literal, select, update
 from sqlalchemy import insert as insert_into
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -26,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arena import battle as domain
 from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, VoteFacts, categories_of, category_filter
+from arena.columnar import column_values, read_arrow
 from arena.tables import ArenaMeta, Battle, Conversation, Judge, Message, Vote, VoteCount
 
 log = logging.getLogger(__name__)
@@ -410,6 +414,38 @@ class Store:
         with self.session() as session:
             return [OutcomeCount(a, b, w, n) for a, b, w, n in session.execute(query)]
 
+    def outcome_columns(self, category: str = DEFAULT_CATEGORY) -> dict[str, np.ndarray]:
+        """The counts of :meth:`outcome_counts` as columns (model_a, model_b, winner, n): the fast path."""
+        category_filter(category, self.long_prompt_tokens)
+        query = select(VoteCount.model_a, VoteCount.model_b, VoteCount.winner, VoteCount.n).where(VoteCount.category == category)
+        names = ["model_a", "model_b", "winner", "n"]
+        table = read_arrow(self.engine, query)
+        if table is not None:
+            return {name: column_values(table.column(i)) for i, name in enumerate(names)}
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {name: np.asarray([row[i] for row in rows]) for i, name in enumerate(names)}
+
+    def load_elo(self, category: str) -> tuple[int, dict[str, float]]:
+        """Saved online-Elo state of *category*: (last vote id folded in, ratings)."""
+        with self.session() as session:
+            saved = session.get(ArenaMeta, f"elo:{category}")
+        if saved is None:
+            return 0, {}
+        state = json.loads(saved.value)
+        return int(state["last_vote_id"]), {k: float(v) for k, v in state["ratings"].items()}
+
+    def save_elo(self, category: str, last_vote_id: int, ratings: dict[str, float]) -> None:
+        """Persist online-Elo state (never moving it backwards), so a restart folds in only new votes."""
+        key = f"elo:{category}"
+        value = json.dumps({"last_vote_id": last_vote_id, "ratings": ratings})
+        with self.session() as session, session.begin():
+            saved = session.get(ArenaMeta, key, with_for_update=True)
+            if saved is None:
+                session.add(ArenaMeta(key=key, value=value))
+            elif json.loads(saved.value)["last_vote_id"] < last_vote_id:
+                saved.value = value
+
     def categories(self) -> list[str]:
         """Categories that have votes, in display order (fixed ones first, then languages)."""
         with self.session() as session:
@@ -422,21 +458,41 @@ class Store:
         with self.session() as session:
             return session.scalar(select(func.max(Vote.id))) or 0
 
-    def vote_columns_for(self, category: str, columns: list[str], *, after_id: int = 0, chunk: int = 200_000) -> dict[str, list]:
-        """Selected per-vote columns of *category* (votes with id > *after_id*), in vote order, fetched in chunks."""
-        table_columns = [getattr(Vote, name) for name in columns]
+    def vote_columns_for(self, category: str, columns: list[str], *, after_id: int = 0, chunk: int = 200_000) -> dict[str, np.ndarray]:
+        """Selected per-vote columns of *category* (votes with id > *after_id*), in vote order, as numpy arrays.
+
+        Millions of rows are read column-wise through ADBC (Arrow) when its
+        driver for the database is installed, else through the driver's own
+        cursor with the garbage collector paused.
+        """
         query = (
-            select(*table_columns)
+            select(*[getattr(Vote, name) for name in columns])
             .where(category_filter(category, self.long_prompt_tokens), Vote.id > after_id)
             .order_by(Vote.id)
         )
+        table = read_arrow(self.engine, query)
+        if table is not None:
+            return {name: column_values(table.column(i)) for i, name in enumerate(columns)}
+        compiled = query.compile(dialect=self.engine.dialect)
+        parameters = compiled.construct_params()
+        positional = [parameters[name] for name in compiled.positiontup] if compiled.positional else parameters
         out: dict[str, list] = {name: [] for name in columns}
-        with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=chunk).execute(query)
-            for rows in result.partitions(chunk):
-                for name, values in zip(columns, zip(*rows)):
-                    out[name].extend(values)
-        return out
+        collecting = gc.isenabled()
+        gc.disable()  # millions of fresh tuples would trigger full collections over and over
+        try:
+            with self.engine.connect() as conn:
+                cursor = conn.connection.dbapi_connection.cursor()  # the driver's own cursor: no per-row wrappers
+                try:
+                    cursor.execute(str(compiled), positional)
+                    while rows := cursor.fetchmany(chunk):
+                        for name, values in zip(columns, zip(*rows)):
+                            out[name].extend(values)
+                finally:
+                    cursor.close()
+        finally:
+            if collecting:
+                gc.enable()
+        return {name: np.asarray(values) for name, values in out.items()}
 
     def battle_row(self, battle_id: str) -> Battle | None:
         with self.session() as session:

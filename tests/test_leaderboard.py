@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from arena.categories import CATEGORIES, VoteFacts, categories_of, category_filter
+from arena.columnar import encode
 from arena.leaderboard import LeaderboardQuery, LeaderboardService
 from arena.ratings import OUTCOME_SCORE, online_elo
 from arena.store import BattleRecord, Store
@@ -95,7 +96,7 @@ def test_incremental_elo_equals_one_pass(store: Store) -> None:
     service.get(LeaderboardQuery(rounds=5))
     store.insert_battles(records(store, 80, seed=8))
     board = service.get(LeaderboardQuery(rounds=5))
-    columns = store.vote_columns_for("overall", ["model_a", "model_b", "winner"])
+    columns = {k: encode(v).decode().tolist() for k, v in store.vote_columns_for("overall", ["model_a", "model_b", "winner"]).items()}
     names = sorted(set(columns["model_a"]) | set(columns["model_b"]))
     index = {m: i for i, m in enumerate(names)}
     expected = online_elo([index[m] for m in columns["model_a"]], [index[m] for m in columns["model_b"]],
@@ -142,3 +143,32 @@ def test_unknown_category_is_a_clear_error(store: Store) -> None:
 def test_every_fixed_category_has_a_description(name: str) -> None:
     """Categories carry a title and a description for the tab and the CLI."""
     assert CATEGORIES[name].title and CATEGORIES[name].description
+
+
+def test_elo_state_survives_a_restart(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new service (a restarted app) resumes Elo from the saved state and reads only newer votes."""
+    store.insert_battles(records(store, 60, seed=12))
+    first = LeaderboardService(store).get(LeaderboardQuery(rounds=5))
+    last_id = store.votes_version()
+    seen: list[int] = []
+    real = store.vote_columns_for
+
+    def spy(category, columns, *, after_id=0, **kwargs):
+        seen.append(after_id)
+        return real(category, columns, after_id=after_id, **kwargs)
+
+    monkeypatch.setattr(store, "vote_columns_for", spy)
+    again = LeaderboardService(store).get(LeaderboardQuery(rounds=5))
+    assert seen == [last_id]
+    assert {r.model: r.elo for r in again.ratings.rows} == {r.model: r.elo for r in first.ratings.rows}
+
+
+def test_comparisons_from_columns_match_from_outcomes(store: Store) -> None:
+    """The columnar fast path builds the same comparisons as the per-row path."""
+    from arena.ratings import Comparisons
+
+    store.insert_battles(records(store, 120, seed=13))
+    columns = store.outcome_columns("overall")
+    fast = Comparisons.from_columns(columns["model_a"], columns["model_b"], columns["winner"], columns["n"])
+    slow = Comparisons.from_outcomes(store.outcome_counts("overall"))
+    assert fast.models == slow.models and (fast.win_matrix() == slow.win_matrix()).all()

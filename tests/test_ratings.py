@@ -263,3 +263,16 @@ def test_style_design_is_standardized() -> None:
     design = style_design(np.array([[3, 0, 1, 0], [1, 0, 0, 0], [2, 0, 1, 0]]), np.array([[1, 0, 1, 0], [1, 0, 0, 0], [2, 0, 3, 0]]))
     assert np.allclose(design.mean(axis=0), 0) and np.allclose(design[:, 1], 0)
     assert np.allclose(design[:, 0].std(), 1)
+
+
+def test_chord_refits_match_newton_on_the_same_draws() -> None:
+    """The bootstrap's fixed-Hessian refits reach the same optimum as full Newton on each resample."""
+    from arena.ratings import _chord_refits, _multinomial_rounds, fit_bradley_terry_batch
+
+    comparisons = Comparisons.from_outcomes(simulate(TRUTH, 5_000, np.random.default_rng(13), tie_rate=0.1))
+    merged = comparisons.merged()
+    assert np.allclose(merged.win_matrix(), comparisons.win_matrix())
+    draws = _multinomial_rounds(int(merged.count.sum()), merged.count / merged.count.sum(), 12, seed=3)
+    chord = _chord_refits(merged, draws, fit_bradley_terry(comparisons.win_matrix()), DEFAULT_PRIOR)
+    newton = fit_bradley_terry_batch(np.stack([merged.win_matrix(d) for d in draws]))
+    assert np.max(np.abs(chord - newton)) < 1e-6

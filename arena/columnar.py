@@ -1,0 +1,81 @@
+"""Reading millions of rows column-wise: ADBC (Arrow) when its driver is installed.
+
+The leaderboard's per-vote paths (style control, online Elo) and its counts
+read many rows but few columns; Arrow avoids one Python object per value. String
+columns stay dictionary-encoded (codes plus a short list of labels), which is
+what the ratings need anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A string column as integer codes into a list of distinct labels."""
+
+    codes: np.ndarray
+    labels: list[str]
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def decode(self) -> np.ndarray:
+        return np.asarray(self.labels, dtype=object)[self.codes] if len(self.labels) else np.asarray([], dtype=object)
+
+    def recode(self, index: dict[str, int]) -> np.ndarray:
+        """Codes in another numbering (*index* maps label → code)."""
+        lookup = np.array([index[label] for label in self.labels], dtype=np.int64)
+        return lookup[self.codes] if len(self.codes) else np.zeros(0, dtype=np.int64)
+
+
+def encode(values: Any) -> Coded:
+    """Dictionary-encode a string column (numpy array, list, or :class:`Coded`)."""
+    if isinstance(values, Coded):
+        return values
+    labels, codes = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
+    return Coded(codes.astype(np.int64), labels.tolist())
+
+
+def column_values(column: Any) -> Any:
+    """An Arrow column as numpy (numbers) or :class:`Coded` (strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        return Coded(encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist())
+    return column.to_numpy()
+
+
+def read_arrow(engine: Engine, query: Any) -> Any:
+    """Run a SQLAlchemy *query* through ADBC and return an Arrow table, or None when no ADBC driver fits."""
+    try:
+        if engine.dialect.name == "sqlite":
+            import adbc_driver_sqlite.dbapi as adbc
+
+            target = engine.url.database
+        elif engine.dialect.name == "postgresql":
+            import adbc_driver_postgresql.dbapi as adbc
+
+            target = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        else:
+            return None
+    except ImportError:
+        return None
+    sql = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+    try:
+        with adbc.connect(target) as conn, conn.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetch_arrow_table()
+    except Exception as exc:  # fall back to the DB-API path rather than fail a leaderboard
+        log.warning("ADBC read failed (%s); using the DB-API cursor", exc)
+        return None
