@@ -491,12 +491,12 @@ def breakdown(store, rounds: int) -> dict:  # noqa: ANN001
 
     out = {}
     out["votes_version"], _ = timed(store.votes_version)
-    out["outcome_counts"], outcomes = timed(store.outcome_counts, "overall")
-    out["from_outcomes"], comparisons = timed(Comparisons.from_outcomes, outcomes)
+    out["outcome_columns"], columns = timed(store.outcome_columns, "overall")
+    out["from_columns"], comparisons = timed(Comparisons.from_columns, columns["model_a"], columns["model_b"], columns["winner"], columns["n"])
     out["fit"], theta = timed(lambda: fit_bradley_terry(comparisons.win_matrix()))
     out["sandwich"], _ = timed(sandwich_covariance, comparisons, theta)
     out["bootstrap"], _ = timed(bootstrap_logits, comparisons, rounds=rounds, theta0=theta)
-    out["outcome_rows"] = len(outcomes)
+    out["outcome_rows"] = len(columns["n"])
     return out
 
 
@@ -506,6 +506,9 @@ def elo_first_read(store) -> dict:  # noqa: ANN001
     The read is timed twice: as the app runs it, and with Python's cyclic GC paused (a diagnostic:
     the lists of millions of values that vote_columns_for accumulates make every full collection slow).
     """
+    import numpy as np
+
+    from arena.columnar import encode
     from arena.ratings import OUTCOME_SCORE, online_elo
 
     columns = ["id", "model_a", "model_b", "winner"]
@@ -515,10 +518,11 @@ def elo_first_read(store) -> dict:  # noqa: ANN001
         read_nogc_s, _ = timed(store.vote_columns_for, "overall", columns)
     finally:
         gc.enable()
-    names = sorted(set(new["model_a"]) | set(new["model_b"]))
+    model_a, model_b, winner = encode(new["model_a"]), encode(new["model_b"]), encode(new["winner"])
+    names = sorted(set(model_a.labels) | set(model_b.labels))
     index = {m: i for i, m in enumerate(names)}
-    loop_s, _ = timed(lambda: online_elo([index[m] for m in new["model_a"]], [index[m] for m in new["model_b"]],
-                                         [OUTCOME_SCORE[w] for w in new["winner"]], len(names)))
+    scores = np.array([OUTCOME_SCORE[w] for w in winner.labels])[winner.codes]
+    loop_s, _ = timed(lambda: online_elo(model_a.recode(index).tolist(), model_b.recode(index).tolist(), scores.tolist(), len(names)))
     return {"read_s": read_s, "read_nogc_s": read_nogc_s, "loop_s": loop_s, "rows": len(new["id"])}
 
 
