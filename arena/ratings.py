@@ -181,35 +181,74 @@ def bootstrap_logits(comparisons: Comparisons, *, rounds: int = 100, seed: int =
     if total == 0 or rounds <= 0 or n < 2:
         return np.zeros((0, n))
     merged = comparisons.merged()
-    draws = _multinomial_rounds(total, merged.count / total, rounds, seed)
-    if reweight:
-        draws = np.stack([merged.reweighted(d) for d in draws])
     theta = fit_bradley_terry(comparisons.win_matrix(comparisons.reweighted() if reweight else None), prior=prior) if theta0 is None else theta0
-    return _chord_refits(merged, draws, theta, prior)
+    probabilities = merged.count / total
 
+    def part(job: tuple[np.random.Generator, int]) -> np.ndarray:
+        generator, size = job
+        draws = _poisson_fill(generator, total, probabilities, size)
+        if reweight:
+            draws = np.stack([merged.reweighted(d) for d in draws])
+        return _chord_refits(merged, draws, theta, prior)
 
-def _multinomial_rounds(total: int, probabilities: np.ndarray, rounds: int, seed: int) -> np.ndarray:
-    """(rounds, cells) multinomial counts, drawn in two threads; deterministic for a given seed."""
-    generators = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)]
-    sizes = [rounds - rounds // 2, rounds // 2]
+    # Two threads, each drawing and refitting half of the rounds (numpy releases the GIL in both).
     with ThreadPoolExecutor(max_workers=2) as pool:
-        parts = list(pool.map(lambda job: job[0].multinomial(total, probabilities, size=job[1]), zip(generators, sizes)))
+        parts = list(pool.map(part, _split_rounds(rounds, seed)))
     return np.concatenate([p for p in parts if len(p)])
 
 
+def _split_rounds(rounds: int, seed: int) -> list[tuple[np.random.Generator, int]]:
+    """Two independent generators spawned from *seed*, with half of the rounds each."""
+    generators = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2)]
+    return [(g, size) for g, size in zip(generators, (rounds - rounds // 2, rounds // 2)) if size]
+
+
+def _multinomial_rounds(total: int, probabilities: np.ndarray, rounds: int, seed: int) -> np.ndarray:
+    """(rounds, cells) exact multinomial counts, drawn in two threads; deterministic for a given seed.
+
+    Each round draws independent Poisson counts with a mean a little below
+    *total* (rejecting the rare round that overshoots), then places the few
+    thousand missing votes one by one from the cumulative distribution. Given
+    their sum, Poisson counts are multinomial, and so is the completed draw:
+    the result is exactly Multinomial(total, probabilities), at about half the
+    cost of numpy's per-cell binomial chain.
+    """
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parts = list(pool.map(lambda job: _poisson_fill(job[0], total, probabilities, job[1]), _split_rounds(rounds, seed)))
+    return np.concatenate(parts)
+
+
+def _poisson_fill(rng: np.random.Generator, total: int, probabilities: np.ndarray, rounds: int) -> np.ndarray:
+    cells = len(probabilities)
+    cdf = np.cumsum(probabilities)
+    cdf /= cdf[-1]
+    mean = probabilities * max(total - 3.0 * math.sqrt(total), 0.0)
+    out = np.empty((rounds, cells), dtype=np.int64)
+    for r in range(rounds):
+        counts = rng.poisson(mean)
+        while counts.sum() > total:  # probability ≈ 0.1 %: draw this round again
+            counts = rng.poisson(mean)
+        missing = total - int(counts.sum())
+        if missing:
+            cell = np.minimum(np.searchsorted(cdf, rng.random(missing), side="right"), cells - 1)
+            counts += np.bincount(cell, minlength=cells)
+        out[r] = counts
+    return out
+
+
 def _chord_refits(merged: Comparisons, draws: np.ndarray, theta_hat: np.ndarray, prior: float,
-                  tol: float = 1e-6, max_iter: int = 60) -> np.ndarray:
+                  tol: float = 1e-5, max_iter: int = 60) -> np.ndarray:
     """Refit every round from the full-data fit with a fixed, once-factorised Hessian.
 
-    *tol* is in logits: 1e-6 is about 0.0004 arena points, far below what a
+    *tol* is in logits: 1e-5 is about 0.004 arena points, far below what a
     percentile interval can resolve. Arrays are reused across iterations (fresh
     large allocations cost more than the arithmetic here).
     """
     n, rounds = merged.n_models, len(draws)
     low, high = merged.a[::3], merged.b[::3]
-    per_pair = np.ascontiguousarray(draws.reshape(rounds, -1, 3).transpose(1, 0, 2))  # (pairs, rounds, 3)
-    games = per_pair.sum(axis=2, dtype=float)
-    wins = per_pair[:, :, 2] + 0.5 * per_pair[:, :, 1]               # wins of the lower-index model
+    per_pair = draws.reshape(rounds, -1, 3)                          # (rounds, pairs, outcome)
+    games = np.ascontiguousarray(per_pair.sum(axis=2, dtype=float).T)                     # (pairs, rounds)
+    wins = np.ascontiguousarray((per_pair[:, :, 2] + 0.5 * per_pair[:, :, 1]).T)         # wins of the lower model
     incidence = _incidence(low, high, n)
     p_hat = expit(theta_hat[low] - theta_hat[high])
     total_games = merged.count.reshape(-1, 3).sum(axis=1)

@@ -276,3 +276,18 @@ def test_chord_refits_match_newton_on_the_same_draws() -> None:
     chord = _chord_refits(merged, draws, fit_bradley_terry(comparisons.win_matrix()), DEFAULT_PRIOR)
     newton = fit_bradley_terry_batch(np.stack([merged.win_matrix(d) for d in draws]))
     assert np.max(np.abs(chord - newton)) < 1e-6
+
+
+def test_bootstrap_draws_are_multinomial() -> None:
+    """The Poisson-then-fill sampler has the multinomial's sums, means, variances and covariances."""
+    from arena.ratings import _multinomial_rounds
+
+    p = np.array([0.5, 0.3, 0.15, 0.05, 0.0])
+    total, rounds = 400, 20_000
+    draws = _multinomial_rounds(total, p, rounds, seed=1)
+    assert draws.shape == (rounds, 5) and np.all(draws.sum(axis=1) == total) and np.all(draws[:, 4] == 0)
+    assert np.allclose(draws.mean(axis=0), total * p, atol=0.5)
+    assert np.allclose(draws[:, :4].var(axis=0), total * p[:4] * (1 - p[:4]), rtol=0.05)
+    covariance = np.cov(draws[:, 0], draws[:, 1])[0, 1]
+    assert covariance == pytest.approx(-total * p[0] * p[1], rel=0.08)
+    assert np.array_equal(draws, _multinomial_rounds(total, p, rounds, seed=1))
