@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from arena.store import Store
+from tests.upstream import Upstream, serve
 
 POSTGRES_URL = os.environ.get("ARENA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("ARENA_REQUIRE_POSTGRES") == "1"
@@ -67,6 +68,18 @@ def store(database_url: str) -> Iterator[Store]:
     s = Store(database_url)
     yield s
     s.close()
+
+
+@pytest.fixture
+def up() -> Iterator[Upstream]:
+    """A scriptable OpenAI-compatible upstream on a free port (see tests/upstream.py)."""
+    yield from serve()
+
+
+@pytest.fixture
+def up2() -> Iterator[Upstream]:
+    """A second, independent upstream."""
+    yield from serve()
 
 
 @pytest.fixture

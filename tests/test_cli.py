@@ -13,14 +13,9 @@ from arena.cli import main
 from arena.service import vote_facts
 from arena.store import Store
 from tests.helpers import played
-from tests.upstream import Upstream, serve
+from tests.upstream import Upstream
 
 VALID = "models:\n  - name: Local\n    backend: local\n    model: smollm2-135m-instruct\n"
-
-
-@pytest.fixture
-def up():
-    yield from serve()
 
 
 def test_check_models_valid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Iterator
 
 import pytest
 
@@ -16,22 +15,12 @@ from arena.backends.base import (
     SamplingParams,
 )
 from arena.backends.openai_compat import OpenAICompatBackend, Timeouts
-from tests.upstream import DEFAULT_MODEL, Behavior, Upstream, free_port, serve
+from tests.upstream import DEFAULT_MODEL, Behavior, Upstream, free_port
 
 MODEL = DEFAULT_MODEL
 PARAMS = SamplingParams(temperature=0.7, top_p=0.9, max_tokens=64)
 HISTORY: list[Message] = [{"role": "user", "content": "hello there"}]
 FAST = Timeouts(connect=2.0, first_token=5.0, total=10.0)
-
-
-@pytest.fixture
-def up() -> Iterator[Upstream]:
-    yield from serve()
-
-
-@pytest.fixture
-def up2() -> Iterator[Upstream]:
-    yield from serve()
 
 
 def closed_url() -> str:

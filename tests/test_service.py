@@ -14,17 +14,7 @@ from arena.battle import RuleViolation
 from arena.service import Arena, StoreUnavailable
 from arena.tables import Message
 from tests.helpers import make_arena, play
-from tests.upstream import Behavior, Upstream, serve
-
-
-@pytest.fixture
-def up_a() -> Iterator[Upstream]:
-    yield from serve()
-
-
-@pytest.fixture
-def up_b() -> Iterator[Upstream]:
-    yield from serve()
+from tests.upstream import Behavior, Upstream
 
 
 def models_yaml(url_a: str, url_b: str) -> str:
@@ -47,8 +37,8 @@ models:
 
 
 @pytest.fixture
-def arena(tmp_path: Path, database_url: str, up_a: Upstream, up_b: Upstream) -> Iterator[Arena]:
-    a = make_arena(tmp_path, models_yaml(up_a.url, up_b.url), database_url, first_token_timeout=2.0, total_timeout=5.0)
+def arena(tmp_path: Path, database_url: str, up: Upstream, up2: Upstream) -> Iterator[Arena]:
+    a = make_arena(tmp_path, models_yaml(up.url, up2.url), database_url, first_token_timeout=2.0, total_timeout=5.0)
     yield a
     a.store.close()
 
@@ -61,10 +51,10 @@ def start(arena: Arena, session: str = "s1"):
     return arena.start("anony", session_id=session, judge_hash=arena.judge_hash(session))
 
 
-def test_both_sides_stream_concurrently(arena: Arena, up_a: Upstream, up_b: Upstream) -> None:
+def test_both_sides_stream_concurrently(arena: Arena, up: Upstream, up2: Upstream) -> None:
     """Two slow upstreams answer in about the time of one, not two (both panes stream at once)."""
-    up_a.behavior = Behavior(reply="a" * 10, chunks=10, token_delay_s=0.1)
-    up_b.behavior = Behavior(reply="b" * 10, chunks=10, token_delay_s=0.1)
+    up.behavior = Behavior(reply="a" * 10, chunks=10, token_delay_s=0.1)
+    up2.behavior = Behavior(reply="b" * 10, chunks=10, token_delay_s=0.1)
 
     async def scenario():
         battle = start(arena)
@@ -78,7 +68,7 @@ def test_both_sides_stream_concurrently(arena: Arena, up_a: Upstream, up_b: Upst
     assert elapsed < 1.8, f"sides ran one after the other ({elapsed:.2f} s)"
 
 
-def test_system_prompt_and_sampling_reach_the_server(arena: Arena, up_a: Upstream) -> None:
+def test_system_prompt_and_sampling_reach_the_server(arena: Arena, up: Upstream) -> None:
     """The model's system prompt, temperature, top_p and max_tokens are sent; history grows per turn."""
 
     async def scenario():
@@ -87,15 +77,15 @@ def test_system_prompt_and_sampling_reach_the_server(arena: Arena, up_a: Upstrea
         await play(arena, battle.id, "second")
 
     asyncio.run(scenario())
-    body = up_a.requests[-1]
+    body = up.requests[-1]
     assert body["messages"][0] == {"role": "system", "content": "You are Alpha."}
     assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
     assert body["temperature"] == 0.3 and body["top_p"] == 0.8 and body["max_tokens"] == 77
 
 
-def test_failure_on_one_side(arena: Arena, up_a: Upstream) -> None:
+def test_failure_on_one_side(arena: Arena, up: Upstream) -> None:
     """HTTP 500 on one side: that pane errors, the other finishes, no vote, failure stored."""
-    up_a.behavior = Behavior(status=500)
+    up.behavior = Behavior(status=500)
 
     async def scenario():
         battle = start(arena)
@@ -113,10 +103,10 @@ def test_failure_on_one_side(arena: Arena, up_a: Upstream) -> None:
     assert row.status == "failed" and row.error_flag and "HTTP 500" in row.error_detail
 
 
-def test_stop_keeps_partial_answers(arena: Arena, up_a: Upstream, up_b: Upstream) -> None:
+def test_stop_keeps_partial_answers(arena: Arena, up: Upstream, up2: Upstream) -> None:
     """Stop ends both streams quickly, keeps the partial text, allows a vote and stores 'stopped'."""
-    up_a.behavior = Behavior(reply="x" * 100, chunks=100, token_delay_s=0.05)
-    up_b.behavior = Behavior(reply="y" * 100, chunks=100, token_delay_s=0.05)
+    up.behavior = Behavior(reply="x" * 100, chunks=100, token_delay_s=0.05)
+    up2.behavior = Behavior(reply="y" * 100, chunks=100, token_delay_s=0.05)
 
     async def scenario():
         battle = start(arena)
@@ -137,9 +127,9 @@ def test_stop_keeps_partial_answers(arena: Arena, up_a: Upstream, up_b: Upstream
     assert reasons == {"stopped"}
 
 
-def test_identity_leak_is_flagged_and_not_counted(arena: Arena, up_a: Upstream) -> None:
+def test_identity_leak_is_flagged_and_not_counted(arena: Arena, up: Upstream) -> None:
     """An answer naming its maker flags the battle: the vote is stored but not counted."""
-    up_a.behavior = Behavior(reply="Hello! I was built by Alpha Labs.")
+    up.behavior = Behavior(reply="Hello! I was built by Alpha Labs.")
 
     async def scenario():
         battle = start(arena)
@@ -208,17 +198,17 @@ def test_vote_not_acknowledged_when_the_database_fails(arena: Arena, monkeypatch
     assert receipt.winner == "model_b" and arena.store.vote_for(receipt.battle_id) == "model_b"
 
 
-def test_unavailable_models_leave_pairing(tmp_path: Path, sqlite_url: str, up_a: Upstream) -> None:
+def test_unavailable_models_leave_pairing(tmp_path: Path, sqlite_url: str, up: Upstream) -> None:
     """A model whose /models probe fails is not paired; with one model left, a clear message."""
-    up_a.behavior = Behavior(models_status=500)
-    arena = make_arena(tmp_path, models_yaml(up_a.url, "http://127.0.0.1:9/v1"), sqlite_url)
+    up.behavior = Behavior(models_status=500)
+    arena = make_arena(tmp_path, models_yaml(up.url, "http://127.0.0.1:9/v1"), sqlite_url)
     assert arena.pool.candidates() == []
     with pytest.raises(RuleViolation, match="at least two available models"):
         start(arena)
     arena.store.close()
 
 
-def test_regenerate_through_the_service(arena: Arena, up_a: Upstream, up_b: Upstream) -> None:
+def test_regenerate_through_the_service(arena: Arena, up: Upstream, up2: Upstream) -> None:
     """Regenerate asks both upstreams again for the same turn and keeps one user turn."""
 
     async def scenario():
@@ -228,8 +218,8 @@ def test_regenerate_through_the_service(arena: Arena, up_a: Upstream, up_b: Upst
             pass
         return battle
 
-    before = len(up_a.requests) + len(up_b.requests)
+    before = len(up.requests) + len(up2.requests)
     battle = asyncio.run(scenario())
-    assert len(up_a.requests) + len(up_b.requests) == before + 4
+    assert len(up.requests) + len(up2.requests) == before + 4
     assert battle.turns == 1 and battle.can_vote
-    assert up_a.requests[-1]["messages"] == up_a.requests[-2]["messages"]
+    assert up.requests[-1]["messages"] == up.requests[-2]["messages"]
