@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
@@ -82,8 +83,12 @@ class _EloState:
 class LeaderboardService:
     """Computes and caches leaderboards from a store."""
 
-    def __init__(self, store: Store, *, anchor_model: str = "", anchor_score: float = 1000.0) -> None:
+    def __init__(self, store: Store, *, anchor_model: str = "", anchor_score: float = 1000.0, elo_settle_s: float = 5.0) -> None:
         self.store = store
+        # Online Elo folds in votes in id order and never revisits them. On PostgreSQL a vote with a
+        # smaller id can commit after one with a larger id; waiting until votes are a few seconds old
+        # makes sure none is skipped.
+        self.elo_settle_s = elo_settle_s
         self.anchor_model = anchor_model or None
         self.anchor_score = anchor_score
         self._cache: dict[LeaderboardQuery, Leaderboard] = {}
@@ -145,7 +150,9 @@ class LeaderboardService:
             last_vote_id, saved = self.store.load_elo(category)
             self._elo[category] = _EloState(last_vote_id, saved)
         state = self._elo[category]
-        new = self.store.vote_columns_for(category, ["id", "model_a", "model_b", "winner"], after_id=state.last_vote_id)
+        settled_before = datetime.now(timezone.utc) - timedelta(seconds=self.elo_settle_s) if self.elo_settle_s > 0 else None
+        new = self.store.vote_columns_for(category, ["id", "model_a", "model_b", "winner"], after_id=state.last_vote_id,
+                                          created_before=settled_before)
         if len(new["id"]) == 0:
             return dict(state.ratings)
         model_a, model_b = encode(new["model_a"]), encode(new["model_b"])

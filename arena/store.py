@@ -458,8 +458,9 @@ class Store:
         with self.session() as session:
             return session.scalar(select(func.max(Vote.id))) or 0
 
-    def vote_columns_for(self, category: str, columns: list[str], *, after_id: int = 0, chunk: int = 200_000) -> dict[str, np.ndarray]:
-        """Selected per-vote columns of *category* (votes with id > *after_id*), in vote order, as numpy arrays.
+    def vote_columns_for(self, category: str, columns: list[str], *, after_id: int = 0, created_before: datetime | None = None,
+                         chunk: int = 200_000) -> dict[str, np.ndarray]:
+        """Selected per-vote columns of *category* (id > *after_id*, older than *created_before*), in vote order, as numpy arrays.
 
         Millions of rows are read column-wise through ADBC (Arrow) when its
         driver for the database is installed, else through the driver's own
@@ -470,6 +471,8 @@ class Store:
             .where(category_filter(category, self.long_prompt_tokens), Vote.id > after_id)
             .order_by(Vote.id)
         )
+        if created_before is not None:
+            query = query.where(Vote.created_at < created_before)
         table = read_arrow(self.engine, query)
         if table is not None:
             return {name: column_values(table.column(i)) for i, name in enumerate(columns)}
