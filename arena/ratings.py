@@ -171,9 +171,9 @@ def bootstrap_logits(comparisons: Comparisons, *, rounds: int = 100, seed: int =
     The resampling is exact: every round draws as many votes as there are,
     multinomially over the cells. Cells are first merged per unordered pair and
     outcome, which leaves the distribution of every round's win matrix
-    unchanged but draws fewer categories; the rounds are drawn in two threads
-    (numpy releases the GIL) from seeds spawned from *seed*. Each round is then
-    refitted by chord iterations (Newton steps with the full-data Hessian,
+    unchanged but draws fewer categories. Two threads (numpy releases the GIL),
+    seeded from *seed*, each draw half of the rounds (see :func:`_poisson_fill`)
+    and refit them by chord iterations (Newton steps with the full-data Hessian,
     factorised once), which converge to the same optimum as Newton's method.
     """
     n = comparisons.n_models
@@ -203,22 +203,15 @@ def _split_rounds(rounds: int, seed: int) -> list[tuple[np.random.Generator, int
     return [(g, size) for g, size in zip(generators, (rounds - rounds // 2, rounds // 2)) if size]
 
 
-def _multinomial_rounds(total: int, probabilities: np.ndarray, rounds: int, seed: int) -> np.ndarray:
-    """(rounds, cells) exact multinomial counts, drawn in two threads; deterministic for a given seed.
+def _poisson_fill(rng: np.random.Generator, total: int, probabilities: np.ndarray, rounds: int) -> np.ndarray:
+    """(rounds, cells) exact Multinomial(total, probabilities) counts.
 
     Each round draws independent Poisson counts with a mean a little below
     *total* (rejecting the rare round that overshoots), then places the few
     thousand missing votes one by one from the cumulative distribution. Given
-    their sum, Poisson counts are multinomial, and so is the completed draw:
-    the result is exactly Multinomial(total, probabilities), at about half the
-    cost of numpy's per-cell binomial chain.
+    their sum, Poisson counts are multinomial, and so is the completed draw,
+    at about half the cost of numpy's per-cell binomial chain.
     """
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        parts = list(pool.map(lambda job: _poisson_fill(job[0], total, probabilities, job[1]), _split_rounds(rounds, seed)))
-    return np.concatenate(parts)
-
-
-def _poisson_fill(rng: np.random.Generator, total: int, probabilities: np.ndarray, rounds: int) -> np.ndarray:
     cells = len(probabilities)
     cdf = np.cumsum(probabilities)
     cdf /= cdf[-1]

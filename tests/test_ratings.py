@@ -267,12 +267,12 @@ def test_style_design_is_standardized() -> None:
 
 def test_chord_refits_match_newton_on_the_same_draws() -> None:
     """The bootstrap's fixed-Hessian refits reach the same optimum as full Newton on each resample."""
-    from arena.ratings import _chord_refits, _multinomial_rounds, fit_bradley_terry_batch
+    from arena.ratings import _chord_refits, _poisson_fill, fit_bradley_terry_batch
 
     comparisons = Comparisons.from_outcomes(simulate(TRUTH, 5_000, np.random.default_rng(13), tie_rate=0.1))
     merged = comparisons.merged()
     assert np.allclose(merged.win_matrix(), comparisons.win_matrix())
-    draws = _multinomial_rounds(int(merged.count.sum()), merged.count / merged.count.sum(), 12, seed=3)
+    draws = _poisson_fill(np.random.default_rng(3), int(merged.count.sum()), merged.count / merged.count.sum(), 12)
     chord = _chord_refits(merged, draws, fit_bradley_terry(comparisons.win_matrix()), DEFAULT_PRIOR)
     newton = fit_bradley_terry_batch(np.stack([merged.win_matrix(d) for d in draws]))
     assert np.max(np.abs(chord - newton)) < 1e-6
@@ -280,14 +280,14 @@ def test_chord_refits_match_newton_on_the_same_draws() -> None:
 
 def test_bootstrap_draws_are_multinomial() -> None:
     """The Poisson-then-fill sampler has the multinomial's sums, means, variances and covariances."""
-    from arena.ratings import _multinomial_rounds
+    from arena.ratings import _poisson_fill
 
     p = np.array([0.5, 0.3, 0.15, 0.05, 0.0])
     total, rounds = 400, 20_000
-    draws = _multinomial_rounds(total, p, rounds, seed=1)
+    draws = _poisson_fill(np.random.default_rng(1), total, p, rounds)
     assert draws.shape == (rounds, 5) and np.all(draws.sum(axis=1) == total) and np.all(draws[:, 4] == 0)
     assert np.allclose(draws.mean(axis=0), total * p, atol=0.5)
     assert np.allclose(draws[:, :4].var(axis=0), total * p[:4] * (1 - p[:4]), rtol=0.05)
     covariance = np.cov(draws[:, 0], draws[:, 1])[0, 1]
     assert covariance == pytest.approx(-total * p[0] * p[1], rel=0.08)
-    assert np.array_equal(draws, _multinomial_rounds(total, p, rounds, seed=1))
+    assert np.array_equal(draws, _poisson_fill(np.random.default_rng(1), total, p, rounds))
