@@ -1,4 +1,4 @@
-"""Reading millions of rows column-wise: ADBC (Arrow) when its driver is installed.
+"""Reading millions of rows column-wise: ADBC (Arrow) on PostgreSQL.
 
 The leaderboard's per-vote paths (style control, online Elo) and its counts
 read many rows but few columns; Arrow avoids one Python object per value. String
@@ -41,8 +41,9 @@ def encode(values: Any) -> Coded:
     """Dictionary-encode a string column (numpy array, list, or :class:`Coded`)."""
     if isinstance(values, Coded):
         return values
-    labels, codes = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
-    return Coded(codes.astype(np.int64), labels.tolist())
+    index: dict[str, int] = {}
+    codes = np.fromiter((index.setdefault(value, len(index)) for value in values), dtype=np.int64, count=len(values))
+    return Coded(codes, list(index))
 
 
 def column_values(column: Any) -> Any:
@@ -59,11 +60,9 @@ def column_values(column: Any) -> Any:
 def read_arrow(engine: Engine, query: Any) -> Any:
     """Run a SQLAlchemy *query* through ADBC and return an Arrow table, or None when no ADBC driver fits."""
     try:
-        if engine.dialect.name == "sqlite":
-            import adbc_driver_sqlite.dbapi as adbc
-
-            target = engine.url.database
-        elif engine.dialect.name == "postgresql":
+        # Not for SQLite: ADBC bundles its own SQLite build, and two builds sharing one WAL
+        # database's shared-memory index produced "disk I/O error" and stale reads here.
+        if engine.dialect.name == "postgresql":
             import adbc_driver_postgresql.dbapi as adbc
 
             target = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)

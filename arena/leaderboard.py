@@ -19,6 +19,7 @@ import numpy as np
 from arena.categories import DEFAULT_CATEGORY, describe
 from arena.columnar import encode
 from arena.config import ModelCatalogue
+from arena.live import LayoutChanged, LiveBootstrap
 from arena.ratings import OUTCOME_SCORE, Comparisons, Ratings, compute_ratings, fit_style_control, online_elo, style_design
 from arena.store import Store
 
@@ -92,19 +93,64 @@ class LeaderboardService:
         self.anchor_model = anchor_model or None
         self.anchor_score = anchor_score
         self._cache: dict[LeaderboardQuery, Leaderboard] = {}
+        self._live: dict[tuple[str, int, int], LiveBootstrap] = {}
         self._elo: dict[str, _EloState] = {}
         self._lock = threading.Lock()
 
     def get(self, query: LeaderboardQuery = LeaderboardQuery()) -> Leaderboard:
-        """The leaderboard for *query*, recomputed only if votes arrived since the cached one."""
+        """The leaderboard for *query*: cached while no vote arrives, then updated incrementally when it can be."""
         version = self.store.votes_version()
         with self._lock:
             cached = self._cache.get(query)
             if cached is not None and cached.version == version:
                 return cached
-            board = self.compute(query, version)
+            board = self._refresh_live(query, version) if _is_plain(query) else None
+            if board is None:
+                board = self.compute(query, version)
             self._cache[query] = board
             return board
+
+    def _refresh_live(self, query: LeaderboardQuery, version: int) -> Leaderboard | None:
+        """Fold the votes since the last refresh into the live bootstrap; None when a full computation is needed."""
+        started = time.perf_counter()
+        key = (query.category, query.rounds, query.seed)
+        live = self._live.get(key)
+        if live is None:
+            return None
+        new = self.store.vote_columns_for(query.category, ["id", "model_a", "model_b", "winner"], after_id=live.version)
+        try:
+            cells = live.cells_of(encode(new["model_a"]).decode(), encode(new["model_b"]).decode(), encode(new["winner"]).decode())
+        except LayoutChanged as exc:
+            log.info("leaderboard %s: %s; recomputing from scratch", query.category, exc)
+            del self._live[key]
+            return None
+        if len(cells) and self.store.category_total(query.category) != live.total + len(cells):
+            log.info("leaderboard %s: counts moved under us (a late commit?); recomputing from scratch", query.category)
+            del self._live[key]
+            return None
+        live.add(cells, int(new["id"][-1]) if len(cells) else live.version)
+        board = self._board(query, live.merged, version, started, fitted=(live.theta, live.samples))
+        return board
+
+    def _board(self, query: LeaderboardQuery, comparisons: Comparisons, version: int, started: float, *,
+               fitted=None, style=None, description: str | None = None) -> Leaderboard:
+        ratings = compute_ratings(
+            comparisons,
+            rounds=query.rounds,
+            seed=query.seed,
+            reweight=query.reweight,
+            min_votes=query.min_votes,
+            anchor_model=self.anchor_model,
+            anchor_score=self.anchor_score,
+            ci_method=query.ci_method,
+            elo=self._elo_ratings(query.category),
+            style=style,
+            fitted=fitted,
+        )
+        seconds = time.perf_counter() - started
+        log.info("leaderboard %s computed in %.2f s (%d votes)", query.category, seconds, ratings.total_votes)
+        return Leaderboard(query=query, ratings=ratings, version=version, seconds=seconds,
+                           description=description or describe(query.category))
 
     def compute(self, query: LeaderboardQuery, version: int | None = None) -> Leaderboard:
         """Compute from scratch (no cache), e.g. for benchmarks."""
@@ -119,21 +165,12 @@ class LeaderboardService:
             columns = self.store.outcome_columns(query.category)
             comparisons = Comparisons.from_columns(columns["model_a"], columns["model_b"], columns["winner"], columns["n"])
         style = self._style_fit(query.category, comparisons) if query.style_control and comparisons.n_models >= 2 else None
-        ratings = compute_ratings(
-            comparisons,
-            rounds=query.rounds,
-            seed=query.seed,
-            reweight=query.reweight,
-            min_votes=query.min_votes,
-            anchor_model=self.anchor_model,
-            anchor_score=self.anchor_score,
-            ci_method=query.ci_method,
-            elo=self._elo_ratings(query.category),
-            style=style,
-        )
-        seconds = time.perf_counter() - started
-        log.info("leaderboard %s computed in %.2f s (%d votes)", query.category, seconds, ratings.total_votes)
-        return Leaderboard(query=query, ratings=ratings, version=version, seconds=seconds, description=description)
+        fitted = None
+        if _is_plain(query) and comparisons.n_models >= 2:
+            live = LiveBootstrap(comparisons, version=version, rounds=query.rounds, seed=query.seed)
+            self._live[(query.category, query.rounds, query.seed)] = live
+            fitted = (live.theta, live.samples)
+        return self._board(query, comparisons, version, started, fitted=fitted, style=style, description=description)
 
     def _style_fit(self, category: str, comparisons: Comparisons):
         columns = self.store.vote_columns_for(category, STYLE_COLUMNS)
@@ -173,3 +210,8 @@ def _scores(winners) -> np.ndarray:
     """Score of model A (1, 0 or ½) per vote."""
     coded = encode(winners)
     return np.array([OUTCOME_SCORE[w] for w in coded.labels])[coded.codes] if len(coded) else np.zeros(0)
+
+
+def _is_plain(query: LeaderboardQuery) -> bool:
+    """Queries whose bootstrap can be kept current incrementally (no style control, reweighting or cap)."""
+    return not (query.style_control or query.reweight or query.daily_cap)

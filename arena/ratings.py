@@ -182,19 +182,25 @@ def bootstrap_logits(comparisons: Comparisons, *, rounds: int = 100, seed: int =
         return np.zeros((0, n))
     merged = comparisons.merged()
     theta = fit_bradley_terry(comparisons.win_matrix(comparisons.reweighted() if reweight else None), prior=prior) if theta0 is None else theta0
+    return bootstrap_draws_and_logits(merged, theta, rounds=rounds, seed=seed, prior=prior, reweight=reweight)[1]
+
+
+def bootstrap_draws_and_logits(merged: Comparisons, theta: np.ndarray, *, rounds: int, seed: int, prior: float = DEFAULT_PRIOR,
+                               reweight: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The resampled cell counts (rounds × cells) of *merged* comparisons and their refitted logits."""
+    total = int(merged.count.sum())
     probabilities = merged.count / total
 
-    def part(job: tuple[np.random.Generator, int]) -> np.ndarray:
+    def part(job: tuple[np.random.Generator, int]) -> tuple[np.ndarray, np.ndarray]:
         generator, size = job
         draws = _poisson_fill(generator, total, probabilities, size)
-        if reweight:
-            draws = np.stack([merged.reweighted(d) for d in draws])
-        return _chord_refits(merged, draws, theta, prior)
+        weighted = np.stack([merged.reweighted(d) for d in draws]) if reweight else draws
+        return draws, _chord_refits(merged, weighted, theta, prior)
 
     # Two threads, each drawing and refitting half of the rounds (numpy releases the GIL in both).
     with ThreadPoolExecutor(max_workers=2) as pool:
         parts = list(pool.map(part, _split_rounds(rounds, seed)))
-    return np.concatenate([p for p in parts if len(p)])
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def _split_rounds(rounds: int, seed: int) -> list[tuple[np.random.Generator, int]]:
@@ -230,7 +236,7 @@ def _poisson_fill(rng: np.random.Generator, total: int, probabilities: np.ndarra
 
 
 def _chord_refits(merged: Comparisons, draws: np.ndarray, theta_hat: np.ndarray, prior: float,
-                  tol: float = 1e-5, max_iter: int = 60) -> np.ndarray:
+                  tol: float = 1e-5, max_iter: int = 60, start: np.ndarray | None = None) -> np.ndarray:
     """Refit every round from the full-data fit with a fixed, once-factorised Hessian.
 
     *tol* is in logits: 1e-5 is about 0.004 arena points, far below what a
@@ -247,7 +253,7 @@ def _chord_refits(merged: Comparisons, draws: np.ndarray, theta_hat: np.ndarray,
     total_games = merged.count.reshape(-1, 3).sum(axis=1)
     information = _laplacian(low, high, total_games * p_hat * (1.0 - p_hat), n) + prior * np.eye(n)
     factor = cho_factor(information)
-    theta = np.repeat(theta_hat[:, None], rounds, axis=1)            # (models, rounds): columns are rounds
+    theta = np.repeat(theta_hat[:, None], rounds, axis=1) if start is None else np.array(start.T)  # (models, rounds)
     residual = np.empty_like(wins)                                   # (pairs, rounds)
     for _ in range(max_iter):
         expit(incidence @ theta, out=residual)
@@ -446,12 +452,15 @@ def compute_ratings(
     ci_method: str = "bootstrap",
     elo: dict[str, float] | None = None,
     style: StyleFit | None = None,
+    fitted: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Ratings:
     """Fit, intervals (bootstrap and sandwich), ranks and matrices from aggregated comparisons.
 
     With *style*, the style-adjusted logits replace the plain fit and both
     intervals come from the style fit's sandwich covariance (a bootstrap over
-    millions of per-vote rows would cost a hundred refits).
+    millions of per-vote rows would cost a hundred refits). *fitted* passes in
+    (logits, bootstrap logits) already computed for exactly these comparisons,
+    e.g. kept up to date incrementally by :class:`arena.live.LiveBootstrap`.
     """
     notes: list[str] = []
     n = comparisons.n_models
@@ -467,7 +476,10 @@ def compute_ratings(
         notes.append(f"Anchor model {anchor_model!r} has no votes here; scores are centred at {anchor_score:g} instead.")
     transform = contrast(n, anchor)
 
-    if style is None:
+    if style is None and fitted is not None:
+        theta, samples = fitted
+        covariance = sandwich_covariance(comparisons, theta, prior=prior, counts=counts)
+    elif style is None:
         theta = fit_bradley_terry(wins, prior=prior)
         covariance = sandwich_covariance(comparisons, theta, prior=prior, counts=counts)
         samples = bootstrap_logits(comparisons, rounds=rounds, seed=seed, prior=prior, reweight=reweight, theta0=theta)

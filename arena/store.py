@@ -446,6 +446,11 @@ class Store:
             elif json.loads(saved.value)["last_vote_id"] < last_vote_id:
                 saved.value = value
 
+    def category_total(self, category: str) -> int:
+        """Votes counted in *category* (the sum of its pair counts)."""
+        with self.session() as session:
+            return int(session.scalar(select(func.coalesce(func.sum(VoteCount.n), 0)).where(VoteCount.category == category)))
+
     def categories(self) -> list[str]:
         """Categories that have votes, in display order (fixed ones first, then languages)."""
         with self.session() as session:
