@@ -526,6 +526,46 @@ def elo_first_read(store) -> dict:  # noqa: ANN001
     return {"read_s": read_s, "read_nogc_s": read_nogc_s, "loop_s": loop_s, "rows": len(new["id"])}
 
 
+def live_refresh(store, path: str, board, rounds: int) -> list[float]:  # noqa: ANN001
+    """What the running app does when votes arrive: on a copy of the database, insert 100 votes and
+    time ``get()``, which folds them into the live bootstrap (three times)."""
+    import random
+    import shutil
+    from datetime import datetime, timezone
+
+    from arena.categories import VoteFacts
+    from arena.leaderboard import LeaderboardQuery, LeaderboardService
+    from arena.store import BattleRecord, Store
+
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    work = f"{path}.live-work"
+    shutil.copyfile(path, work)
+    rng = random.Random(0)
+    models = board.ratings.models
+    times = []
+    try:
+        copy = Store(f"sqlite:///{work}", migrate=False)
+        service = LeaderboardService(copy)
+        query = LeaderboardQuery(rounds=rounds)
+        service.get(query)  # the running app's state before the new votes
+        for batch in range(3):
+            records = []
+            for i in range(100):
+                a, b = rng.sample(models, 2)
+                facts = VoteFacts(model_a=a, model_b=b, winner=rng.choice(["model_a", "model_b", "tie"]), mode="anony")
+                records.append(BattleRecord(battle_id=f"live{batch:02d}{i:026d}", facts=facts, judge_hash=copy.hash_judge("bench"),
+                                            created_at=datetime.now(timezone.utc), conversation_a=[], conversation_b=[]))
+            copy.insert_battles(records)
+            times.append(timed(service.get, query)[0])
+        copy.close()
+    finally:
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(work + suffix):
+                os.remove(work + suffix)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", type=int, default=None, help="models (default 200; --quick: 20)")
@@ -577,6 +617,9 @@ def main() -> None:
     cached = [timed(service.get, query)[0] for _ in range(5)]
     cached_s = statistics.median(cached)
     progress(f"cached get(): median {cached_s * 1000:.2f} ms")
+    live = live_refresh(store, path, board, args.rounds) if path is not None else None
+    if live:
+        progress(f"live refresh after 100 new votes: {', '.join(f'{s:.3f}' for s in live)} s -> median {statistics.median(live):.3f} s")
     style_s, style_board = timed(service.compute, LeaderboardQuery(style_control=True, rounds=args.rounds))
     progress(f"style control compute() (first in process): {style_s:.2f} s")
     stages = breakdown(store, args.rounds)
@@ -623,8 +666,11 @@ def main() -> None:
     evicted = f", cold with file pages dropped {cold_evicted['seconds']:.2f} s" if cold_evicted else ""
     print(f"cold {cold['seconds']:.2f} s (imports {cold['imports_s']:.2f} s, not included){evicted}, "
           f"cached {cached_s * 1000:.2f} ms, style control {style_s:.2f} s")
-    print(f"leaderboard {args.models} models {board.ratings.total_votes} votes: {warm_s:.2f} s "
-          f"(baseline {base['total_s']:.1f} s) ratio {base['total_s'] / warm_s:.0f}x")
+    print(f"from scratch, warm: {warm_s:.2f} s (ratio {base['total_s'] / warm_s:.0f}x to the baseline)")
+    headline = statistics.median(live) if live else warm_s
+    what = "live refresh after 100 new votes" if live else "warm compute"
+    print(f"leaderboard {args.models} models {board.ratings.total_votes} votes: {headline:.2f} s "
+          f"(baseline {base['total_s']:.1f} s) ratio {base['total_s'] / headline:.0f}x [{what}]")
 
 
 if __name__ == "__main__":
