@@ -8,6 +8,7 @@ what the ratings need anyway.
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -78,3 +79,48 @@ def read_arrow(engine: Engine, query: Any) -> Any:
     except Exception as exc:  # fall back to the DB-API path rather than fail a leaderboard
         log.warning("ADBC read failed (%s); using the DB-API cursor", exc)
         return None
+
+
+def read_columns(engine: Engine, query: Any, names: list[str], *, chunk: int = 200_000) -> dict[str, Any]:
+    """Run *query* and return its columns: numpy arrays for numbers, :class:`Coded` for strings.
+
+    PostgreSQL goes through ADBC (Arrow). Elsewhere the driver's own cursor is
+    used with the garbage collector paused (millions of fresh tuples would
+    otherwise trigger full collections over and over), converting each chunk
+    to arrays and codes as it arrives so no list of millions of objects builds up.
+    """
+    table = read_arrow(engine, query)
+    if table is not None:
+        return {name: column_values(table.column(i)) for i, name in enumerate(names)}
+    compiled = query.compile(dialect=engine.dialect)
+    parameters = compiled.construct_params()
+    positional = [parameters[name] for name in compiled.positiontup] if compiled.positional else parameters
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    indexes: dict[str, dict[str, int]] = {}
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with engine.connect() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()
+            try:
+                cursor.execute(str(compiled), positional)
+                while rows := cursor.fetchmany(chunk):
+                    for name, values in zip(names, zip(*rows)):
+                        if isinstance(values[0], str) or name in indexes:
+                            index = indexes.setdefault(name, {})
+                            parts[name].append(np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values)))
+                        else:
+                            parts[name].append(np.asarray(values))
+            finally:
+                cursor.close()
+    finally:
+        if collecting:
+            gc.enable()
+    out: dict[str, Any] = {}
+    for name in names:
+        if name in indexes:
+            codes = np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype=np.int64)
+            out[name] = Coded(codes, list(indexes[name]))
+        else:
+            out[name] = np.concatenate(parts[name]) if parts[name] else np.zeros(0)
+    return out

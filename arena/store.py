@@ -7,7 +7,6 @@ vote for the same battle impossible whichever instance receives it.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import logging
@@ -29,7 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from arena import battle as domain
 from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, VoteFacts, categories_of, category_filter
-from arena.columnar import column_values, read_arrow
+from arena.columnar import read_columns
 from arena.tables import ArenaMeta, Battle, Conversation, Judge, Message, Vote, VoteCount
 
 log = logging.getLogger(__name__)
@@ -418,13 +417,7 @@ class Store:
         """The counts of :meth:`outcome_counts` as columns (model_a, model_b, winner, n): the fast path."""
         category_filter(category, self.long_prompt_tokens)
         query = select(VoteCount.model_a, VoteCount.model_b, VoteCount.winner, VoteCount.n).where(VoteCount.category == category)
-        names = ["model_a", "model_b", "winner", "n"]
-        table = read_arrow(self.engine, query)
-        if table is not None:
-            return {name: column_values(table.column(i)) for i, name in enumerate(names)}
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return {name: np.asarray([row[i] for row in rows]) for i, name in enumerate(names)}
+        return read_columns(self.engine, query, ["model_a", "model_b", "winner", "n"])
 
     def load_elo(self, category: str) -> tuple[int, dict[str, float]]:
         """Saved online-Elo state of *category*: (last vote id folded in, ratings)."""
@@ -465,11 +458,10 @@ class Store:
 
     def vote_columns_for(self, category: str, columns: list[str], *, after_id: int = 0, created_before: datetime | None = None,
                          chunk: int = 200_000) -> dict[str, np.ndarray]:
-        """Selected per-vote columns of *category* (id > *after_id*, older than *created_before*), in vote order, as numpy arrays.
+        """Selected per-vote columns of *category* (id > *after_id*, older than *created_before*), in vote order.
 
-        Millions of rows are read column-wise through ADBC (Arrow) when its
-        driver for the database is installed, else through the driver's own
-        cursor with the garbage collector paused.
+        Numbers come back as numpy arrays and strings as :class:`~arena.columnar.Coded`
+        (see :func:`~arena.columnar.read_columns`).
         """
         query = (
             select(*[getattr(Vote, name) for name in columns])
@@ -478,29 +470,7 @@ class Store:
         )
         if created_before is not None:
             query = query.where(Vote.created_at < created_before)
-        table = read_arrow(self.engine, query)
-        if table is not None:
-            return {name: column_values(table.column(i)) for i, name in enumerate(columns)}
-        compiled = query.compile(dialect=self.engine.dialect)
-        parameters = compiled.construct_params()
-        positional = [parameters[name] for name in compiled.positiontup] if compiled.positional else parameters
-        out: dict[str, list] = {name: [] for name in columns}
-        collecting = gc.isenabled()
-        gc.disable()  # millions of fresh tuples would trigger full collections over and over
-        try:
-            with self.engine.connect() as conn:
-                cursor = conn.connection.dbapi_connection.cursor()  # the driver's own cursor: no per-row wrappers
-                try:
-                    cursor.execute(str(compiled), positional)
-                    while rows := cursor.fetchmany(chunk):
-                        for name, values in zip(columns, zip(*rows)):
-                            out[name].extend(values)
-                finally:
-                    cursor.close()
-        finally:
-            if collecting:
-                gc.enable()
-        return {name: np.asarray(values) for name, values in out.items()}
+        return read_columns(self.engine, query, columns, chunk=chunk)
 
     def battle_row(self, battle_id: str) -> Battle | None:
         with self.session() as session:
