@@ -16,6 +16,7 @@ votes arrived, so reproducible figures come from a fresh computation (the CLI).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -84,7 +85,10 @@ class LiveBootstrap:
             self.draws[r] = round_counts
         self.merged = Comparisons(self.merged.models, self.merged.a, self.merged.b, self.merged.score, self.merged.count + delta)
         self.theta = fit_bradley_terry(self.merged.win_matrix(), prior=self.prior, theta0=self.theta)
-        self.samples = _chord_refits(self.merged, self.draws, self.theta, self.prior, start=self.samples)
+        halves = [h for h in np.array_split(np.arange(len(self.draws)), 2) if len(h)]
+        with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: one half per core
+            parts = pool.map(lambda rows: _chord_refits(self.merged, self.draws[rows], self.theta, self.prior, start=self.samples[rows]), halves)
+            self.samples = np.concatenate(list(parts))
         self.version = version
 
 
