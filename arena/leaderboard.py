@@ -20,7 +20,7 @@ from arena.categories import DEFAULT_CATEGORY, describe
 from arena.columnar import encode
 from arena.config import ModelCatalogue
 from arena.live import LayoutChanged, LiveBootstrap
-from arena.ratings import OUTCOME_SCORE, Comparisons, Ratings, compute_ratings, fit_style_control, online_elo, style_design
+from arena.ratings import Comparisons, Ratings, compute_ratings, fit_style_control, online_elo, outcome_scores, style_design
 from arena.store import Store
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class LeaderboardService:
         columns = self.store.vote_columns_for(category, STYLE_COLUMNS)
         index = {m: i for i, m in enumerate(comparisons.models)}
         a, b = encode(columns["model_a"]).recode(index), encode(columns["model_b"]).recode(index)
-        score = _scores(columns["winner"])
+        score = outcome_scores(columns["winner"])
         style_a = np.column_stack([columns[c] for c in ("len_a", "headers_a", "lists_a", "bold_a")]).astype(float)
         style_b = np.column_stack([columns[c] for c in ("len_b", "headers_b", "lists_b", "bold_b")]).astype(float)
         return fit_style_control(a, b, score, style_design(style_a, style_b), comparisons.n_models)
@@ -196,20 +196,13 @@ class LeaderboardService:
         names = sorted(set(state.ratings) | set(model_a.labels) | set(model_b.labels))
         index = {m: i for i, m in enumerate(names)}
         start = [state.ratings.get(name, 1000.0) for name in names]
-        ratings = online_elo(model_a.recode(index).tolist(), model_b.recode(index).tolist(), _scores(new["winner"]).tolist(),
+        ratings = online_elo(model_a.recode(index).tolist(), model_b.recode(index).tolist(), outcome_scores(new["winner"]).tolist(),
                              len(names), start=start)
         state.ratings = {name: float(ratings[index[name]]) for name in names}
         state.last_vote_id = int(new["id"][-1])
         self.store.save_elo(category, state.last_vote_id, state.ratings)
         return dict(state.ratings)
 
-
-
-
-def _scores(winners) -> np.ndarray:
-    """Score of model A (1, 0 or ½) per vote."""
-    coded = encode(winners)
-    return np.array([OUTCOME_SCORE[w] for w in coded.labels])[coded.codes] if len(coded) else np.zeros(0)
 
 
 def _is_plain(query: LeaderboardQuery) -> bool:

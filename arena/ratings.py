@@ -45,6 +45,14 @@ class Outcome(Protocol):
 
 
 # --------------------------------------------------------------------------- data
+def outcome_scores(winners: Any) -> np.ndarray:
+    """Model A's score (1, 0 or ½) for each vote of a winner column (array, list or ``Coded``)."""
+    from arena.columnar import encode
+
+    coded = encode(winners)
+    return np.array([OUTCOME_SCORE[w] for w in coded.labels])[coded.codes] if len(coded) else np.zeros(0)
+
+
 @dataclass(frozen=True)
 class Comparisons:
     """Aggregated outcomes: cell k says model ``a[k]`` scored ``score[k]`` against ``b[k]``, ``count[k]`` times."""
@@ -68,7 +76,7 @@ class Comparisons:
         names = sorted(set(model_a.labels) | set(model_b.labels))
         index = {m: i for i, m in enumerate(names)}
         a, b = model_a.recode(index), model_b.recode(index)
-        score = np.array([OUTCOME_SCORE[w] for w in winner.labels])[winner.codes] if len(winner) else np.zeros(0)
+        score = outcome_scores(winner)
         count = np.asarray(count, dtype=float)
         keep = (a != b) & (count > 0)
         present = np.unique(np.concatenate([a[keep], b[keep]]))

@@ -506,10 +506,9 @@ def elo_first_read(store) -> dict:  # noqa: ANN001
     The read is timed twice: as the app runs it, and with Python's cyclic GC paused (a diagnostic:
     the lists of millions of values that vote_columns_for accumulates make every full collection slow).
     """
-    import numpy as np
 
     from arena.columnar import encode
-    from arena.ratings import OUTCOME_SCORE, online_elo
+    from arena.ratings import online_elo, outcome_scores
 
     columns = ["id", "model_a", "model_b", "winner"]
     read_s, new = timed(store.vote_columns_for, "overall", columns)
@@ -521,7 +520,7 @@ def elo_first_read(store) -> dict:  # noqa: ANN001
     model_a, model_b, winner = encode(new["model_a"]), encode(new["model_b"]), encode(new["winner"])
     names = sorted(set(model_a.labels) | set(model_b.labels))
     index = {m: i for i, m in enumerate(names)}
-    scores = np.array([OUTCOME_SCORE[w] for w in winner.labels])[winner.codes]
+    scores = outcome_scores(winner)
     loop_s, _ = timed(lambda: online_elo(model_a.recode(index).tolist(), model_b.recode(index).tolist(), scores.tolist(), len(names)))
     return {"read_s": read_s, "read_nogc_s": read_nogc_s, "loop_s": loop_s, "rows": len(new["id"])}
 

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from arena.backends.base import GenerationStats
 from arena.battle import Battle, Limits
-from arena.store import Store
+from arena.categories import VoteFacts
+from arena.ratings import OUTCOME_SCORE
+from arena.store import BattleRecord, Store
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class O:
+    """One aggregated outcome row (what the store's counts hold), for rating tests."""
+
+    model_a: str
+    model_b: str
+    winner: str
+    count: int
 
 
 def make_arena(tmp_path: Path, models_yaml: str, database_url: str, **settings: object):
@@ -47,3 +62,30 @@ def played(store: Store, mode: str = "anony", models=("m1", "m2"), judge: str = 
         battle.finish_side(name, GenerationStats(finish_reason="stop", prompt_tokens=5, completion_tokens=2, first_token_s=0.1, duration_s=0.3))
     store.save_turn(battle, regenerated=False)
     return battle
+
+
+WINNERS = list(OUTCOME_SCORE)
+
+
+def random_facts(rng: random.Random, models=("m1", "m2", "m3", "m4")) -> VoteFacts:
+    a, b = rng.sample(models, 2)
+    return VoteFacts(
+        model_a=a, model_b=b, winner=rng.choice(WINNERS), mode=rng.choice(["anony", "anony", "named"]),
+        leak_flag=rng.random() < 0.15, error_flag=rng.random() < 0.05, turns=rng.choice([1, 1, 2, 3]),
+        user_tokens=rng.choice([5, 50, 600, 1200]), language=rng.choice(["en", "fr", None]),
+        style_a=(rng.randint(1, 500), rng.randint(0, 3), rng.randint(0, 9), rng.randint(0, 4)),
+        style_b=(rng.randint(1, 500), rng.randint(0, 3), rng.randint(0, 9), rng.randint(0, 4)),
+    )
+
+
+def records(store: Store, n: int, seed: int = 0, judges: int = 5, start: datetime | None = None) -> list[BattleRecord]:
+    rng = random.Random(seed)
+    start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
+    return [
+        BattleRecord(
+            battle_id=f"{seed:04d}{i:028d}", facts=random_facts(rng), judge_hash=store.hash_judge(f"judge{i % judges}"),
+            created_at=start + timedelta(minutes=i), conversation_a=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+            conversation_b=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}],
+        )
+        for i in range(n)
+    ]

@@ -3,44 +3,18 @@
 from __future__ import annotations
 
 import itertools
-import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
 
-from arena.categories import CATEGORIES, VoteFacts, categories_of, category_filter
+from arena.categories import CATEGORIES, categories_of, category_filter
 from arena.columnar import encode
 from arena.leaderboard import LeaderboardQuery, LeaderboardService
 from arena.ratings import OUTCOME_SCORE, online_elo
-from arena.store import BattleRecord, Store
+from arena.store import Store
 from arena.tables import Vote, VoteCount
-
-WINNERS = list(OUTCOME_SCORE)
-
-
-def random_facts(rng: random.Random, models=("m1", "m2", "m3", "m4")) -> VoteFacts:
-    a, b = rng.sample(models, 2)
-    return VoteFacts(
-        model_a=a, model_b=b, winner=rng.choice(WINNERS), mode=rng.choice(["anony", "anony", "named"]),
-        leak_flag=rng.random() < 0.15, error_flag=rng.random() < 0.05, turns=rng.choice([1, 1, 2, 3]),
-        user_tokens=rng.choice([5, 50, 600, 1200]), language=rng.choice(["en", "fr", None]),
-        style_a=(rng.randint(1, 500), rng.randint(0, 3), rng.randint(0, 9), rng.randint(0, 4)),
-        style_b=(rng.randint(1, 500), rng.randint(0, 3), rng.randint(0, 9), rng.randint(0, 4)),
-    )
-
-
-def records(store: Store, n: int, seed: int = 0, judges: int = 5, start: datetime | None = None) -> list[BattleRecord]:
-    rng = random.Random(seed)
-    start = start or datetime(2026, 1, 1, tzinfo=timezone.utc)
-    return [
-        BattleRecord(
-            battle_id=f"{seed:04d}{i:028d}", facts=random_facts(rng), judge_hash=store.hash_judge(f"judge{i % judges}"),
-            created_at=start + timedelta(minutes=i), conversation_a=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
-            conversation_b=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "b"}],
-        )
-        for i in range(n)
-    ]
+from tests.helpers import records
 
 
 def count_table(store: Store) -> dict[tuple[str, str, str, str], int]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 
@@ -11,16 +9,7 @@ from arena.leaderboard import LeaderboardQuery, LeaderboardService
 from arena.live import LayoutChanged, LiveBootstrap
 from arena.ratings import Comparisons, bootstrap_logits, fit_bradley_terry
 from arena.store import Store
-from tests.test_leaderboard import records
-
-
-@dataclass(frozen=True)
-class O:
-    model_a: str
-    model_b: str
-    winner: str
-    count: int
-
+from tests.helpers import O, records
 
 BASE = [O("x", "y", "model_a", 30), O("x", "y", "model_b", 20), O("y", "z", "tie", 10), O("x", "z", "model_a", 40)]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 from scipy.optimize import minimize
@@ -21,14 +19,7 @@ from arena.ratings import (
     sandwich_covariance,
     style_design,
 )
-
-
-@dataclass(frozen=True)
-class O:
-    model_a: str
-    model_b: str
-    winner: str
-    count: int
+from tests.helpers import O
 
 
 def simulate(strengths: dict[str, float], n: int, rng: np.random.Generator, tie_rate: float = 0.0) -> list[O]:
