@@ -6,8 +6,11 @@ on old votes is Binomial(N', N / N'), and given D those picks are D uniform
 picks among the old votes. A round that already holds N such picks becomes
 one with D picks by dropping N − D of them at random (or adding D − N fresh
 ones); the other N' − D picks go to the new votes. Every updated round is
-therefore distributed exactly as a fresh draw, at a cost proportional to the
-number of cells, and its refit starts from the round's previous logits.
+therefore distributed exactly as a fresh draw. Only the moved picks are
+touched (about k per round, plus one cumulative sum to locate the dropped
+ones). Each round's refit starts from its previous logits moved by one chord
+step computed from the changed cells alone, so one or two full iterations
+confirm convergence.
 
 A fresh ``LiveBootstrap`` is bit-identical to a from-scratch bootstrap with the
 same seed; after updates its resamples are equally valid but depend on when
@@ -16,12 +19,21 @@ votes arrived, so reproducible figures come from a fresh computation (the CLI).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
+from scipy.special import expit
 
-from arena.ratings import DEFAULT_PRIOR, OUTCOME_SCORE, Comparisons, _chord_refits, bootstrap_draws_and_logits, fit_bradley_terry
+from arena.ratings import (
+    DEFAULT_PRIOR,
+    OUTCOME_SCORE,
+    ChordRefitter,
+    Comparisons,
+    _chord_refits,
+    bootstrap_draws_and_logits,
+    fit_bradley_terry,
+    pair_games_and_wins,
+)
 
 
 class LayoutChanged(Exception):
@@ -38,6 +50,8 @@ class LiveBootstrap:
         self.rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(3)[2])  # not the seeds of the first draws
         self.theta = fit_bradley_terry(self.merged.win_matrix(), prior=prior)
         self.draws, self.samples = bootstrap_draws_and_logits(self.merged, self.theta, rounds=rounds, seed=seed, prior=prior)
+        self.games, self.wins = pair_games_and_wins(self.draws)  # (pairs, rounds), kept current with the draws
+        self._cumulative = np.cumsum(self.draws.ravel())  # reused by add(); written once here so its pages exist
         n = self.merged.n_models
         self._index = {name: i for i, name in enumerate(self.merged.models)}
         pairs = self.merged.a[::3] * n + self.merged.b[::3]
@@ -67,28 +81,50 @@ class LiveBootstrap:
         if len(cells) == 0:
             self.version = version
             return
-        old_total, cell_count = self.total, len(self.merged.count)
+        old_total, cell_count, rounds = self.total, len(self.merged.count), len(self.draws)
         delta = np.bincount(cells, minlength=cell_count).astype(float)
         new_total = old_total + len(cells)
-        old_cdf = np.cumsum(self.merged.count) / old_total
-        new_cdf = np.cumsum(delta) / len(cells)
-        for r, round_counts in enumerate(self.draws):
-            on_old = int(self.rng.binomial(new_total, old_total / new_total))
-            if on_old < old_total:  # drop old_total - on_old of this round's picks, uniformly
-                positions = self.rng.choice(old_total, old_total - on_old, replace=False)
-                dropped = np.searchsorted(np.cumsum(round_counts), positions, side="right")
-                round_counts -= np.bincount(dropped, minlength=cell_count)
-            elif on_old > old_total:  # add fresh picks among the old votes
-                round_counts += np.bincount(_pick(old_cdf, self.rng.random(on_old - old_total)), minlength=cell_count)
-            if new_total > on_old:
-                round_counts += np.bincount(_pick(new_cdf, self.rng.random(new_total - on_old)), minlength=cell_count)
-            self.draws[r] = round_counts
+        on_old = self.rng.binomial(new_total, old_total / new_total, size=rounds)  # picks landing on old votes
+        changes: list[tuple[np.ndarray, np.ndarray, int]] = []  # (round, cell, ±1) per pick moved
+
+        dropping = np.flatnonzero(on_old < old_total)
+        if len(dropping):  # drop old_total - on_old of the round's picks, uniformly without replacement
+            positions = np.concatenate([r * old_total + self.rng.choice(old_total, old_total - on_old[r], replace=False)
+                                        for r in dropping])
+            # Every round sums to old_total, so the flattened cumulative sum finds round and cell at once.
+            np.cumsum(self.draws.ravel(), out=self._cumulative)  # a kept buffer: a fresh one page-faults every time
+            flat = np.searchsorted(self._cumulative, positions, side="right")
+            changes.append((flat // cell_count, flat % cell_count, -1))
+        extra = np.clip(on_old - old_total, 0, None)
+        if extra.any():  # add fresh picks among the old votes
+            changes.append((np.repeat(np.arange(rounds), extra), _pick(np.cumsum(self.merged.count) / old_total,
+                                                                       self.rng.random(int(extra.sum()))), 1))
+        fresh = new_total - on_old
+        if fresh.any():  # the remaining picks go to the new votes
+            changes.append((np.repeat(np.arange(rounds), fresh), _pick(np.cumsum(delta) / len(cells),
+                                                                       self.rng.random(int(fresh.sum()))), 1))
+        start = self.samples.T.copy()  # (models, rounds)
+        gradient = np.zeros_like(start)  # change of every round's gradient at its old logits
+        low, high = self.merged.a[::3], self.merged.b[::3]
+        for round_index, cell, sign in changes:
+            np.add.at(self.draws, (round_index, cell), sign)
+            np.add.at(self.games, (cell // 3, round_index), float(sign))
+            np.add.at(self.wins, (cell // 3, round_index), sign * 0.5 * (cell % 3))
+            first, second = low[cell // 3], high[cell // 3]
+            residual = sign * (0.5 * (cell % 3) - expit(start[first, round_index] - start[second, round_index]))
+            np.add.at(gradient, (first, round_index), residual)
+            np.add.at(gradient, (second, round_index), -residual)
+
         self.merged = Comparisons(self.merged.models, self.merged.a, self.merged.b, self.merged.score, self.merged.count + delta)
         self.theta = fit_bradley_terry(self.merged.win_matrix(), prior=self.prior, theta0=self.theta)
-        halves = [h for h in np.array_split(np.arange(len(self.draws)), 2) if len(h)]
-        with ThreadPoolExecutor(max_workers=2) as pool:  # numpy releases the GIL: one half per core
-            parts = pool.map(lambda rows: _chord_refits(self.merged, self.draws[rows], self.theta, self.prior, start=self.samples[rows]), halves)
-            self.samples = np.concatenate(list(parts))
+        refitter = ChordRefitter(self.merged, self.theta, self.prior)
+        # One chord step from the few changed cells alone (cheap), then full iterations confirm convergence.
+        start += refitter.solve(gradient)
+        theta = refitter.refit(self.games, self.wins, start)
+        if theta is None:  # a big jump (few votes so far): exact Newton steps instead
+            self.samples = _chord_refits(self.merged, self.draws, self.theta, self.prior, start=self.samples)
+        else:
+            self.samples = (theta - theta.mean(axis=0)).T
         self.version = version
 
 

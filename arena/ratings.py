@@ -243,36 +243,66 @@ def _poisson_fill(rng: np.random.Generator, total: int, probabilities: np.ndarra
     return out
 
 
+def pair_games_and_wins(draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pair games and wins of the lower model, (pairs, rounds), from merged cell counts (rounds, cells)."""
+    per_pair = draws.reshape(len(draws), -1, 3)                                          # (rounds, pairs, outcome)
+    games = np.ascontiguousarray(per_pair.sum(axis=2, dtype=float).T)
+    wins = np.ascontiguousarray((per_pair[:, :, 2] + 0.5 * per_pair[:, :, 1]).T)
+    return games, wins
+
+
+class ChordRefitter:
+    """Refits bootstrap rounds by chord iterations: Newton steps with one fixed Hessian, factorised once.
+
+    The Hessian is the full-data one at *theta_hat*. Every round's optimum is
+    close to the full-data fit, so the iterations contract fast and converge to
+    the same optimum Newton's method finds, at the cost of one sparse product
+    and one triangular solve per step for all rounds at once.
+    """
+
+    def __init__(self, merged: Comparisons, theta_hat: np.ndarray, prior: float) -> None:
+        n = merged.n_models
+        low, high = merged.a[::3], merged.b[::3]
+        self.prior = prior
+        self.incidence = _incidence(low, high, n)
+        self.incidence_t = self.incidence.T.tocsr()
+        p_hat = expit(theta_hat[low] - theta_hat[high])
+        total_games = merged.count.reshape(-1, 3).sum(axis=1)
+        self.factor = cho_factor(_laplacian(low, high, total_games * p_hat * (1.0 - p_hat), n) + prior * np.eye(n))
+
+    def solve(self, gradient: np.ndarray) -> np.ndarray:
+        """The chord step for a gradient (models, rounds)."""
+        return cho_solve(self.factor, gradient, check_finite=False)
+
+    def refit(self, games: np.ndarray, wins: np.ndarray, start: np.ndarray, *, tol: float = 1e-5,
+              max_iter: int = 60) -> np.ndarray | None:
+        """Logits (models, rounds) for per-pair *games* and *wins* (pairs, rounds), from *start*; None if not converged.
+
+        *tol* is in logits: 1e-5 is about 0.004 arena points, far below what a
+        percentile interval can resolve. Arrays are reused across iterations
+        (fresh large allocations cost more than the arithmetic here).
+        """
+        theta = np.array(start, dtype=float, order="C")
+        residual = np.empty_like(wins)
+        for _ in range(max_iter):
+            expit(self.incidence @ theta, out=residual)
+            np.multiply(games, residual, out=residual)
+            np.subtract(wins, residual, out=residual)
+            step = self.solve(self.incidence_t @ residual - self.prior * theta)
+            theta += step
+            if np.max(np.abs(step)) < tol:
+                return theta
+        return None
+
+
 def _chord_refits(merged: Comparisons, draws: np.ndarray, theta_hat: np.ndarray, prior: float,
                   tol: float = 1e-5, max_iter: int = 60, start: np.ndarray | None = None) -> np.ndarray:
-    """Refit every round from the full-data fit with a fixed, once-factorised Hessian.
-
-    *tol* is in logits: 1e-5 is about 0.004 arena points, far below what a
-    percentile interval can resolve. Arrays are reused across iterations (fresh
-    large allocations cost more than the arithmetic here).
-    """
-    n, rounds = merged.n_models, len(draws)
-    low, high = merged.a[::3], merged.b[::3]
-    per_pair = draws.reshape(rounds, -1, 3)                          # (rounds, pairs, outcome)
-    games = np.ascontiguousarray(per_pair.sum(axis=2, dtype=float).T)                     # (pairs, rounds)
-    wins = np.ascontiguousarray((per_pair[:, :, 2] + 0.5 * per_pair[:, :, 1]).T)         # wins of the lower model
-    incidence = _incidence(low, high, n)
-    p_hat = expit(theta_hat[low] - theta_hat[high])
-    total_games = merged.count.reshape(-1, 3).sum(axis=1)
-    information = _laplacian(low, high, total_games * p_hat * (1.0 - p_hat), n) + prior * np.eye(n)
-    factor = cho_factor(information)
-    theta = np.repeat(theta_hat[:, None], rounds, axis=1) if start is None else np.array(start.T)  # (models, rounds)
-    residual = np.empty_like(wins)                                   # (pairs, rounds)
-    for _ in range(max_iter):
-        expit(incidence @ theta, out=residual)
-        np.multiply(games, residual, out=residual)
-        np.subtract(wins, residual, out=residual)
-        step = cho_solve(factor, incidence.T @ residual - prior * theta, check_finite=False)
-        theta += step
-        if np.max(np.abs(step)) < tol:
-            break
-    else:  # far from the full-data fit (tiny samples): finish with exact Newton steps
-        theta = fit_bradley_terry_batch(np.stack([merged.win_matrix(d) for d in draws]), prior=prior, theta0=theta.T, tol=tol)
+    """Logits (rounds, models) of every round of *draws*, refitted from *start* (default: the full-data fit)."""
+    games, wins = pair_games_and_wins(draws)
+    begin = np.repeat(theta_hat[:, None], len(draws), axis=1) if start is None else start.T
+    theta = ChordRefitter(merged, theta_hat, prior).refit(games, wins, begin, tol=tol, max_iter=max_iter)
+    if theta is None:  # far from the full-data fit (tiny samples): finish with exact Newton steps
+        theta = fit_bradley_terry_batch(np.stack([merged.win_matrix(d) for d in draws]), prior=prior, theta0=begin.T, tol=tol)
         return theta - theta.mean(axis=1, keepdims=True)
     theta = theta.T
     return theta - theta.mean(axis=1, keepdims=True)

@@ -439,6 +439,17 @@ class Store:
             elif json.loads(saved.value)["last_vote_id"] < last_vote_id:
                 saved.value = value
 
+    @property
+    def commits_in_id_order(self) -> bool:
+        """True when a reader that sees vote id V already sees every vote with a smaller id.
+
+        SQLite has one writer at a time and assigns the id inside the write
+        transaction, so ids appear in commit order. On PostgreSQL a sequence
+        hands out ids before commit, and a vote with a smaller id can become
+        visible after one with a larger id.
+        """
+        return self.engine.dialect.name == "sqlite"
+
     def category_total(self, category: str) -> int:
         """Votes counted in *category* (the sum of its pair counts)."""
         with self.session() as session:
