@@ -4,6 +4,7 @@ Subcommands:
   serve         start the web app (same as ``python app.py``)
   leaderboard   print the Bradley–Terry leaderboard from the store
   import-battles  load FastChat-format battles (JSON lines) into the store
+  export        write the vote log as training data (battles, pairwise/KTO, kwise, sharegpt)
   rebuild-counts  recompute per-category vote counts
   check-models  validate models.yaml (and probe endpoints with --probe)
   db upgrade    migrate the database to the newest schema
@@ -46,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("file", help="a .jsonl (or .jsonl.gz) file, one battle per line")
     importer.add_argument("--batch-size", type=int, default=2000)
 
+    from arena.export import cli as export_cli
+
+    export_cli.add_arguments(sub.add_parser("export", help="write the vote log as training data with a datasheet"))
+
     sub.add_parser("rebuild-counts", help="recompute the per-category vote counts from the votes table")
 
     check = sub.add_parser("check-models", help="validate models.yaml; --probe also contacts every endpoint")
@@ -77,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         configure_logging(settings.log_level)
+        if args.command == "export":
+            from arena.export import cli as export_cli
+
+            return export_cli.run(args, settings, list(argv) if argv is not None else None)
         return _dispatch(args, settings)
     except (ConfigError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -183,6 +192,12 @@ def _import_battles(args: argparse.Namespace, settings: Settings) -> int:
     store = Store(settings.database_url, long_prompt_tokens=settings.long_prompt_tokens)
     try:
         report = import_battles(store, args.file, batch_size=args.batch_size, judge_salt=settings.judge_salt, progress=True)
+        if report.imported:
+            # Online Elo replays every vote in order once; doing it now saves the first leaderboard view the wait.
+            from arena.leaderboard import LeaderboardService
+
+            print("bringing the overall leaderboard's online Elo up to date ...", file=sys.stderr)
+            LeaderboardService(store).elo_ratings()
     finally:
         store.close()
     for line_number, reason in report.rejected[:50]:

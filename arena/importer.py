@@ -3,8 +3,9 @@
 One JSON object per line: ``model_a``, ``model_b``, ``winner`` (``model_a``,
 ``model_b``, ``tie`` or ``tie (bothbad)``), ``conversation_a`` and
 ``conversation_b`` (OpenAI message lists), and optionally ``question_id``,
-``tstamp``, ``judge``, ``turn``, ``anony``, ``language`` and this arena's own
-flags (``leak_flag``, ``error_flag``). The file is streamed in batches; a bad
+``tstamp``, ``judge``, ``turn``, ``anony``, ``language``, ``openai_moderation``
+and this arena's own flags (``leak_flag``, ``error_flag``, ``moderation_flag``).
+The file is streamed in batches; a bad
 line is rejected with its line number and the rest still load. Battle ids are
 derived from ``question_id`` (or the line's content), so importing a file twice
 does not duplicate it.
@@ -133,7 +134,16 @@ def parse_line(line: str, store: Store, judge_salt: str = "") -> BattleRecord:
         battle_id=battle_id, facts=facts, judge_hash=store.hash_judge(f"import:{judge}", judge_salt), created_at=created,
         conversation_a=conversation_a, conversation_b=conversation_b,
         time_to_vote_s=float(time_to_vote) if isinstance(time_to_vote, (int, float)) else 0.0,
+        moderation_flag=_moderated(data),
     )
+
+
+def _moderated(data: dict[str, Any]) -> bool:
+    """This arena's ``moderation_flag``, or the public datasets' ``openai_moderation.flagged``."""
+    if "moderation_flag" in data:
+        return bool(data["moderation_flag"])
+    moderation = data.get("openai_moderation")
+    return bool(moderation.get("flagged")) if isinstance(moderation, dict) else False
 
 
 def _name(data: dict[str, Any], key: str) -> str:

@@ -21,12 +21,21 @@ from arena.categories import DEFAULT_CATEGORY, describe
 from arena.columnar import encode
 from arena.config import ModelCatalogue
 from arena.live import LayoutChanged, LiveBootstrap
-from arena.ratings import Comparisons, Ratings, compute_ratings, fit_style_control, online_elo, outcome_scores, style_design
+from arena.ratings import (
+    Comparisons,
+    Ratings,
+    StyleFit,
+    compute_ratings,
+    fit_bradley_terry,
+    fit_style_control,
+    online_elo,
+    style_design,
+)
 from arena.store import Store
+from arena.vote_arrays import VoteArrays
 
 log = logging.getLogger(__name__)
 
-STYLE_COLUMNS = ["model_a", "model_b", "winner", "len_a", "len_b", "headers_a", "headers_b", "lists_a", "lists_b", "bold_a", "bold_b"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,7 @@ class LeaderboardService:
         self._cache: dict[LeaderboardQuery, Leaderboard] = {}
         self._live: dict[tuple[str, int, int], LiveBootstrap] = {}
         self._elo: dict[str, _EloState] = {}
+        self._style_cache: dict[str, VoteArrays] = {}
         self._lock = threading.Lock()
 
     def get(self, query: LeaderboardQuery = LeaderboardQuery()) -> Leaderboard:
@@ -146,7 +156,7 @@ class LeaderboardService:
             anchor_model=self.anchor_model,
             anchor_score=self.anchor_score,
             ci_method=query.ci_method,
-            elo=self._elo_ratings(query.category),
+            elo=self.elo_ratings(query.category),
             style=style,
             fitted=fitted,
         )
@@ -179,37 +189,53 @@ class LeaderboardService:
             fitted = (live.theta, live.samples)
         return self._board(query, comparisons, version, started, fitted=fitted, style=style, description=description)
 
-    def _style_fit(self, category: str, comparisons: Comparisons):
-        columns = self.store.vote_columns_for(category, STYLE_COLUMNS)
-        index = {m: i for i, m in enumerate(comparisons.models)}
-        a, b = encode(columns["model_a"]).recode(index), encode(columns["model_b"]).recode(index)
-        score = outcome_scores(columns["winner"])
-        style_a = np.column_stack([columns[c] for c in ("len_a", "headers_a", "lists_a", "bold_a")]).astype(float)
-        style_b = np.column_stack([columns[c] for c in ("len_b", "headers_b", "lists_b", "bold_b")]).astype(float)
-        return fit_style_control(a, b, score, style_design(style_a, style_b), comparisons.n_models)
+    def _style_votes(self, category: str) -> VoteArrays:
+        """Every vote of *category* with its style counts, read once and then extended by the newer votes only.
 
-    def _elo_ratings(self, category: str) -> dict[str, float]:
+        Where ids may commit out of order (PostgreSQL) only votes older than the
+        settle window join the kept arrays; the newest ones are read afresh each time.
+        """
+        kept = self._style_cache.get(category)
+        after = kept.last_id if kept is not None else 0
+        settle = self.elo_settle_s > 0 and not self.store.commits_in_id_order
+        settled_before = datetime.now(timezone.utc) - timedelta(seconds=self.elo_settle_s) if settle else None
+        newer = self.store.vote_arrays(category, style=True, after_id=after, created_before=settled_before)
+        kept = newer if kept is None else kept.extended(newer)
+        self._style_cache[category] = kept
+        if not settle:
+            return kept
+        return kept.extended(self.store.vote_arrays(category, style=True, after_id=kept.last_id))
+
+    def _style_fit(self, category: str, comparisons: Comparisons) -> StyleFit:
+        votes = self._style_votes(category)
+        index = {m: i for i, m in enumerate(comparisons.models)}
+        lookup = np.array([index.get(m, -1) for m in votes.models], dtype=np.int64)
+        a, b = lookup[votes.a], lookup[votes.b]
+        keep = (a >= 0) & (b >= 0) & (a != b)  # votes the counts table holds (self-battles never are)
+        return fit_style_control(a[keep], b[keep], votes.score[keep], style_design(votes.style_a[keep], votes.style_b[keep]),
+                                 comparisons.n_models, theta0=fit_bradley_terry(comparisons.win_matrix()))
+
+    def elo_ratings(self, category: str = DEFAULT_CATEGORY) -> dict[str, float]:
         """Online Elo for *category*, folding in only votes newer than the last update (state kept in the store)."""
         if category not in self._elo:
             last_vote_id, saved = self.store.load_elo(category)
             self._elo[category] = _EloState(last_vote_id, saved)
         state = self._elo[category]
-        settled_before = datetime.now(timezone.utc) - timedelta(seconds=self.elo_settle_s) if self.elo_settle_s > 0 else None
-        new = self.store.vote_columns_for(category, ["id", "model_a", "model_b", "winner"], after_id=state.last_vote_id,
-                                          created_before=settled_before)
-        if len(new["id"]) == 0:
+        settle = self.elo_settle_s > 0 and not self.store.commits_in_id_order
+        settled_before = datetime.now(timezone.utc) - timedelta(seconds=self.elo_settle_s) if settle else None
+        new = self.store.vote_arrays(category, after_id=state.last_vote_id, created_before=settled_before)
+        if new.last_id == state.last_vote_id:
             return dict(state.ratings)
-        model_a, model_b = encode(new["model_a"]), encode(new["model_b"])
-        names = sorted(set(state.ratings) | set(model_a.labels) | set(model_b.labels))
-        index = {m: i for i, m in enumerate(names)}
-        start = [state.ratings.get(name, 1000.0) for name in names]
-        ratings = online_elo(model_a.recode(index).tolist(), model_b.recode(index).tolist(), outcome_scores(new["winner"]).tolist(),
-                             len(names), start=start)
-        state.ratings = {name: float(ratings[index[name]]) for name in names}
-        state.last_vote_id = int(new["id"][-1])
+        if len(new):
+            names = sorted(set(state.ratings) | {new.models[i] for i in np.unique(np.concatenate([new.a, new.b]))})
+            index = {m: i for i, m in enumerate(names)}
+            lookup = np.array([index.get(m, -1) for m in new.models], dtype=np.int64)
+            start = [state.ratings.get(name, 1000.0) for name in names]
+            ratings = online_elo(lookup[new.a].tolist(), lookup[new.b].tolist(), new.score.tolist(), len(names), start=start)
+            state.ratings = {name: float(ratings[index[name]]) for name in names}
+        state.last_vote_id = new.last_id
         self.store.save_elo(category, state.last_vote_id, state.ratings)
         return dict(state.ratings)
-
 
 
 def _is_plain(query: LeaderboardQuery) -> bool:

@@ -29,7 +29,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from arena import battle as domain
 from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, VoteFacts, categories_of, category_filter
 from arena.columnar import read_columns
+from arena.prompts import prompt_hash
 from arena.tables import ArenaMeta, Battle, Conversation, Judge, Message, Vote, VoteCount
+from arena.vote_arrays import STYLE_LIMITS, VoteArrays, read_vote_arrays
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +110,7 @@ class BattleRecord:
     conversation_a: list[dict]
     conversation_b: list[dict]
     time_to_vote_s: float = 0.0
+    moderation_flag: bool = False
 
 
 class Store:
@@ -284,7 +287,13 @@ class Store:
         try:
             with self.session() as session, session.begin():
                 judge_id = self._judge_id(session, judge_hash)
-                session.add(Vote(battle_id=battle_id, judge_id=judge_id, time_to_vote_s=time_to_vote_s, created_at=utcnow(), **vote_columns(facts)))
+                user_turns = session.scalars(
+                    select(Message.content).join(Conversation, Conversation.id == Message.conversation_id)
+                    .where(Conversation.battle_id == battle_id, Conversation.side == "a", Message.role == "user", Message.superseded.is_(False))
+                    .order_by(Message.position)
+                )
+                session.add(Vote(battle_id=battle_id, judge_id=judge_id, time_to_vote_s=time_to_vote_s, created_at=utcnow(),
+                                 prompt_hash=prompt_hash(user_turns), **vote_columns(facts)))
                 session.flush()
                 self._bump_counts(session, Counter(
                     (category, facts.model_a, facts.model_b, facts.winner) for category in categories_of(facts, self.long_prompt_tokens)
@@ -343,7 +352,7 @@ class Store:
                 battles.append(dict(
                     id=r.battle_id, mode=f.mode, model_a=f.model_a, model_b=f.model_b, judge_id=judge_id, status="voted",
                     turns=f.turns, leak_flag=f.leak_flag, leak_terms=[], error_flag=f.error_flag, usage={},
-                    created_at=r.created_at, updated_at=r.created_at,
+                    moderation_flag=r.moderation_flag, created_at=r.created_at, updated_at=r.created_at,
                 ))
                 for side, model, transcript in (("a", f.model_a, r.conversation_a), ("b", f.model_b, r.conversation_b)):
                     conversation_id = uuid.uuid5(uuid.NAMESPACE_URL, f"arena-battle/{r.battle_id}/{side}").hex
@@ -359,7 +368,8 @@ class Store:
                             content=message["content"], superseded=False, created_at=r.created_at,
                         ))
                 votes.append(dict(battle_id=r.battle_id, judge_id=judge_id, time_to_vote_s=r.time_to_vote_s,
-                                  created_at=r.created_at, **vote_columns(f)))
+                                  created_at=r.created_at, prompt_hash=prompt_hash(m["content"] for m in r.conversation_a if m["role"] == "user"),
+                                  **vote_columns(f)))
                 for category in categories_of(f, self.long_prompt_tokens):
                     increments[(category, f.model_a, f.model_b, f.winner)] += 1
             for table, rows in ((Battle, battles), (Conversation, conversations), (Message, messages), (Vote, votes)):
@@ -483,6 +493,19 @@ class Store:
             query = query.where(Vote.created_at < created_before)
         return read_columns(self.engine, query, columns, chunk=chunk)
 
+    def vote_arrays(self, category: str, *, style: bool = False, after_id: int = 0,
+                    created_before: datetime | None = None) -> VoteArrays:
+        """The votes of *category* with ``id > after_id`` as arrays (codes, scores, optional style counts), in vote order."""
+        return read_vote_arrays(self.engine, category_filter(category, self.long_prompt_tokens),
+                                models=lambda: self.category_models(category), style=style, after_id=after_id,
+                                created_before=created_before)
+
+    def category_models(self, category: str) -> list[str]:
+        """Models with votes in *category*, from its pair counts (sorted)."""
+        with self.session() as session:
+            pairs = session.execute(select(VoteCount.model_a, VoteCount.model_b).where(VoteCount.category == category).distinct())
+            return sorted({name for pair in pairs for name in pair})
+
     def battle_row(self, battle_id: str) -> Battle | None:
         with self.session() as session:
             return session.get(Battle, battle_id)
@@ -497,7 +520,10 @@ class Store:
 
 def vote_columns(facts: VoteFacts) -> dict:
     """The ``votes`` columns that hold a vote's facts."""
-    (len_a, headers_a, lists_a, bold_a), (len_b, headers_b, lists_b, bold_b) = facts.style_a, facts.style_b
+    # Clamped so the packed per-vote read (arena.vote_arrays) can rely on each value's bit width.
+    (len_a, headers_a, lists_a, bold_a), (len_b, headers_b, lists_b, bold_b) = (
+        [min(max(int(value), 0), limit) for value, limit in zip(side, STYLE_LIMITS)] for side in (facts.style_a, facts.style_b)
+    )
     return dict(
         winner=facts.winner, model_a=facts.model_a, model_b=facts.model_b, mode=facts.mode,
         leak_flag=facts.leak_flag, error_flag=facts.error_flag, turns=facts.turns, user_tokens=facts.user_tokens,

@@ -61,6 +61,7 @@ class Battle(Base):
     leak_terms: Mapped[list[str]] = mapped_column(JSON, default=list)
     error_flag: Mapped[bool] = mapped_column(Boolean, default=False)
     error_detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    moderation_flag: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     usage: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -145,12 +146,14 @@ class Vote(Base):
     lists_b: Mapped[int] = mapped_column(Integer, server_default="0")
     bold_a: Mapped[int] = mapped_column(Integer, server_default="0")
     bold_b: Mapped[int] = mapped_column(Integer, server_default="0")
+    prompt_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # arena.prompts.prompt_hash of the user turns
 
     battle: Mapped[Battle] = relationship(back_populates="vote")
 
     __table_args__ = (
         CheckConstraint("winner IN ('model_a', 'model_b', 'tie', 'tie (bothbad)')", name="ck_votes_winner"),
         Index("ix_votes_filter", "mode", "leak_flag", "error_flag"),
+        Index("ix_votes_prompt_hash", "prompt_hash"),
     )
 
 

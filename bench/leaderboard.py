@@ -18,17 +18,22 @@ What it does, in one run:
    pairs are mildly uneven (model popularity in [0.7, 1.3]), about 10 % of the
    votes are ties, and the winner also depends on the answers' style counts so
    that style control has something to find. ``Store.rebuild_vote_counts()``
-   then fills ``vote_counts``; its time is printed too. On SQLite the rows are
+   then fills ``vote_counts`` and online Elo is brought up to date, as
+   ``import-battles`` does after a bulk load; their times are printed too. On SQLite the rows are
    written with ``sqlite3.executemany`` on the same file (bulk-load PRAGMAs);
    on other databases with SQLAlchemy Core ``insert(table)`` executemany (COPY on PostgreSQL).
 2. **Cold**: a fresh interpreter runs ``Store(url, migrate=False)`` +
    ``LeaderboardService(store).compute(LeaderboardQuery())`` (imports timed
-   separately, not included). Twice: once as is (the OS file cache holds the
-   database), once after asking the kernel to drop the SQLite file's pages
-   (``posix_fadvise(DONTNEED)``, best effort; SQLite only).
+   separately, not included). Three times: as is (the OS file cache holds the
+   database), after asking the kernel to drop the SQLite file's pages
+   (``posix_fadvise(DONTNEED)``, best effort; SQLite only), and on a store
+   whose saved online-Elo state was deleted first (Elo replays every vote).
 3. **Warm**: in this process, one ``compute()`` to warm up (online Elo reads
    every vote the first time, then only new ones), then the median of 3 more.
    **Cached**: ``get()`` on an unchanged store (one ``max(id)`` query).
+   **Live**: on a copy of the store, ``get()`` after 100 new votes (three
+   times; the headline), then the style-controlled ``get()`` first and after
+   100 more votes (only the new votes are read).
 4. **Style control**: the first ``compute(LeaderboardQuery(style_control=True))``
    in this process (per-vote rows, Newton fit, sandwich intervals).
 5. **Baseline**, what FastChat's ``compute_bt`` + bootstrap do (own code): read
@@ -69,7 +74,7 @@ sys.path.insert(0, str(ROOT))
 
 DATA_DIR = ROOT / "bench" / ".data"
 MARKER_KEY = "bench_leaderboard"
-DATA_FORMAT = 1  # bump when the generator changes, so cached files are regenerated
+DATA_FORMAT = 2  # bump when the generator changes, so cached files are regenerated
 CHUNK = 50_000
 JUDGES = 10_000
 LANGUAGES = ["en", "zh", "ru", "de", "fr", "es", "ja", "ko", None]
@@ -159,6 +164,7 @@ def prepare_store(args: argparse.Namespace):  # noqa: ANN201 - returns arena.sto
             for table in (VoteCount, Message, Conversation, Vote, Battle, Judge):
                 session.execute(delete(table))
             session.execute(delete(ArenaMeta).where(ArenaMeta.key.in_([MARKER_KEY, MARKER_KEY + ":timings"])))
+            session.execute(delete(ArenaMeta).where(ArenaMeta.key.like("elo:%")))  # state of the deleted votes
     started = time.perf_counter()
     judge_hashes = [store.hash_judge(f"bench-judge-{i}") for i in range(JUDGES)]
     data = synthesize(args.models, args.votes, args.seed)
@@ -172,16 +178,22 @@ def prepare_store(args: argparse.Namespace):  # noqa: ANN201 - returns arena.sto
     store.rebuild_vote_counts()
     rebuild_s = time.perf_counter() - started
     progress(f"rebuild_vote_counts: {rebuild_s:.1f} s")
+    from arena.leaderboard import LeaderboardService
+
+    started = time.perf_counter()
+    LeaderboardService(store).elo_ratings()  # what import-battles does after a bulk load
+    elo_s = time.perf_counter() - started
+    progress(f"online Elo brought up to date (as import-battles does): {elo_s:.1f} s")
     with store.session() as session, session.begin():
         session.merge(ArenaMeta(key=MARKER_KEY, value=marker_value(args)))
-        session.merge(ArenaMeta(key=MARKER_KEY + ":timings", value=json.dumps({"insert_s": insert_s, "rebuild_s": rebuild_s})))
+        session.merge(ArenaMeta(key=MARKER_KEY + ":timings", value=json.dumps({"insert_s": insert_s, "rebuild_s": rebuild_s, "elo_s": elo_s})))
     if path is not None:
         with store.engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     with store.session() as session:
         stored = session.scalar(select(Vote.id).order_by(Vote.id.desc()).limit(1))
     progress(f"generation done: {stored} votes; synthesize + insert {insert_s:.1f} s + rebuild_vote_counts {rebuild_s:.1f} s")
-    return store, {"insert_s": insert_s, "rebuild_s": rebuild_s, "cached": False, "strength": data["strength"]}
+    return store, {"insert_s": insert_s, "rebuild_s": rebuild_s, "elo_s": elo_s, "cached": False, "strength": data["strength"]}
 
 
 def true_strengths(n_models: int, seed: int):  # noqa: ANN201 - numpy array
@@ -370,8 +382,15 @@ def measure_cold(args: argparse.Namespace) -> None:
     from arena.store import Store
 
     imports_s = time.perf_counter() - started
-    started = time.perf_counter()
     store = Store(args.database_url, migrate=False)
+    if args.forget_elo:  # a store whose online Elo was never computed: it replays every vote
+        from sqlalchemy import delete
+
+        from arena.tables import ArenaMeta
+
+        with store.session() as session, session.begin():
+            session.execute(delete(ArenaMeta).where(ArenaMeta.key.like("elo:%")))
+    started = time.perf_counter()
     board = LeaderboardService(store).compute(LeaderboardQuery(rounds=args.rounds))
     seconds = time.perf_counter() - started
     print(json.dumps({"imports_s": imports_s, "seconds": seconds, "rows": len(board.ratings.rows),
@@ -396,9 +415,9 @@ def evict_file_cache(path: Path) -> bool:
     return done
 
 
-def run_cold(args: argparse.Namespace) -> dict:
+def run_cold(args: argparse.Namespace, *, forget_elo: bool = False) -> dict:
     command = [sys.executable, str(Path(__file__).resolve()), "--measure-cold", "--database-url", args.database_url,
-               "--rounds", str(args.rounds)]
+               "--rounds", str(args.rounds)] + (["--forget-elo"] if forget_elo else [])
     output = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
@@ -501,33 +520,19 @@ def breakdown(store, rounds: int) -> dict:  # noqa: ANN001
 
 
 def elo_first_read(store) -> dict:  # noqa: ANN001
-    """The cost of online Elo the first time (reads every vote row, then a Python loop).
+    """The cost of online Elo the first time: read every vote (the app's per-vote reader), then the Python loop."""
+    from arena.ratings import online_elo
 
-    The read is timed twice: as the app runs it, and with Python's cyclic GC paused (a diagnostic:
-    the lists of millions of values that vote_columns_for accumulates make every full collection slow).
-    """
-
-    from arena.columnar import encode
-    from arena.ratings import online_elo, outcome_scores
-
-    columns = ["id", "model_a", "model_b", "winner"]
-    read_s, new = timed(store.vote_columns_for, "overall", columns)
-    gc.disable()
-    try:
-        read_nogc_s, _ = timed(store.vote_columns_for, "overall", columns)
-    finally:
-        gc.enable()
-    model_a, model_b, winner = encode(new["model_a"]), encode(new["model_b"]), encode(new["winner"])
-    names = sorted(set(model_a.labels) | set(model_b.labels))
-    index = {m: i for i, m in enumerate(names)}
-    scores = outcome_scores(winner)
-    loop_s, _ = timed(lambda: online_elo(model_a.recode(index).tolist(), model_b.recode(index).tolist(), scores.tolist(), len(names)))
-    return {"read_s": read_s, "read_nogc_s": read_nogc_s, "loop_s": loop_s, "rows": len(new["id"])}
+    read_s, votes = timed(store.vote_arrays, "overall")
+    loop_s, _ = timed(lambda: online_elo(votes.a.tolist(), votes.b.tolist(), votes.score.tolist(), len(votes.models)))
+    return {"read_s": read_s, "loop_s": loop_s, "rows": len(votes)}
 
 
-def live_refresh(store, path: str, board, rounds: int) -> list[float]:  # noqa: ANN001
+def live_refresh(store, path: str, board, rounds: int) -> tuple[list[float], float, float]:  # noqa: ANN001
     """What the running app does when votes arrive: on a copy of the database, insert 100 votes and
-    time ``get()``, which folds them into the live bootstrap (three times)."""
+    time ``get()``, which folds them into the live bootstrap (three times). Then the same for the
+    style-controlled leaderboard: its first ``get()`` in the process, and one after 100 more votes
+    (the per-vote arrays are kept; only the new votes are read)."""
     import random
     import shutil
     from datetime import datetime, timezone
@@ -548,21 +553,30 @@ def live_refresh(store, path: str, board, rounds: int) -> list[float]:  # noqa: 
         service = LeaderboardService(copy)
         query = LeaderboardQuery(rounds=rounds)
         service.get(query)  # the running app's state before the new votes
-        for batch in range(3):
+        def add_votes(batch: int) -> None:
             records = []
             for i in range(100):
                 a, b = rng.sample(models, 2)
-                facts = VoteFacts(model_a=a, model_b=b, winner=rng.choice(["model_a", "model_b", "tie"]), mode="anony")
+                facts = VoteFacts(model_a=a, model_b=b, winner=rng.choice(["model_a", "model_b", "tie"]), mode="anony",
+                                  style_a=(rng.randint(50, 3000), rng.randint(0, 4), rng.randint(0, 9), rng.randint(0, 6)),
+                                  style_b=(rng.randint(50, 3000), rng.randint(0, 4), rng.randint(0, 9), rng.randint(0, 6)))
                 records.append(BattleRecord(battle_id=f"live{batch:02d}{i:026d}", facts=facts, judge_hash=copy.hash_judge("bench"),
                                             created_at=datetime.now(timezone.utc), conversation_a=[], conversation_b=[]))
             copy.insert_battles(records)
+
+        for batch in range(3):
+            add_votes(batch)
             times.append(timed(service.get, query)[0])
+        style_query = LeaderboardQuery(style_control=True, rounds=rounds)
+        style_first_s = timed(service.get, style_query)[0]
+        add_votes(3)
+        style_refresh_s = timed(service.get, style_query)[0]
         copy.close()
     finally:
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(work + suffix):
                 os.remove(work + suffix)
-    return times
+    return times, style_first_s, style_refresh_s
 
 
 def main() -> None:
@@ -576,6 +590,7 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="regenerate the data set even if cached")
     parser.add_argument("--quick", action="store_true", help="smoke run: 20 models, 200k votes")
     parser.add_argument("--measure-cold", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--forget-elo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure_cold:
         measure_cold(args)
@@ -600,6 +615,8 @@ def main() -> None:
     if path is not None and evict_file_cache(path):
         cold_evicted = run_cold(args)
         progress(f"cold (new process, file pages dropped): {cold_evicted['seconds']:.2f} s")
+    cold_no_elo = run_cold(args, forget_elo=True)  # saves the state again for the next runs
+    progress(f"cold (new process, online Elo never computed: replays all votes): {cold_no_elo['seconds']:.2f} s")
 
     # warm, cached, style control: this process
     from arena.store import Store
@@ -608,7 +625,7 @@ def main() -> None:
     service = LeaderboardService(store)
     query = LeaderboardQuery(rounds=args.rounds)
     first_s, board = timed(service.compute, query)
-    progress(f"first compute() in process (Elo reads all votes): {first_s:.2f} s")
+    progress(f"first compute() in process: {first_s:.2f} s")
     warm = [timed(service.compute, query)[0] for _ in range(3)]
     warm_s = statistics.median(warm)
     progress(f"warm compute(): {', '.join(f'{s:.3f}' for s in warm)} s -> median {warm_s:.3f} s")
@@ -616,16 +633,16 @@ def main() -> None:
     cached = [timed(service.get, query)[0] for _ in range(5)]
     cached_s = statistics.median(cached)
     progress(f"cached get(): median {cached_s * 1000:.2f} ms")
-    live = live_refresh(store, path, board, args.rounds) if path is not None else None
+    live, style_first_s, style_refresh_s = live_refresh(store, path, board, args.rounds) if path is not None else (None, None, None)
     if live:
         progress(f"live refresh after 100 new votes: {', '.join(f'{s:.3f}' for s in live)} s -> median {statistics.median(live):.3f} s")
+        progress(f"style control get(): first in process {style_first_s:.2f} s, after 100 new votes {style_refresh_s:.2f} s")
     style_s, style_board = timed(service.compute, LeaderboardQuery(style_control=True, rounds=args.rounds))
     progress(f"style control compute() (first in process): {style_s:.2f} s")
     stages = breakdown(store, args.rounds)
     elo = elo_first_read(store)
     progress("warm stages: " + ", ".join(f"{k} {v:.3f} s" for k, v in stages.items() if k != "outcome_rows")
-             + f" ({stages['outcome_rows']} outcome rows); Elo first time: read {elo['read_s']:.2f} s "
-             f"(GC paused: {elo['read_nogc_s']:.2f} s) + loop {elo['loop_s']:.2f} s")
+             + f" ({stages['outcome_rows']} outcome rows); Elo first time: read {elo['read_s']:.2f} s + loop {elo['loop_s']:.2f} s")
     leaderboard_rss = peak_rss_mb()
 
     # baseline
@@ -650,10 +667,9 @@ def main() -> None:
     if "insert_s" in generated:
         when = "when the cached data set was made" if generated["cached"] else "this run"
         print(f"generation ({when}): synthesize + insert {generated['insert_s']:.1f} s, "
-              f"rebuild_vote_counts {generated['rebuild_s']:.1f} s")
+              f"rebuild_vote_counts {generated['rebuild_s']:.1f} s, online Elo brought up to date {generated.get('elo_s', float('nan')):.1f} s")
     print("warm stages: " + ", ".join(f"{k} {v:.3f} s" for k, v in stages.items() if k != "outcome_rows")
-          + f"; online Elo first time: read {elo['read_s']:.2f} s (GC paused: {elo['read_nogc_s']:.2f} s) "
-            f"+ loop {elo['loop_s']:.2f} s over {elo['rows']} votes")
+          + f"; online Elo first time: read {elo['read_s']:.2f} s + loop {elo['loop_s']:.2f} s over {elo['rows']} votes")
     print(f"in-process: first compute {first_s:.2f} s, warm {', '.join(f'{s:.3f}' for s in warm)} s; "
           f"peak RSS {leaderboard_rss:.0f} MB (this process, incl. generation if any), cold process {cold['peak_rss_mb']:.0f} MB")
     print(f"baseline: read {base['read_s']:.2f} s, unique rows {base['unique_s']:.2f} s ({base['unique_rows']} rows), "
@@ -663,8 +679,9 @@ def main() -> None:
           + ", ".join(f"{k} {c:+.3f}±{e:.3f}" for k, (c, e) in style.items()))
     print(f"peak RSS {peak_rss_mb():.0f} MB")
     evicted = f", cold with file pages dropped {cold_evicted['seconds']:.2f} s" if cold_evicted else ""
-    print(f"cold {cold['seconds']:.2f} s (imports {cold['imports_s']:.2f} s, not included){evicted}, "
-          f"cached {cached_s * 1000:.2f} ms, style control {style_s:.2f} s")
+    style_live = f", style control refresh after 100 new votes {style_refresh_s:.2f} s (first get {style_first_s:.2f} s)" if live else ""
+    print(f"cold {cold['seconds']:.2f} s (imports {cold['imports_s']:.2f} s, not included){evicted}, cold with online Elo never "
+          f"computed {cold_no_elo['seconds']:.2f} s, cached {cached_s * 1000:.2f} ms, style control first in process {style_s:.2f} s{style_live}")
     print(f"from scratch, warm: {warm_s:.2f} s (ratio {base['total_s'] / warm_s:.0f}x to the baseline)")
     headline = statistics.median(live) if live else warm_s
     what = "live refresh after 100 new votes" if live else "warm compute"

@@ -13,6 +13,10 @@ from sqlalchemy import create_engine, text
 from arena.store import Store
 from tests.upstream import Upstream, serve
 
+# Nothing in the tests may reach the Hugging Face Hub (datasets and transformers load local files only).
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 POSTGRES_URL = os.environ.get("ARENA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("ARENA_REQUIRE_POSTGRES") == "1"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

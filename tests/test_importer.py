@@ -101,6 +101,12 @@ def test_cli_import_then_leaderboard(tmp_path: Path, monkeypatch: pytest.MonkeyP
     good = write_lines(tmp_path / "good.jsonl", [json.dumps(battle_line(i)) for i in range(20)])
     assert main(["import-battles", str(good)]) == 0
     assert "imported 20 battles" in capsys.readouterr().out
+    from arena.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'arena.sqlite3'}")
+    last_vote_id, elo = store.load_elo("overall")  # the import left online Elo current
+    assert last_vote_id == store.votes_version() and set(elo) == {"alpha", "beta"}
+    store.close()
     bad = write_lines(tmp_path / "bad.jsonl", [json.dumps(battle_line(50)), "[]"])
     assert main(["import-battles", str(bad)]) == 1
     captured = capsys.readouterr()

@@ -1,0 +1,6 @@
+"""The vote log as training data: ``python -m arena export`` (see :mod:`arena.export.run`)."""
+
+from arena.export.run import ExportSummary, run_export
+from arena.export.source import ExportFilters
+
+__all__ = ["ExportFilters", "ExportSummary", "run_export"]

@@ -1,0 +1,236 @@
+"""The export formats: each turns a stream of kept battles into rows, with a fixed column schema.
+
+* ``battles``  – FastChat / ``chatbot_arena_conversations`` layout (``import-battles`` reads it back).
+* ``pairwise`` – TRL's conversational preference format (``prompt``, ``chosen``, ``rejected``),
+  for ``DPOTrainer`` and ``RewardTrainer``; ties and both-bad votes are dropped.
+* ``kto``      – TRL's unpaired preference format (``prompt``, ``completion``, ``label``), for
+  ``KTOTrainer``: the winner's answer is desirable, the loser's not; a tie makes both
+  desirable, a both-bad vote both undesirable (``export --format pairwise --ties kto``).
+* ``kwise``    – Nectar-style rankings: single-turn battles on the same prompt grouped, each
+  model's answer ranked by a Bradley–Terry fit of that prompt's own votes.
+* ``sharegpt`` – the preferred conversation in ShareGPT form, for supervised fine-tuning.
+
+Pairwise and KTO rows split each battle at the longest run of messages both
+sides share that ends with a user turn: that run is the ``prompt`` and each
+side's remaining messages are its completion. For a single-turn battle that is
+the user's question and one answer each; in a multi-turn battle the sides'
+histories differ after the first answer, so the completions carry the later
+user turns too (the vote judged the whole conversation).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from arena.export.source import Drops, ExportedBattle
+from arena.ratings import OUTCOME_SCORE, Comparisons, fit_bradley_terry
+
+SOURCE = "starling-arena"
+MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt"}
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    description: str
+    schema: pa.Schema
+    order: str                                                 # "vote" or "prompt" (grouped by prompt hash)
+    rows: Callable[[Iterable[ExportedBattle], Drops], Iterator[dict]]
+    trainers: str                                              # what reads it, for the datasheet
+
+
+# ------------------------------------------------------------------ battles
+def battle_rows(battles: Iterable[ExportedBattle], drops: Drops) -> Iterator[dict]:
+    for b in battles:
+        yield {
+            "question_id": b.battle_id, "model_a": b.model_a, "model_b": b.model_b, "winner": b.winner, "judge": b.judge,
+            "conversation_a": b.conversation_a, "conversation_b": b.conversation_b, "turn": b.turns,
+            "anony": b.mode == "anony", "language": b.language, "tstamp": b.voted_at.timestamp(),
+            "leak_flag": b.leak_flag, "error_flag": b.error_flag, "moderation_flag": b.moderation_flag,
+        }
+
+
+BATTLES = Format(
+    "battles", "one battle per row in the FastChat / chatbot_arena_conversations layout",
+    pa.schema([("question_id", pa.string()), ("model_a", pa.string()), ("model_b", pa.string()), ("winner", pa.string()),
+               ("judge", pa.string()), ("conversation_a", MESSAGES), ("conversation_b", MESSAGES), ("turn", pa.int64()),
+               ("anony", pa.bool_()), ("language", pa.string()), ("tstamp", pa.float64()), ("leak_flag", pa.bool_()),
+               ("error_flag", pa.bool_()), ("moderation_flag", pa.bool_())]),
+    "vote", battle_rows, "FastChat's elo_analysis.py, this arena's import-battles",
+)
+
+
+# ----------------------------------------------------------------- pairwise
+def split_prompt(conversation_a: list[dict[str, str]], conversation_b: list[dict[str, str]]) -> tuple[list, list, list]:
+    """(shared prompt ending with a user turn, rest of side a, rest of side b)."""
+    shared = 0
+    for message_a, message_b in zip(conversation_a, conversation_b):
+        if message_a != message_b:
+            break
+        shared += 1
+    while shared and conversation_a[shared - 1]["role"] != "user":
+        shared -= 1
+    return conversation_a[:shared], conversation_a[shared:], conversation_b[shared:]
+
+
+def pairwise_rows(battles: Iterable[ExportedBattle], drops: Drops) -> Iterator[dict]:
+    for b in battles:
+        if b.winner not in ("model_a", "model_b"):
+            drops.add("tie (pairwise needs a preference; --ties kto keeps ties)" if b.winner == "tie" else "both bad (pairwise needs a preference)")
+            continue
+        prompt, rest_a, rest_b = split_prompt(b.conversation_a, b.conversation_b)
+        if not prompt:
+            drops.add("no shared prompt")
+            continue
+        a_won = b.winner == "model_a"
+        yield {
+            "prompt": prompt, "chosen": rest_a if a_won else rest_b, "rejected": rest_b if a_won else rest_a,
+            "chosen_model": b.model_a if a_won else b.model_b, "rejected_model": b.model_b if a_won else b.model_a,
+            "battle_id": b.battle_id,
+        }
+
+
+PAIRWISE = Format(
+    "pairwise", "TRL conversational preference pairs (prompt, chosen, rejected)",
+    pa.schema([("prompt", MESSAGES), ("chosen", MESSAGES), ("rejected", MESSAGES), ("chosen_model", pa.string()),
+               ("rejected_model", pa.string()), ("battle_id", pa.string())]),
+    "vote", pairwise_rows, "TRL DPOTrainer, RewardTrainer (and other pairwise preference trainers)",
+)
+
+
+# ---------------------------------------------------------------------- kto
+def kto_rows(battles: Iterable[ExportedBattle], drops: Drops) -> Iterator[dict]:
+    labels = {"model_a": (True, False), "model_b": (False, True), "tie": (True, True), "tie (bothbad)": (False, False)}
+    for b in battles:
+        prompt, rest_a, rest_b = split_prompt(b.conversation_a, b.conversation_b)
+        if not prompt:
+            drops.add("no shared prompt")
+            continue
+        label_a, label_b = labels[b.winner]
+        yield {"prompt": prompt, "completion": rest_a, "label": label_a, "model": b.model_a, "battle_id": b.battle_id}
+        yield {"prompt": prompt, "completion": rest_b, "label": label_b, "model": b.model_b, "battle_id": b.battle_id}
+
+
+KTO = Format(
+    "kto", "TRL unpaired preference rows (prompt, completion, label); ties and both-bad votes kept",
+    pa.schema([("prompt", MESSAGES), ("completion", MESSAGES), ("label", pa.bool_()), ("model", pa.string()),
+               ("battle_id", pa.string())]),
+    "vote", kto_rows, "TRL KTOTrainer",
+)
+
+
+# ----------------------------------------------------------------- sharegpt
+def sharegpt_rows(battles: Iterable[ExportedBattle], drops: Drops) -> Iterator[dict]:
+    for b in battles:
+        if b.winner == "tie (bothbad)":
+            drops.add("both bad (no conversation to imitate)")
+            continue
+        sides = {"model_a": [("a", b.model_a)], "model_b": [("b", b.model_b)], "tie": [("a", b.model_a), ("b", b.model_b)]}[b.winner]
+        for side, model in sides:
+            conversation = b.conversation_a if side == "a" else b.conversation_b
+            yield {"conversations": [{"from": SHAREGPT_ROLES[m["role"]], "value": m["content"]} for m in conversation],
+                   "model": model, "battle_id": b.battle_id}
+
+
+SHAREGPT = Format(
+    "sharegpt", "the preferred conversation (both on a tie) as ShareGPT conversations",
+    pa.schema([("conversations", pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())]))),
+               ("model", pa.string()), ("battle_id", pa.string())]),
+    "vote", sharegpt_rows, "supervised fine-tuning (Axolotl, LLaMA-Factory, FastChat's train scripts)",
+)
+
+
+# -------------------------------------------------------------------- kwise
+def rank_answers(models: list[str], votes: list[tuple[str, str, str]]) -> dict[str, int]:
+    """Rank (1 = best) of each model from a Bradley–Terry fit of *votes* (model_a, model_b, winner); equal fits share a rank.
+
+    Ties count as half a win each. The fit's tiny prior keeps a model with only
+    wins finite, and models that never met share the rank their scores give.
+    """
+    counts: dict[tuple[str, str, str], int] = {}
+    for vote in votes:
+        counts[vote] = counts.get(vote, 0) + 1
+    index = {m: i for i, m in enumerate(models)}
+    comparisons = Comparisons(
+        models=models,
+        a=np.array([index[a] for a, _, _ in counts], dtype=np.int64),
+        b=np.array([index[b] for _, b, _ in counts], dtype=np.int64),
+        score=np.array([OUTCOME_SCORE[w] for _, _, w in counts], dtype=float),
+        count=np.array(list(counts.values()), dtype=float),
+    )
+    theta = fit_bradley_terry(comparisons.win_matrix())
+    rounded = np.round(theta, 6)
+    return {m: int(1 + (rounded > rounded[i]).sum()) for m, i in index.items()}
+
+
+def kwise_rows(min_answers: int) -> Callable[[Iterable[ExportedBattle], Drops], Iterator[dict]]:
+    def rows(battles: Iterable[ExportedBattle], drops: Drops) -> Iterator[dict]:
+        group: list[ExportedBattle] = []
+        for b in battles:
+            if b.turns != 1:
+                drops.add("multi-turn (K-wise rankings use single-turn prompts)")
+                continue
+            if group and b.prompt_hash != group[0].prompt_hash:
+                yield from _kwise_group(group, min_answers, drops)
+                group = []
+            group.append(b)
+        if group:
+            yield from _kwise_group(group, min_answers, drops)
+    return rows
+
+
+def _kwise_group(group: list[ExportedBattle], min_answers: int, drops: Drops) -> Iterator[dict]:
+    answers: dict[str, str] = {}
+    votes = []
+    prompt = ""
+    for b in group:
+        shared, rest_a, rest_b = split_prompt(b.conversation_a, b.conversation_b)
+        if not shared or not rest_a or not rest_b:
+            continue
+        prompt = prompt or shared[-1]["content"]
+        answers.setdefault(b.model_a, rest_a[0]["content"])  # the first answer each model gave to this prompt
+        answers.setdefault(b.model_b, rest_b[0]["content"])
+        votes.append((b.model_a, b.model_b, b.winner))
+    if len(answers) < min_answers:
+        drops.add(f"prompt answered by fewer than {min_answers} models", len(group))
+        return
+    models = sorted(answers)
+    ranks = rank_answers(models, votes)
+    ordered = sorted(models, key=lambda m: (ranks[m], m))
+    yield {
+        "prompt": prompt,
+        "answers": [{"answer": answers[m], "model": m, "rank": ranks[m]} for m in ordered],
+        "num_responses": len(models), "turns": 1, "source": [SOURCE], "votes": len(votes),
+        "prompt_hash": group[0].prompt_hash,
+    }
+
+
+def kwise(min_answers: int = 3) -> Format:
+    return Format(
+        "kwise", f"Nectar-style K-wise rankings: prompts answered by at least {min_answers} models, answers ranked by a per-prompt BT fit",
+        pa.schema([("prompt", pa.string()),
+                   ("answers", pa.list_(pa.struct([("answer", pa.string()), ("model", pa.string()), ("rank", pa.int64())]))),
+                   ("num_responses", pa.int64()), ("turns", pa.int64()), ("source", pa.list_(pa.string())),
+                   ("votes", pa.int64()), ("prompt_hash", pa.string())]),
+        "prompt", kwise_rows(min_answers), "K-wise reward-model losses (as Starling's reward model on Nectar), listwise ranking",
+    )
+
+
+def get_format(name: str, *, ties: str = "drop", min_answers: int = 3) -> Format:
+    """The format called *name* (``pairwise`` with ``ties="kto"`` is the KTO format)."""
+    if name == "pairwise" and ties == "kto":
+        return KTO
+    formats = {"battles": BATTLES, "pairwise": PAIRWISE, "sharegpt": SHAREGPT, "kto": KTO}
+    if name == "kwise":
+        return kwise(min_answers)
+    if name not in formats:
+        raise ValueError(f"unknown export format {name!r}; choose from battles, pairwise, kwise, sharegpt")
+    return formats[name]
+
+
+FORMAT_NAMES = ("battles", "pairwise", "kwise", "sharegpt")
