@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
+from arena.admin import AdminGate
 from arena.leaderboard import LeaderboardService
 from arena.service import Arena
+from arena.settings import Settings
+from arena.ui.admin_tab import AdminTab
 from arena.ui.direct_tab import DirectTab
 from arena.ui.leaderboard_tab import LeaderboardTab
 from arena.ui.pair_tab import PairTab
@@ -29,6 +34,11 @@ def models_markdown(arena: Arena) -> str:
     return "\n".join(lines)
 
 
+def export_root(settings: Settings) -> Path:
+    """Where the Admin tab writes exports (ARENA_EXPORT_DIR, or exports/ in the project)."""
+    return Path(settings.export_dir) if settings.export_dir else Path(__file__).resolve().parents[2] / "exports"
+
+
 def build_demo(arena: Arena, leaderboards: LeaderboardService) -> gr.Blocks:
     """The whole UI; the caller launches it."""
     with gr.Blocks(title=TITLE) as demo:
@@ -42,6 +52,8 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService) -> gr.Blocks:
                 direct = DirectTab(arena)
             with gr.Tab("🏆 Leaderboard", id="leaderboard"):
                 board = LeaderboardTab(leaderboards, arena.pool.catalogue, min_votes=arena.settings.leaderboard_min_votes)
+            with gr.Tab("🔧 Admin", id="admin"):
+                AdminTab(AdminGate(arena.settings.admin_password), arena.store, export_root(arena.settings))
         with gr.Accordion("Models in this arena", open=False):
             models_md = gr.Markdown(models_markdown(arena), elem_id="models-status")
 

@@ -1,0 +1,74 @@
+"""The Admin tab: password-gated operations (for now: preference-data exports as downloads).
+
+Every action takes the password field as an input and checks it on the server
+(:class:`arena.admin.AdminGate`), so the tab's endpoints refuse a caller
+without the password just as the tab does. Voters see a locked panel.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import gradio as gr
+
+from arena.admin import AdminGate, AdminRefused
+from arena.export import ExportFilters, run_export
+from arena.export.formats import FORMAT_NAMES
+from arena.store import Store
+
+log = logging.getLogger(__name__)
+
+INCLUDE_CHOICES = [
+    ("side-by-side (named) battles", "named"),
+    ("identity-leaked battles", "leaked"),
+    ("battles with errors", "errored"),
+    ("unfinished answers", "unfinished"),
+    ("moderated battles", "moderated"),
+]
+
+
+def export_for_admin(gate: AdminGate, store: Store, export_root: Path, password: str, format_name: str, suffix: str,
+                     ties_as_kto: bool, include: list[str], progress: bool = False) -> tuple[list[str], str]:
+    """Run an export into its own timestamped folder; (files to download, summary markdown). Refuses without the password."""
+    gate.require(password)
+    if format_name not in FORMAT_NAMES:
+        raise ValueError(f"unknown format {format_name!r}")
+    folder = export_root / f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{format_name}{'-kto' if ties_as_kto else ''}"
+    out = folder / f"{format_name}{'-kto' if ties_as_kto else ''}{suffix}"
+    filters = ExportFilters(**{f"include_{value}": value in include for _, value in INCLUDE_CHOICES})
+    summary = run_export(store, format_name, out, filters, ties="kto" if ties_as_kto and format_name == "pairwise" else "drop",
+                         progress=progress, command=f"Admin tab export: {format_name}{' (ties as KTO)' if ties_as_kto else ''},"
+                         f" including {', '.join(include) or 'defaults only'}")
+    log.info("admin export %s: %d rows in %s", format_name, summary.rows_written, folder)
+    files = [str(out)] + ([str(summary.datasheet)] if summary.datasheet else [])
+    return files, "\n".join(f"- {line}" for line in summary.lines())
+
+
+class AdminTab:
+    def __init__(self, gate: AdminGate, store: Store, export_root: Path) -> None:
+        self.gate, self.store, self.export_root = gate, store, export_root
+        if not gate.configured:
+            gr.Markdown("The Admin tab is disabled: set `ARENA_ADMIN_PASSWORD` to enable it.", elem_id="admin-disabled")
+        self.password = gr.Textbox(label="Admin password", type="password", elem_id="admin-password", max_lines=1)
+        with gr.Group(visible=True):
+            gr.Markdown("### Export preference data\nThe vote log as training data, with a datasheet (see docs/export.md).")
+            with gr.Row():
+                self.format = gr.Dropdown(list(FORMAT_NAMES), value="pairwise", label="Format", elem_id="admin-export-format")
+                self.suffix = gr.Dropdown([".jsonl", ".jsonl.gz", ".parquet"], value=".jsonl", label="File type")
+                self.kto = gr.Checkbox(label="pairwise: ties as KTO rows", value=False)
+            self.include = gr.CheckboxGroup(INCLUDE_CHOICES, value=[], label="Also include (dropped by default)")
+            run = gr.Button("Export", variant="primary", elem_id="admin-export")
+            self.files = gr.File(label="Download", file_count="multiple", interactive=False, elem_id="admin-export-files")
+            self.summary = gr.Markdown(elem_id="admin-export-summary")
+        run.click(self.export, inputs=[self.password, self.format, self.suffix, self.kto, self.include],
+                  outputs=[self.files, self.summary], api_name="admin_export")
+
+    def export(self, password: str, format_name: str, suffix: str, kto: bool, include: list[str],
+               progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[list[str], str]:  # noqa: B008 - Gradio's idiom
+        try:
+            return export_for_admin(self.gate, self.store, self.export_root, password, format_name, suffix, kto, include or [],
+                                    progress=True)
+        except AdminRefused as exc:
+            raise gr.Error(str(exc)) from None
