@@ -30,6 +30,7 @@ from arena import battle as domain
 from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, VoteFacts, categories_of, category_filter
 from arena.columnar import read_columns
 from arena.prompts import prompt_hash
+from arena.snapshot import freeze
 from arena.tables import ArenaMeta, Battle, Conversation, Judge, Message, Vote, VoteCount
 from arena.vote_arrays import STYLE_LIMITS, VoteArrays, read_vote_arrays
 
@@ -287,13 +288,12 @@ class Store:
         try:
             with self.session() as session, session.begin():
                 judge_id = self._judge_id(session, judge_hash)
-                user_turns = session.scalars(
-                    select(Message.content).join(Conversation, Conversation.id == Message.conversation_id)
-                    .where(Conversation.battle_id == battle_id, Conversation.side == "a", Message.role == "user", Message.superseded.is_(False))
-                    .order_by(Message.position)
-                )
+                conversation_a, conversation_b, finish_reasons = self._current_transcript(session, battle_id)
+                moderated = bool(session.scalar(select(Battle.moderation_flag).where(Battle.id == battle_id)))
                 session.add(Vote(battle_id=battle_id, judge_id=judge_id, time_to_vote_s=time_to_vote_s, created_at=utcnow(),
-                                 prompt_hash=prompt_hash(user_turns), **vote_columns(facts)))
+                                 prompt_hash=prompt_hash(m["content"] for m in conversation_a if m["role"] == "user"),
+                                 transcript=freeze(conversation_a, conversation_b, finish_reasons), moderation_flag=moderated,
+                                 **vote_columns(facts)))
                 session.flush()
                 self._bump_counts(session, Counter(
                     (category, facts.model_a, facts.model_b, facts.winner) for category in categories_of(facts, self.long_prompt_tokens)
@@ -304,6 +304,26 @@ class Store:
             if existing is None:
                 raise
             raise VoteConflict(existing) from None
+
+    @staticmethod
+    def _current_transcript(session: Session, battle_id: str) -> tuple[list[dict], list[dict], list[str | None]]:
+        """Both sides' current messages (system prompt first, if any) and the answers' finish reasons."""
+        rows = session.execute(
+            select(Conversation.side, Conversation.system_prompt, Message.role, Message.content, Message.finish_reason)
+            .join(Message, Message.conversation_id == Conversation.id)
+            .where(Conversation.battle_id == battle_id, Message.superseded.is_(False))
+            .order_by(Conversation.side, Message.position)
+        )
+        sides: dict[str, list[dict]] = {"a": [], "b": []}
+        reasons: list[str | None] = []
+        for side, system_prompt, role, content, finish_reason in rows:
+            messages = sides.setdefault(side, [])
+            if not messages and system_prompt:
+                messages.append({"role": "system", "content": system_prompt})
+            messages.append({"role": role, "content": content})
+            if role == "assistant":
+                reasons.append(finish_reason)
+        return sides["a"], sides["b"], reasons
 
     def _bump_counts(self, session: Session, increments: Counter) -> None:
         """Add to vote_counts with one upsert per key (atomic on SQLite and PostgreSQL)."""
@@ -369,6 +389,7 @@ class Store:
                         ))
                 votes.append(dict(battle_id=r.battle_id, judge_id=judge_id, time_to_vote_s=r.time_to_vote_s,
                                   created_at=r.created_at, prompt_hash=prompt_hash(m["content"] for m in r.conversation_a if m["role"] == "user"),
+                                  transcript=freeze(r.conversation_a, r.conversation_b), moderation_flag=r.moderation_flag,
                                   **vote_columns(f)))
                 for category in categories_of(f, self.long_prompt_tokens):
                     increments[(category, f.model_a, f.model_b, f.winner)] += 1

@@ -147,6 +147,8 @@ class Vote(Base):
     bold_a: Mapped[int] = mapped_column(Integer, server_default="0")
     bold_b: Mapped[int] = mapped_column(Integer, server_default="0")
     prompt_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)  # arena.prompts.prompt_hash of the user turns
+    transcript: Mapped[str | None] = mapped_column(Text, nullable=True)  # arena.snapshot: what the voter judged, as JSON
+    moderation_flag: Mapped[bool] = mapped_column(Boolean, server_default=false())  # copy of the battle's flag
 
     battle: Mapped[Battle] = relationship(back_populates="vote")
 

@@ -7,7 +7,8 @@
    with a one-turn transcript (a prompt of 5–120 words, answers of 30–250
    words; about 15 % of the prompts repeat; winners 45/45/7/3 % model_a /
    model_b / tie / both bad, as in public arena data) written with ``sqlite3``
-   executemany into the real schema (``Store(url)`` migrates it first).
+   executemany into the real schema (``Store(url)`` migrates it first), the
+   vote's transcript snapshot included, as ``Store.record_vote`` writes it.
 2. **Exports** each store with ``run_export(store, "pairwise", out.jsonl)`` in a
    fresh interpreter, timing it and reading that process's peak RSS, so the two
    sizes can be compared: memory should stay flat while the rows grow tenfold.
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DATA_DIR = ROOT / "bench" / ".data"
-DATA_FORMAT = 1
+DATA_FORMAT = 2
 MODELS = [f"model-{i:02d}" for i in range(20)]
 WORDS = ("the of and to in is that for it as with was on be by this are from at or an which have not can more "
          "model answer question data python code value function result because example first time will would").split()
@@ -65,6 +66,7 @@ def generate(battles: int, fresh: bool) -> Path:
     import sqlite3
 
     from arena.prompts import prompt_hash
+    from arena.snapshot import freeze
     from arena.store import Store
 
     path = store_path(battles)
@@ -106,12 +108,16 @@ def generate(battles: int, fresh: bool) -> Path:
             judge = rng.randint(1, 5000)
             prompt = rng.choice(prompts) if rng.random() < 0.15 else text(rng, 5, 120)
             rows_b.append((battle_id, "anony", a, b, judge, "voted", 1, 0, "[]", 0, None, "{}", when, when))
+            sides = []
             for side, model in (("a", a), ("b", b)):
                 conversation = f"{battle_id[:31]}{side}"
+                answer = f"{model}: {text(rng, 30, 250)}"
                 rows_c.append((conversation, battle_id, side, "anony", model, None, judge, when))
                 rows_m.append((conversation, 0, 1, "user", prompt, 0, None, when))
-                rows_m.append((conversation, 1, 1, "assistant", f"{model}: {text(rng, 30, 250)}", 0, "stop", when))
-            rows_v.append((battle_id, rng.choices(winners, weights=(45, 45, 7, 3))[0], judge, 3.0, when, a, b, "anony", 0, 0, 1, 100, "en", prompt_hash([prompt])))
+                rows_m.append((conversation, 1, 1, "assistant", answer, 0, "stop", when))
+                sides.append([{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}])
+            rows_v.append((battle_id, rng.choices(winners, weights=(45, 45, 7, 3))[0], judge, 3.0, when, a, b, "anony", 0, 0, 1, 100, "en",
+                           prompt_hash([prompt]), freeze(sides[0], sides[1], ["stop", "stop"])))
         con.execute("BEGIN")
         con.executemany("INSERT INTO battles (id, mode, model_a, model_b, judge_id, status, turns, leak_flag, leak_terms, error_flag,"
                         " error_detail, usage, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows_b)
@@ -120,7 +126,8 @@ def generate(battles: int, fresh: bool) -> Path:
         con.executemany("INSERT INTO messages (conversation_id, position, turn, role, content, superseded, finish_reason, created_at)"
                         " VALUES (?,?,?,?,?,?,?,?)", rows_m)
         con.executemany("INSERT INTO votes (battle_id, winner, judge_id, time_to_vote_s, created_at, model_a, model_b, mode,"
-                        " leak_flag, error_flag, turns, user_tokens, language, prompt_hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows_v)
+                        " leak_flag, error_flag, turns, user_tokens, language, prompt_hash, transcript)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows_v)
         con.execute("COMMIT")
         done = min(start + 20_000, battles)
         if done % 100_000 == 0 or done == battles:

@@ -54,7 +54,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     (folder / "models.yaml").write_text(MODELS)
     database_url = f"sqlite:///{folder / 'arena.sqlite3'}"
     port = free_port()
-    env = {**os.environ, "ARENA_DATABASE_URL": database_url, "ARENA_MAX_PROMPT_CHARS": "300", "ARENA_MAX_TURNS": "3"}
+    env = {**os.environ, "ARENA_DATABASE_URL": database_url, "ARENA_MAX_PROMPT_CHARS": "300", "ARENA_MAX_TURNS": "3",
+           "ARENA_ADMIN_PASSWORD": "e2e-admin", "ARENA_EXPORT_DIR": str(folder / "exports")}
     log = (folder / "app.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "app.py", "--models", str(folder / "models.yaml"), "--host", "127.0.0.1", "--port", str(port)],
@@ -195,3 +196,18 @@ def test_leaderboard_tab_shows_voted_models_and_plots(app: dict) -> None:
     assert all(plot and "plot" in json.dumps(plot) for plot in plots)
     styled = client.predict("overall", True, api_name="/leaderboard")
     assert "Style coefficients" in styled[1]
+
+
+def test_admin_export_refuses_without_the_password_and_downloads_with_it(app: dict) -> None:
+    """The Admin tab's endpoint checks the password on the server; with it, the export and its datasheet download."""
+    client = Client(app["url"], verbose=False)
+    run(client, "Name a colour.", api_name="/battle_send")
+    client.predict(api_name="/battle_vote_model_a")
+    for password in ("", "wrong"):
+        with pytest.raises(Exception, match="password|ARENA_ADMIN_PASSWORD"):
+            client.predict(password, "pairwise", ".jsonl", False, [], api_name="/admin_export")
+    files, summary = client.predict("e2e-admin", "pairwise", ".jsonl", False, [], api_name="/admin_export")
+    names = sorted(Path(f).name for f in files)
+    assert names == ["README.md", "pairwise.jsonl"] and "pairwise rows" in summary
+    rows = [json.loads(line) for line in Path(next(f for f in files if f.endswith(".jsonl"))).read_text().splitlines()]
+    assert rows and {"prompt", "chosen", "rejected"} <= set(rows[0])

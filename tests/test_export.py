@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
 
 from arena.categories import VoteFacts
 from arena.cli import main
@@ -17,7 +16,6 @@ from arena.export import ExportFilters, run_export
 from arena.export.formats import rank_answers, split_prompt
 from arena.leaderboard import LeaderboardQuery, LeaderboardService
 from arena.store import BattleRecord, Store
-from arena.tables import Message
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 
@@ -52,10 +50,19 @@ def filled(store: Store) -> Store:
         battle(24, "alpha", "beta", "model_b", turns=2),
     ]
     store.insert_battles(records)
-    # battle 25: its answer on side b was cut at the length limit
-    store.insert_battles([battle(25, "alpha", "beta", "model_a")])
-    with store.engine.begin() as conn:
-        conn.execute(update(Message).where(Message.role == "assistant", Message.content == "beta answers 25.0").values(finish_reason="length"))
+    # battle 25, played through the store as the app does: side b's answer was cut at the length limit
+    from arena.backends.base import GenerationStats
+    from arena.battle import Battle as Play
+    from arena.battle import Limits
+
+    play = Play.start("anony", ["alpha", "beta"], session_id="s", judge_hash="j1")
+    play.begin_turn("Question number 25?", Limits())
+    store.save_start(play)
+    for side, reason in (("a", "stop"), ("b", "length")):
+        play.append(side, f"{'alpha' if side == 'a' else 'beta'} answers 25.0")
+        play.finish_side(side, GenerationStats(finish_reason=reason))
+    store.save_turn(play, regenerated=False)
+    store.record_vote(play.id, VoteFacts(model_a="alpha", model_b="beta", winner="model_a", mode="anony"), "j1", 2.0)
     return store
 
 
@@ -298,3 +305,17 @@ def test_moderation_is_read_from_public_datasets(store: Store) -> None:
     assert parse_line(json.dumps(line), store).moderation_flag is True
     assert parse_line(json.dumps({**line, "openai_moderation": {"flagged": False}}), store).moderation_flag is False
     assert parse_line(json.dumps({**line, "moderation_flag": True}), store).moderation_flag is True
+
+
+def test_votes_without_a_snapshot_are_read_from_their_messages(filled: Store, tmp_path: Path) -> None:
+    """Votes stored before transcript snapshots existed export the same rows, rebuilt from the messages table."""
+    from sqlalchemy import update
+
+    from arena.tables import Vote
+
+    with_snapshots = run_export(filled, "battles", tmp_path / "a.jsonl", datasheet=False)
+    with filled.engine.begin() as conn:
+        conn.execute(update(Vote).values(transcript=None))
+    without = run_export(filled, "battles", tmp_path / "b.jsonl", datasheet=False)
+    assert without.drops == with_snapshots.drops and without.rows_written == with_snapshots.rows_written == 11
+    assert read_jsonl(tmp_path / "a.jsonl") == read_jsonl(tmp_path / "b.jsonl")

@@ -12,12 +12,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
 from arena.export.datasheet import render_datasheet
-from arena.export.formats import get_format
+from arena.export.formats import Format, get_format
+from arena.export.part import abandon_part, finish_part, start_part
 from arena.export.source import Drops, ExportedBattle, ExportFilters, count_voted, stream_battles
 from arena.export.writers import open_writer, output_kind
 from arena.store import Store
@@ -39,6 +40,17 @@ class ExportSummary:
     first_vote: datetime | None = None
     last_vote: datetime | None = None
 
+    def merged_with(self, later: ExportSummary) -> ExportSummary:
+        """This part's counts followed by a later part's (vote order)."""
+        firsts = [m for m in (self.first_vote, later.first_vote) if m]
+        lasts = [m for m in (self.last_vote, later.last_vote) if m]
+        return ExportSummary(
+            format=self.format, path=later.path, rows_written=self.rows_written + later.rows_written,
+            battles_read=self.battles_read + later.battles_read, battles_kept=self.battles_kept + later.battles_kept,
+            drops=self.drops + later.drops, per_model=self.per_model + later.per_model, per_winner=self.per_winner + later.per_winner,
+            first_vote=min(firsts) if firsts else None, last_vote=max(lasts) if lasts else None,
+        )
+
     def lines(self) -> list[str]:
         """The summary as printed by the CLI."""
         out = [f"wrote {self.rows_written:,} {self.format} rows to {self.path}",
@@ -49,35 +61,46 @@ class ExportSummary:
         return out
 
 
+PARALLEL_MIN_BATTLES = 50_000  # from this many voted battles a helper process exports half of them
+
+
 def run_export(store: Store, format_name: str, out: str | Path, filters: ExportFilters = ExportFilters(), *,
                ties: str = "drop", min_answers: int = 3, progress: bool = False, command: str = "",
-               license_id: str = "other", datasheet: bool = True) -> ExportSummary:
-    """Export the store's votes as *format_name* to *out* (``.jsonl``, ``.jsonl.gz`` or ``.parquet``)."""
+               license_id: str = "other", datasheet: bool = True, workers: int = 2) -> ExportSummary:
+    """Export the store's votes as *format_name* to *out* (``.jsonl``, ``.jsonl.gz`` or ``.parquet``).
+
+    With *workers* = 2 and enough votes, a helper process (``python -m
+    arena.export.part``) exports the older half of the vote ids while this
+    process exports the newer half, and the two parts are joined in vote
+    order: turning database rows into JSON is bound to one core per process.
+    Exports whose rows depend on the whole stream (K-wise grouping, the two
+    caps) and Parquet files run in one process.
+    """
     out = Path(out)
     kind = output_kind(out)  # fail before any work on a bad file name
     fmt = get_format(format_name, ties=ties, min_answers=min_answers)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    summary = ExportSummary(format=fmt.name, path=out)
-    drops = Drops(summary.drops)
     total = count_voted(store)
+    split = (workers > 1 and total >= PARALLEL_MIN_BATTLES and fmt.order == "vote" and kind != "parquet"
+             and not (filters.daily_cap or filters.max_per_prompt) and ":memory:" not in str(store.engine.url))
     with tqdm(total=total, unit="battle", desc=f"export {fmt.name}", disable=not progress) as bar:
-        def on_read(n: int) -> None:
-            summary.battles_read += n
-            bar.update(n)
-
-        battles = _tally(stream_battles(store, filters, drops, order=fmt.order, on_read=on_read), summary)
-        writer = open_writer(partial, fmt.schema, kind)
-        try:
-            for row in fmt.rows(battles, drops):
-                writer.write(row)
-                summary.rows_written += 1
-        except BaseException:
-            writer.close()
-            partial.unlink(missing_ok=True)
-            raise
-        writer.close()
+        if split:
+            middle = _middle_vote_id(store)
+            helper = start_part(store, format_name, ties, min_answers, filters, (0, middle), partial.with_name(partial.name + ".1"))
+            try:
+                summary = export_range(store, fmt, partial, kind, filters, (middle, None), bar.update)
+            except BaseException:
+                abandon_part(helper)
+                raise
+            first = finish_part(helper)
+            bar.update(first.battles_read)
+            _prepend(first.path, partial)
+            summary = first.merged_with(summary)
+        else:
+            summary = export_range(store, fmt, partial, kind, filters, (0, None), bar.update)
     os.replace(partial, out)
+    summary.path = out
     if datasheet:
         summary.datasheet = out.parent / "README.md"
         summary.datasheet.write_text(render_datasheet(data_file=out, fmt=fmt, summary=summary, filters=filters,
@@ -85,6 +108,51 @@ def run_export(store: Store, format_name: str, out: str | Path, filters: ExportF
                                                       license_id=license_id), encoding="utf-8")
     log.info("export %s: %d rows to %s", fmt.name, summary.rows_written, out)
     return summary
+
+
+def export_range(store: Store, fmt: Format, path: Path, kind: str, filters: ExportFilters, id_range: tuple[int, int | None],
+                 on_read: Callable[[int], object] = lambda n: None) -> ExportSummary:
+    """Rows of the battles with vote ids in *id_range* written to *path*; removes *path* if interrupted."""
+    summary = ExportSummary(format=fmt.name, path=path)
+    drops = Drops(summary.drops)
+
+    def read(n: int) -> None:
+        summary.battles_read += n
+        on_read(n)
+
+    battles = _tally(stream_battles(store, filters, drops, order=fmt.order, on_read=read, id_range=id_range), summary)
+    writer = open_writer(path, fmt.schema, kind)
+    try:
+        for row in fmt.rows(battles, drops):
+            writer.write(row)
+            summary.rows_written += 1
+    except BaseException:
+        writer.close()
+        path.unlink(missing_ok=True)
+        raise
+    writer.close()
+    return summary
+
+
+def _middle_vote_id(store: Store) -> int:
+    from sqlalchemy import func, select
+
+    from arena.tables import Vote
+
+    with store.session() as session:
+        low, high = session.execute(select(func.min(Vote.id), func.max(Vote.id))).one()
+    return (int(low or 0) + int(high or 0)) // 2
+
+
+def _prepend(first: Path, target: Path) -> None:
+    """Make *target* = *first* followed by *target* (gzip members concatenate into one valid stream)."""
+    with first.open("r+b") as head, target.open("rb") as tail:  # not "ab": sendfile refuses O_APPEND
+        head.seek(0, os.SEEK_END)
+        size = os.fstat(tail.fileno()).st_size
+        offset = 0
+        while offset < size:
+            offset += os.sendfile(head.fileno(), tail.fileno(), offset, size - offset)
+    os.replace(first, target)
 
 
 def _tally(battles: Iterable[ExportedBattle], summary: ExportSummary) -> Iterator[ExportedBattle]:

@@ -8,20 +8,22 @@ export can say exactly what it left out and why.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Iterator, Literal
 
-from sqlalchemy import select, tuple_
+import orjson
+from sqlalchemy import Text, cast, func, select, tuple_
 
+from arena.snapshot import is_unfinished
 from arena.store import Store
-from arena.tables import Battle, Conversation, Judge, Message, Vote
-
-FINISHED = (None, "stop")  # finish reasons of a complete answer (None: imported, reason unknown)
+from arena.tables import Conversation, Judge, Message, Vote
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ExportedBattle:
     """One voted battle as the export formats see it (judges only as salted hashes)."""
 
@@ -41,14 +43,7 @@ class ExportedBattle:
     prompt_hash: str | None
     conversation_a: list[dict[str, str]]
     conversation_b: list[dict[str, str]]
-    finish_reasons: tuple[str | None, ...] = ()
-
-    @property
-    def unfinished(self) -> bool:
-        """An answer was cut short (length limit, stopped, error) or a user turn has no answer on a side."""
-        if any(reason not in FINISHED for reason in self.finish_reasons):
-            return True
-        return any(not conversation or conversation[-1]["role"] != "assistant" for conversation in (self.conversation_a, self.conversation_b))
+    unfinished: bool = False  # an answer was cut short (length limit, stopped, error) or a side has no last answer
 
 
 @dataclass(frozen=True)
@@ -142,8 +137,7 @@ def drop_reason(battle: ExportedBattle, filters: ExportFilters) -> str | None:
         return "moderated"
     if not filters.include_unfinished and battle.unfinished:
         return "unfinished answer"
-    voted = _aware(battle.voted_at)
-    if (filters.since and voted < _aware(filters.since)) or (filters.until and voted >= _aware(filters.until)):
+    if (filters.since and battle.voted_at < _aware(filters.since)) or (filters.until and battle.voted_at >= _aware(filters.until)):
         return "outside the date range"
     if filters.models is not None and not {battle.model_a, battle.model_b} <= filters.models:
         return "model not in --models"
@@ -169,13 +163,14 @@ def count_voted(store: Store) -> int:
 
 
 def stream_battles(store: Store, filters: ExportFilters, drops: Drops, *, order: Literal["vote", "prompt"] = "vote",
-                   chunk: int = 2000, on_read=None) -> Iterator[ExportedBattle]:  # noqa: ANN001 - progress callback
+                   chunk: int = 2000, on_read=None, id_range: tuple[int, int | None] = (0, None)) -> Iterator[ExportedBattle]:  # noqa: ANN001
     """Voted battles that pass *filters*, in vote order (or grouped by prompt hash), counting the dropped ones.
 
     *on_read(n)* is called after each chunk with the number of battles read (kept or not).
+    *id_range* ``(low, high)`` limits the vote ids to ``low < id <= high`` (``high`` None: no limit).
     """
     caps = _Caps(filters)
-    for battles in _chunks(store, order, chunk):
+    for battles in _chunks(store, order, chunk, id_range):
         kept = []
         for battle in battles:
             reason = drop_reason(battle, filters) or caps.reason(battle)
@@ -189,56 +184,133 @@ def stream_battles(store: Store, filters: ExportFilters, drops: Drops, *, order:
 
 
 _COLUMNS = (Vote.id, Vote.battle_id, Vote.model_a, Vote.model_b, Vote.winner, Judge.judge_hash, Vote.mode, Vote.turns,
-            Vote.language, Vote.leak_flag, Vote.error_flag, Battle.moderation_flag, Vote.created_at, Vote.prompt_hash)
+            Vote.language, Vote.leak_flag, Vote.error_flag, Vote.moderation_flag, Vote.created_at, Vote.prompt_hash)
 
 
-def _chunks(store: Store, order: str, chunk: int) -> Iterator[list[ExportedBattle]]:
-    base = select(*_COLUMNS).join(Battle, Battle.id == Vote.battle_id).join(Judge, Judge.id == Vote.judge_id)
-    last: tuple = (0,) if order == "vote" else ("", 0)
-    while True:
-        if order == "vote":
-            query = base.where(Vote.id > last[0]).order_by(Vote.id)
-        else:  # prompt order: battles without a hash last would need NULL handling; they cannot be grouped anyway
-            query = base.where(Vote.prompt_hash.is_not(None), tuple_(Vote.prompt_hash, Vote.id) > tuple_(*last)).order_by(Vote.prompt_hash, Vote.id)
-        with store.engine.connect() as conn:
-            rows = conn.execute(query.limit(chunk)).all()
-            if not rows:
-                return
-            transcripts = _transcripts(conn, [row.battle_id for row in rows])
-        battles = []
-        for row in rows:
-            sides = transcripts.get(row.battle_id, {})
-            (conversation_a, reasons_a), (conversation_b, reasons_b) = sides.get("a", ([], [])), sides.get("b", ([], []))
-            battles.append(ExportedBattle(
-                battle_id=row.battle_id, vote_id=row.id, model_a=row.model_a, model_b=row.model_b, winner=row.winner,
-                judge=row.judge_hash, mode=row.mode, turns=row.turns, language=row.language, leak_flag=bool(row.leak_flag),
-                error_flag=bool(row.error_flag), moderation_flag=bool(row.moderation_flag), voted_at=_aware(row.created_at),
-                prompt_hash=row.prompt_hash, conversation_a=conversation_a, conversation_b=conversation_b,
-                finish_reasons=tuple(reasons_a) + tuple(reasons_b),
-            ))
-        yield battles
-        tail = rows[-1]
-        last = (tail.id,) if order == "vote" else (tail.prompt_hash, tail.id)
+def _transcript_json(dialect: str):  # noqa: ANN202 - a SQL expression
+    """The battle's current messages (both sides) as one JSON array, built by the database.
 
-
-def _transcripts(conn, battle_ids: list[str]) -> dict[str, dict[str, tuple[list[dict[str, str]], list[str | None]]]]:  # noqa: ANN001
-    """battle id → side → (current messages as OpenAI dicts, finish reasons of the assistant messages)."""
-    query = (
-        select(Conversation.battle_id, Conversation.side, Conversation.system_prompt, Message.role, Message.content, Message.finish_reason)
+    One text value per battle instead of one row per message: the database
+    does the escaping in C and orjson the parsing, which is what makes the
+    export fast. Each element carries its side and position (aggregate order
+    is not guaranteed everywhere), sorted after parsing.
+    """
+    fields = ["s", Conversation.side, "p", Message.position, "r", Message.role, "c", Message.content,
+              "f", Message.finish_reason, "y", Conversation.system_prompt]
+    if dialect == "postgresql":
+        aggregate = cast(func.json_agg(func.json_build_object(*fields)), Text)
+    else:
+        aggregate = func.json_group_array(func.json_object(*fields))
+    return (
+        select(aggregate)
+        .select_from(Conversation)
         .join(Message, Message.conversation_id == Conversation.id)
-        .where(Conversation.battle_id.in_(battle_ids), Message.superseded.is_(False))
-        .order_by(Conversation.battle_id, Conversation.side, Message.position)
+        .where(Conversation.battle_id == Vote.battle_id, Message.superseded.is_(False))
+        .scalar_subquery()
     )
-    out: dict[str, dict[str, tuple[list[dict[str, str]], list[str | None]]]] = {}
-    for battle_id, side, system_prompt, role, content, finish_reason in conn.execute(query):
-        sides = out.setdefault(battle_id, {})
-        if side not in sides:
-            sides[side] = ([{"role": "system", "content": system_prompt}] if system_prompt else [], [])
-        messages, reasons = sides[side]
-        messages.append({"role": role, "content": content})
-        if role == "assistant":
-            reasons.append(finish_reason)
-    return out
+
+
+def _chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int | None]) -> Iterator[list[ExportedBattle]]:
+    """Chunks of battles; a reader thread fetches the next chunk while this one is processed.
+
+    The database works on the next chunk (outside the interpreter lock) while
+    Python turns the current one into rows, so the two cores share the work.
+    The queue holds at most two chunks: memory stays flat.
+    """
+    chunks: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for rows in _raw_chunks(store, order, chunk, id_range):
+                while not stop.is_set():
+                    try:
+                        chunks.put(rows, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            chunks.put(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            chunks.put(exc)
+
+    reader = threading.Thread(target=read, name="export-reader", daemon=True)
+    reader.start()
+    try:
+        while (rows := chunks.get()) is not None:
+            if isinstance(rows, BaseException):
+                raise rows
+            yield [_battle(row) for row in rows]
+    finally:
+        stop.set()
+
+
+def _raw_chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int | None] = (0, None)) -> Iterator[list[tuple]]:
+    """Plain DB-API rows of the export query, keyset-paginated (no ORM or result processing per row)."""
+    # The snapshot frozen with the vote; battles voted before snapshots existed fall back to their messages.
+    transcript = func.coalesce(Vote.transcript, _transcript_json(store.engine.dialect.name)).label("transcript")
+    base = select(*_COLUMNS, transcript).join(Judge, Judge.id == Vote.judge_id)  # votes carry every fact: no battles join
+    low, high = id_range
+    if high is not None:
+        base = base.where(Vote.id <= high)
+    last: tuple = (low,) if order == "vote" else ("", low)
+    if order != "vote" and low:
+        base = base.where(Vote.id > low)
+    with store.engine.connect() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            while True:
+                if order == "vote":
+                    query = base.where(Vote.id > last[0]).order_by(Vote.id)
+                else:  # battles without a prompt hash cannot be grouped by prompt, so they are not read
+                    query = (base.where(Vote.prompt_hash.is_not(None), tuple_(Vote.prompt_hash, Vote.id) > tuple_(*last))
+                             .order_by(Vote.prompt_hash, Vote.id))
+                compiled = query.limit(chunk).compile(dialect=conn.dialect)
+                parameters = compiled.construct_params()
+                cursor.execute(str(compiled), [parameters[name] for name in compiled.positiontup] if compiled.positional else parameters)
+                rows = cursor.fetchall()
+                conn.rollback()  # end the read transaction between chunks: writers are never held back for long
+                if not rows:
+                    return
+                yield rows
+                tail = rows[-1]
+                last = (tail[0],) if order == "vote" else (tail[13], tail[0])
+        finally:
+            cursor.close()
+
+
+def _battle(row: tuple) -> ExportedBattle:
+    """One raw row of :func:`_raw_chunks` (columns in ``_COLUMNS`` order, then the transcript JSON)."""
+    (vote_id, battle_id, model_a, model_b, winner, judge, mode, turns, language, leak, error, moderated, voted_at,
+     prompt, transcript) = row
+    if isinstance(voted_at, str):  # SQLite stores text
+        voted_at = datetime.fromisoformat(voted_at)
+    if voted_at.tzinfo is None:
+        voted_at = voted_at.replace(tzinfo=timezone.utc)
+    frozen = orjson.loads(transcript) if transcript else []
+    if isinstance(frozen, dict):  # arena.snapshot
+        conversation_a, conversation_b, unfinished = frozen["a"], frozen["b"], bool(frozen["unfinished"])
+    else:  # one element per message from _transcript_json
+        conversation_a, conversation_b, unfinished = _from_messages(frozen)
+    return ExportedBattle(
+        battle_id, vote_id, model_a, model_b, winner, judge, mode, turns, language, bool(leak), bool(error), bool(moderated),
+        voted_at, prompt, conversation_a, conversation_b, unfinished,
+    )
+
+
+def _from_messages(messages: list[dict]) -> tuple[list[dict[str, str]], list[dict[str, str]], bool]:
+    messages.sort(key=lambda message: (message["s"], message["p"]))
+    sides: dict[str, list[dict[str, str]]] = {"a": [], "b": []}
+    reasons = []
+    for message in messages:
+        side = sides.setdefault(message["s"], [])
+        if not side and message["y"]:
+            side.append({"role": "system", "content": message["y"]})
+        side.append({"role": message["r"], "content": message["c"]})
+        if message["r"] == "assistant":
+            reasons.append(message["f"])
+    return sides["a"], sides["b"], is_unfinished(reasons, sides["a"], sides["b"])
 
 
 def day_of(moment: datetime) -> date:

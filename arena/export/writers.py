@@ -38,13 +38,24 @@ def output_kind(path: Path) -> str:
 
 
 class JsonLinesWriter:
-    def __init__(self, path: Path, *, compress: bool) -> None:
+    """One JSON object per line; rows are joined in batches so each write call carries many of them."""
+
+    def __init__(self, path: Path, *, compress: bool, batch: int = 1000) -> None:
         self._handle: IO[bytes] = gzip.open(path, "wb", compresslevel=6) if compress else path.open("wb")
+        self._pending: list[bytes] = []
+        self._batch = batch
 
     def write(self, row: dict) -> None:
-        self._handle.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+        self._pending.append(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+        if len(self._pending) >= self._batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._handle.write(b"".join(self._pending))
+        self._pending = []
 
     def close(self) -> None:
+        self._flush()
         self._handle.close()
 
 
