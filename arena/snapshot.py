@@ -10,32 +10,35 @@ read. The messages table stays the full record, superseded answers included.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import orjson
 
 FINISHED = (None, "stop")  # finish reasons of a complete answer (None: not recorded, e.g. imported)
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    conversation_a: list[dict[str, str]]
-    conversation_b: list[dict[str, str]]
-    unfinished: bool  # an answer was cut short (length limit, stopped, error) or a side's last message is not an answer
+def split_prompt(conversation_a: list[dict[str, str]], conversation_b: list[dict[str, str]]) -> tuple[list, list, list]:
+    """(the longest run of messages both sides share that ends with a user turn, rest of side a, rest of side b)."""
+    shared = 0
+    for message_a, message_b in zip(conversation_a, conversation_b):
+        if message_a != message_b:
+            break
+        shared += 1
+    while shared and conversation_a[shared - 1]["role"] != "user":
+        shared -= 1
+    return conversation_a[:shared], conversation_a[shared:], conversation_b[shared:]
 
 
 def is_unfinished(finish_reasons, conversation_a: list[dict[str, str]], conversation_b: list[dict[str, str]]) -> bool:  # noqa: ANN001
+    """An answer did not finish normally (length limit, stopped, error), or a side's last message is not an answer."""
     if any(reason not in FINISHED for reason in finish_reasons):
         return True
     return any(not c or c[-1]["role"] != "assistant" for c in (conversation_a, conversation_b))
 
 
 def freeze(conversation_a: list[dict[str, str]], conversation_b: list[dict[str, str]], finish_reasons=()) -> str:  # noqa: ANN001
-    """The snapshot as JSON text: ``{"a": [...], "b": [...], "unfinished": bool}``."""
+    """The snapshot as JSON text: ``{"p": shared prompt, "a": rest of a, "b": rest of b, "u": unfinished}``.
+
+    The messages both sides share (system prompt, first user turn) are stored once.
+    """
+    prompt, rest_a, rest_b = split_prompt(conversation_a, conversation_b)
     unfinished = is_unfinished(finish_reasons, conversation_a, conversation_b)
-    return orjson.dumps({"a": conversation_a, "b": conversation_b, "unfinished": unfinished}).decode("utf-8")
-
-
-def thaw(text: str) -> Snapshot:
-    data = orjson.loads(text)
-    return Snapshot(data["a"], data["b"], bool(data["unfinished"]))
+    return orjson.dumps({"p": prompt, "a": rest_a, "b": rest_b, "u": unfinished}).decode("utf-8")

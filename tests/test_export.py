@@ -13,8 +13,9 @@ import pytest
 from arena.categories import VoteFacts
 from arena.cli import main
 from arena.export import ExportFilters, run_export
-from arena.export.formats import rank_answers, split_prompt
+from arena.export.formats import rank_answers
 from arena.leaderboard import LeaderboardQuery, LeaderboardService
+from arena.snapshot import split_prompt
 from arena.store import BattleRecord, Store
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
@@ -319,3 +320,34 @@ def test_votes_without_a_snapshot_are_read_from_their_messages(filled: Store, tm
     without = run_export(filled, "battles", tmp_path / "b.jsonl", datasheet=False)
     assert without.drops == with_snapshots.drops and without.rows_written == with_snapshots.rows_written == 11
     assert read_jsonl(tmp_path / "a.jsonl") == read_jsonl(tmp_path / "b.jsonl")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz"])
+def test_two_process_export_equals_one_process(filled: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str) -> None:
+    """Split between a helper process and this one, the export has the same rows in the same order and the same summary."""
+    from arena.export import run as export_run
+
+    one = run_export(filled, "battles", tmp_path / f"one{suffix}", workers=1, datasheet=False)
+    started: list[tuple] = []
+    real_start = export_run.start_part
+    monkeypatch.setattr(export_run, "start_part", lambda *a, **k: started.append(a[5]) or real_start(*a, **k))
+    monkeypatch.setattr(export_run, "PARALLEL_MIN_BATTLES", 0)
+    two = run_export(filled, "battles", tmp_path / f"two{suffix}", workers=2, datasheet=False)
+    assert len(started) == 1 and started[0][0] == 0  # the helper took the older half
+    assert read_jsonl(tmp_path / f"two{suffix}") == read_jsonl(tmp_path / f"one{suffix}")
+    assert (two.rows_written, two.battles_read, two.battles_kept) == (one.rows_written, one.battles_read, one.battles_kept)
+    assert two.drops == one.drops and two.per_model == one.per_model and two.per_winner == one.per_winner
+    assert (two.first_vote, two.last_vote) == (one.first_vote, one.last_vote)
+    assert sorted(p.name for p in tmp_path.iterdir() if "two" in p.name) == [f"two{suffix}"]  # no part files left
+
+
+def test_a_failing_helper_leaves_its_half_to_this_process(filled: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the helper cannot run, this process exports its half too: the file is complete, nothing is lost."""
+    from arena.export import run as export_run
+
+    one = run_export(filled, "pairwise", tmp_path / "one.jsonl", workers=1, datasheet=False)
+    monkeypatch.setattr(export_run, "PARALLEL_MIN_BATTLES", 0)
+    monkeypatch.setattr("sys.executable", "/bin/false")  # the helper exits at once, with an error
+    two = run_export(filled, "pairwise", tmp_path / "two.jsonl", workers=2, datasheet=False)
+    assert read_jsonl(tmp_path / "two.jsonl") == read_jsonl(tmp_path / "one.jsonl") and two.rows_written == one.rows_written
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("two")) == ["two.jsonl"]

@@ -23,11 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-import numpy as np
 import pyarrow as pa
 
 from arena.export.source import Drops, ExportedBattle
-from arena.ratings import OUTCOME_SCORE, Comparisons, fit_bradley_terry
+from arena.snapshot import split_prompt  # noqa: F401 - part of this module's interface
 
 SOURCE = "starling-arena"
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -66,24 +65,12 @@ BATTLES = Format(
 
 
 # ----------------------------------------------------------------- pairwise
-def split_prompt(conversation_a: list[dict[str, str]], conversation_b: list[dict[str, str]]) -> tuple[list, list, list]:
-    """(shared prompt ending with a user turn, rest of side a, rest of side b)."""
-    shared = 0
-    for message_a, message_b in zip(conversation_a, conversation_b):
-        if message_a != message_b:
-            break
-        shared += 1
-    while shared and conversation_a[shared - 1]["role"] != "user":
-        shared -= 1
-    return conversation_a[:shared], conversation_a[shared:], conversation_b[shared:]
-
-
 def pairwise_rows(battles: Iterable[ExportedBattle], drops: Drops) -> Iterator[dict]:
     for b in battles:
         if b.winner not in ("model_a", "model_b"):
             drops.add("tie (pairwise needs a preference; --ties kto keeps ties)" if b.winner == "tie" else "both bad (pairwise needs a preference)")
             continue
-        prompt, rest_a, rest_b = split_prompt(b.conversation_a, b.conversation_b)
+        prompt, rest_a, rest_b = b.prompt, b.rest_a, b.rest_b
         if not prompt:
             drops.add("no shared prompt")
             continue
@@ -107,7 +94,7 @@ PAIRWISE = Format(
 def kto_rows(battles: Iterable[ExportedBattle], drops: Drops) -> Iterator[dict]:
     labels = {"model_a": (True, False), "model_b": (False, True), "tie": (True, True), "tie (bothbad)": (False, False)}
     for b in battles:
-        prompt, rest_a, rest_b = split_prompt(b.conversation_a, b.conversation_b)
+        prompt, rest_a, rest_b = b.prompt, b.rest_a, b.rest_b
         if not prompt:
             drops.add("no shared prompt")
             continue
@@ -152,6 +139,10 @@ def rank_answers(models: list[str], votes: list[tuple[str, str, str]]) -> dict[s
     Ties count as half a win each. The fit's tiny prior keeps a model with only
     wins finite, and models that never met share the rank their scores give.
     """
+    import numpy as np
+
+    from arena.ratings import OUTCOME_SCORE, Comparisons, fit_bradley_terry  # scipy: imported only when ranking
+
     counts: dict[tuple[str, str, str], int] = {}
     for vote in votes:
         counts[vote] = counts.get(vote, 0) + 1
@@ -189,7 +180,7 @@ def _kwise_group(group: list[ExportedBattle], min_answers: int, drops: Drops) ->
     votes = []
     prompt = ""
     for b in group:
-        shared, rest_a, rest_b = split_prompt(b.conversation_a, b.conversation_b)
+        shared, rest_a, rest_b = b.prompt, b.rest_a, b.rest_b
         if not shared or not rest_a or not rest_b:
             continue
         prompt = prompt or shared[-1]["content"]

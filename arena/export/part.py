@@ -61,10 +61,13 @@ def start_part(store: Store, format_name: str, ties: str, min_answers: int, filt
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     helper = subprocess.Popen([sys.executable, "-m", "arena.export.part"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, env=env, text=True)
-    helper.stdin.write(json.dumps(job))
-    helper.stdin.close()
-    helper.stdin = None  # closed: communicate() must not touch it
     helper.job_path = path  # type: ignore[attr-defined]
+    try:
+        helper.stdin.write(json.dumps(job))
+        helper.stdin.close()
+    except OSError:  # it died at once (finish_part reports why)
+        pass
+    helper.stdin = None  # closed: communicate() must not touch it
     return helper
 
 

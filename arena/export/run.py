@@ -12,13 +12,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable
 
 from tqdm import tqdm
 
 from arena.export.datasheet import render_datasheet
 from arena.export.formats import Format, get_format
-from arena.export.part import abandon_part, finish_part, start_part
+from arena.export.part import PartFailed, abandon_part, finish_part, start_part
 from arena.export.source import Drops, ExportedBattle, ExportFilters, count_voted, stream_battles
 from arena.export.writers import open_writer, output_kind
 from arena.store import Store
@@ -39,6 +39,18 @@ class ExportSummary:
     per_winner: Counter = field(default_factory=Counter)
     first_vote: datetime | None = None
     last_vote: datetime | None = None
+
+    def count_kept(self, battles: list[ExportedBattle]) -> None:
+        """Count a chunk of battles that passed the filters (per model, per winner, date range)."""
+        if not battles:
+            return
+        self.battles_kept += len(battles)
+        self.per_model.update(b.model_a for b in battles)
+        self.per_model.update(b.model_b for b in battles)
+        self.per_winner.update(b.winner for b in battles)
+        first, last = min(b.voted_at for b in battles), max(b.voted_at for b in battles)
+        self.first_vote = first if self.first_vote is None else min(self.first_vote, first)
+        self.last_vote = last if self.last_vote is None else max(self.last_vote, last)
 
     def merged_with(self, later: ExportSummary) -> ExportSummary:
         """This part's counts followed by a later part's (vote order)."""
@@ -87,14 +99,27 @@ def run_export(store: Store, format_name: str, out: str | Path, filters: ExportF
     with tqdm(total=total, unit="battle", desc=f"export {fmt.name}", disable=not progress) as bar:
         if split:
             middle = _middle_vote_id(store)
-            helper = start_part(store, format_name, ties, min_answers, filters, (0, middle), partial.with_name(partial.name + ".1"))
+            first_path = partial.with_name(partial.name + ".1")
+            try:
+                helper = start_part(store, format_name, ties, min_answers, filters, (0, middle), first_path)
+            except OSError as exc:
+                log.warning("export helper process could not start (%s); exporting everything here", exc)
+                helper = None
             try:
                 summary = export_range(store, fmt, partial, kind, filters, (middle, None), bar.update)
             except BaseException:
-                abandon_part(helper)
+                if helper is not None:
+                    abandon_part(helper)
                 raise
-            first = finish_part(helper)
-            bar.update(first.battles_read)
+            first = None
+            if helper is not None:
+                try:
+                    first = finish_part(helper)
+                    bar.update(first.battles_read)
+                except PartFailed as exc:
+                    log.warning("%s; exporting its half here", exc)
+            if first is None:
+                first = export_range(store, fmt, first_path, kind, filters, (0, middle), bar.update)
             _prepend(first.path, partial)
             summary = first.merged_with(summary)
         else:
@@ -120,7 +145,7 @@ def export_range(store: Store, fmt: Format, path: Path, kind: str, filters: Expo
         summary.battles_read += n
         on_read(n)
 
-    battles = _tally(stream_battles(store, filters, drops, order=fmt.order, on_read=read, id_range=id_range), summary)
+    battles = stream_battles(store, filters, drops, order=fmt.order, on_read=read, on_kept=summary.count_kept, id_range=id_range)
     writer = open_writer(path, fmt.schema, kind)
     try:
         for row in fmt.rows(battles, drops):
@@ -153,17 +178,3 @@ def _prepend(first: Path, target: Path) -> None:
         while offset < size:
             offset += os.sendfile(head.fileno(), tail.fileno(), offset, size - offset)
     os.replace(first, target)
-
-
-def _tally(battles: Iterable[ExportedBattle], summary: ExportSummary) -> Iterator[ExportedBattle]:
-    """Count the battles that passed the filters (per model, per winner, date range) as they stream by."""
-    for battle in battles:
-        summary.battles_kept += 1
-        summary.per_model[battle.model_a] += 1
-        summary.per_model[battle.model_b] += 1
-        summary.per_winner[battle.winner] += 1
-        if summary.first_vote is None or battle.voted_at < summary.first_vote:
-            summary.first_vote = battle.voted_at
-        if summary.last_vote is None or battle.voted_at > summary.last_vote:
-            summary.last_vote = battle.voted_at
-        yield battle

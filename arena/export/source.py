@@ -16,9 +16,9 @@ from datetime import date, datetime, timezone
 from typing import Iterator, Literal
 
 import orjson
-from sqlalchemy import Text, cast, func, select, tuple_
+from sqlalchemy import LargeBinary, Text, bindparam, cast, func, select, tuple_
 
-from arena.snapshot import is_unfinished
+from arena.snapshot import is_unfinished, split_prompt
 from arena.store import Store
 from arena.tables import Conversation, Judge, Message, Vote
 
@@ -41,9 +41,18 @@ class ExportedBattle:
     moderation_flag: bool
     voted_at: datetime
     prompt_hash: str | None
-    conversation_a: list[dict[str, str]]
-    conversation_b: list[dict[str, str]]
+    prompt: list[dict[str, str]]   # the messages both sides share (up to the first user turn where they part)
+    rest_a: list[dict[str, str]]   # side a after the prompt: its answers (and, in a multi-turn battle, later turns)
+    rest_b: list[dict[str, str]]
     unfinished: bool = False  # an answer was cut short (length limit, stopped, error) or a side has no last answer
+
+    @property
+    def conversation_a(self) -> list[dict[str, str]]:
+        return self.prompt + self.rest_a
+
+    @property
+    def conversation_b(self) -> list[dict[str, str]]:
+        return self.prompt + self.rest_b
 
 
 @dataclass(frozen=True)
@@ -163,21 +172,25 @@ def count_voted(store: Store) -> int:
 
 
 def stream_battles(store: Store, filters: ExportFilters, drops: Drops, *, order: Literal["vote", "prompt"] = "vote",
-                   chunk: int = 2000, on_read=None, id_range: tuple[int, int | None] = (0, None)) -> Iterator[ExportedBattle]:  # noqa: ANN001
+                   chunk: int = 2000, on_read=None, on_kept=None,  # noqa: ANN001 - callbacks
+                   id_range: tuple[int, int | None] = (0, None)) -> Iterator[ExportedBattle]:
     """Voted battles that pass *filters*, in vote order (or grouped by prompt hash), counting the dropped ones.
 
-    *on_read(n)* is called after each chunk with the number of battles read (kept or not).
+    *on_read(n)* is called after each chunk with the number of battles read (kept or not), *on_kept(battles)*
+    with the chunk's kept battles before they are yielded.
     *id_range* ``(low, high)`` limits the vote ids to ``low < id <= high`` (``high`` None: no limit).
     """
-    caps = _Caps(filters)
+    caps = _Caps(filters) if filters.daily_cap or filters.max_per_prompt else None
     for battles in _chunks(store, order, chunk, id_range):
         kept = []
         for battle in battles:
-            reason = drop_reason(battle, filters) or caps.reason(battle)
+            reason = drop_reason(battle, filters) or (caps.reason(battle) if caps else None)
             if reason:
                 drops.add(reason)
             else:
                 kept.append(battle)
+        if on_kept:
+            on_kept(kept)
         yield from kept
         if on_read:
             on_read(len(battles))
@@ -249,33 +262,38 @@ def _chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int | Non
 def _raw_chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int | None] = (0, None)) -> Iterator[list[tuple]]:
     """Plain DB-API rows of the export query, keyset-paginated (no ORM or result processing per row)."""
     # The snapshot frozen with the vote; battles voted before snapshots existed fall back to their messages.
-    transcript = func.coalesce(Vote.transcript, _transcript_json(store.engine.dialect.name)).label("transcript")
+    transcript = func.coalesce(Vote.transcript, _transcript_json(store.engine.dialect.name))
+    if store.engine.dialect.name == "sqlite":  # bytes: orjson parses them without a str in between
+        transcript = cast(transcript, LargeBinary)
+    transcript = transcript.label("transcript")
     base = select(*_COLUMNS, transcript).join(Judge, Judge.id == Vote.judge_id)  # votes carry every fact: no battles join
     low, high = id_range
     if high is not None:
         base = base.where(Vote.id <= high)
-    last: tuple = (low,) if order == "vote" else ("", low)
-    if order != "vote" and low:
-        base = base.where(Vote.id > low)
+    if order == "vote":
+        query = base.where(Vote.id > bindparam("last_id")).order_by(Vote.id)
+        last = {"last_id": low}
+    else:  # battles without a prompt hash cannot be grouped by prompt, so they are not read
+        query = (base.where(Vote.prompt_hash.is_not(None), tuple_(Vote.prompt_hash, Vote.id) > tuple_(bindparam("last_hash"), bindparam("last_id")))
+                 .order_by(Vote.prompt_hash, Vote.id))
+        last = {"last_hash": "", "last_id": low}
+        if low:
+            query = query.where(Vote.id > low)
     with store.engine.connect() as conn:
+        compiled = query.limit(chunk).compile(dialect=conn.dialect)  # once: only the keyset values change
+        sql = str(compiled)
         cursor = conn.connection.dbapi_connection.cursor()
         try:
             while True:
-                if order == "vote":
-                    query = base.where(Vote.id > last[0]).order_by(Vote.id)
-                else:  # battles without a prompt hash cannot be grouped by prompt, so they are not read
-                    query = (base.where(Vote.prompt_hash.is_not(None), tuple_(Vote.prompt_hash, Vote.id) > tuple_(*last))
-                             .order_by(Vote.prompt_hash, Vote.id))
-                compiled = query.limit(chunk).compile(dialect=conn.dialect)
-                parameters = compiled.construct_params()
-                cursor.execute(str(compiled), [parameters[name] for name in compiled.positiontup] if compiled.positional else parameters)
+                parameters = compiled.construct_params(last)
+                cursor.execute(sql, [parameters[name] for name in compiled.positiontup] if compiled.positional else parameters)
                 rows = cursor.fetchall()
                 conn.rollback()  # end the read transaction between chunks: writers are never held back for long
                 if not rows:
                     return
                 yield rows
                 tail = rows[-1]
-                last = (tail[0],) if order == "vote" else (tail[13], tail[0])
+                last = {"last_id": tail[0]} if order == "vote" else {"last_hash": tail[13], "last_id": tail[0]}
         finally:
             cursor.close()
 
@@ -290,12 +308,13 @@ def _battle(row: tuple) -> ExportedBattle:
         voted_at = voted_at.replace(tzinfo=timezone.utc)
     frozen = orjson.loads(transcript) if transcript else []
     if isinstance(frozen, dict):  # arena.snapshot
-        conversation_a, conversation_b, unfinished = frozen["a"], frozen["b"], bool(frozen["unfinished"])
+        prompt_messages, rest_a, rest_b, unfinished = frozen["p"], frozen["a"], frozen["b"], frozen["u"]
     else:  # one element per message from _transcript_json
         conversation_a, conversation_b, unfinished = _from_messages(frozen)
+        prompt_messages, rest_a, rest_b = split_prompt(conversation_a, conversation_b)
     return ExportedBattle(
         battle_id, vote_id, model_a, model_b, winner, judge, mode, turns, language, bool(leak), bool(error), bool(moderated),
-        voted_at, prompt, conversation_a, conversation_b, unfinished,
+        voted_at, prompt, prompt_messages, rest_a, rest_b, unfinished,
     )
 
 
