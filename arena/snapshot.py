@@ -42,3 +42,22 @@ def freeze(conversation_a: list[dict[str, str]], conversation_b: list[dict[str, 
     prompt, rest_a, rest_b = split_prompt(conversation_a, conversation_b)
     unfinished = is_unfinished(finish_reasons, conversation_a, conversation_b)
     return orjson.dumps({"p": prompt, "a": rest_a, "b": rest_b, "u": unfinished}).decode("utf-8")
+
+
+def assemble(rows) -> tuple[list[dict[str, str]], list[dict[str, str]], list[str | None]]:  # noqa: ANN001 - iterable of tuples
+    """Both sides' messages and the answers' finish reasons from stored rows.
+
+    *rows*: ``(side, system_prompt, role, content, finish_reason)`` of one
+    battle's current messages, ordered by side then position. A side's system
+    prompt, if any, comes first.
+    """
+    sides: dict[str, list[dict[str, str]]] = {"a": [], "b": []}
+    reasons: list[str | None] = []
+    for side, system_prompt, role, content, finish_reason in rows:
+        messages = sides.setdefault(side, [])
+        if not messages and system_prompt:
+            messages.append({"role": "system", "content": system_prompt})
+        messages.append({"role": role, "content": content})
+        if role == "assistant":
+            reasons.append(finish_reason)
+    return sides["a"], sides["b"], reasons

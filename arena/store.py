@@ -30,7 +30,7 @@ from arena import battle as domain
 from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, VoteFacts, categories_of, category_filter
 from arena.columnar import read_columns
 from arena.prompts import prompt_hash
-from arena.snapshot import freeze
+from arena.snapshot import assemble, freeze
 from arena.tables import ArenaMeta, Battle, Conversation, Judge, Message, Vote, VoteCount
 from arena.vote_arrays import STYLE_LIMITS, VoteArrays, read_vote_arrays
 
@@ -308,22 +308,12 @@ class Store:
     @staticmethod
     def _current_transcript(session: Session, battle_id: str) -> tuple[list[dict], list[dict], list[str | None]]:
         """Both sides' current messages (system prompt first, if any) and the answers' finish reasons."""
-        rows = session.execute(
+        return assemble(session.execute(
             select(Conversation.side, Conversation.system_prompt, Message.role, Message.content, Message.finish_reason)
             .join(Message, Message.conversation_id == Conversation.id)
             .where(Conversation.battle_id == battle_id, Message.superseded.is_(False))
             .order_by(Conversation.side, Message.position)
-        )
-        sides: dict[str, list[dict]] = {"a": [], "b": []}
-        reasons: list[str | None] = []
-        for side, system_prompt, role, content, finish_reason in rows:
-            messages = sides.setdefault(side, [])
-            if not messages and system_prompt:
-                messages.append({"role": "system", "content": system_prompt})
-            messages.append({"role": role, "content": content})
-            if role == "assistant":
-                reasons.append(finish_reason)
-        return sides["a"], sides["b"], reasons
+        ))
 
     def _bump_counts(self, session: Session, increments: Counter) -> None:
         """Add to vote_counts with one upsert per key (atomic on SQLite and PostgreSQL)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -179,3 +180,43 @@ def test_migrations_match_the_orm(database_url: str) -> None:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     store.close()
     assert diff == []
+
+
+def test_upgrade_backfills_prompt_hash_snapshot_and_moderation(database_url: str) -> None:
+    """A store at revision 0002 with a voted battle gets the facts later migrations add, computed from its messages."""
+    from alembic import command
+    from alembic.config import Config
+
+    from arena.prompts import prompt_hash
+    from arena.store import MIGRATIONS_DIR, make_engine
+
+    engine = make_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    when = "2026-01-01 00:00:00"
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        conn.execute(text(f"INSERT INTO judges (id, judge_hash, created_at) VALUES (1, 'j', '{when}')"))
+        conn.execute(text("INSERT INTO battles (id, mode, model_a, model_b, judge_id, status, turns, leak_flag, leak_terms, error_flag,"
+                          f" usage, created_at, updated_at) VALUES ('b1', 'anony', 'x', 'y', 1, 'voted', 1, false, '[]', false, '{{}}',"
+                          f" '{when}', '{when}')"))
+        for side, answer, reason in (("a", "X says", "stop"), ("b", "Y says", "length")):
+            conn.execute(text("INSERT INTO conversations (id, battle_id, side, mode, model, system_prompt, judge_id, created_at)"
+                              f" VALUES ('c{side}', 'b1', '{side}', 'anony', 'x', NULL, 1, '{when}')"))
+            for position, (role, content, finish) in enumerate((("user", "Hello  There", None), ("assistant", answer, reason))):
+                conn.execute(text("INSERT INTO messages (conversation_id, position, turn, role, content, superseded, finish_reason,"
+                                  f" created_at) VALUES ('c{side}', {position}, 1, '{role}', '{content}', false,"
+                                  f" {'NULL' if finish is None else repr(finish)}, '{when}')"))
+        conn.execute(text("INSERT INTO votes (battle_id, winner, judge_id, time_to_vote_s, created_at, model_a, model_b)"
+                          f" VALUES ('b1', 'model_a', 1, 2.0, '{when}', 'x', 'y')"))
+    engine.dispose()
+    store = Store(database_url)  # migrates to the head
+    with store.engine.connect() as conn:
+        row = conn.execute(text("SELECT prompt_hash, transcript, moderation_flag FROM votes WHERE battle_id = 'b1'")).one()
+    store.close()
+    assert row[0] == prompt_hash(["hello there"])
+    snapshot = json.loads(row[1])
+    assert snapshot["p"] == [{"role": "user", "content": "Hello  There"}]
+    assert snapshot["a"] == [{"role": "assistant", "content": "X says"}] and snapshot["u"] is True  # side b hit the length limit
+    assert not row[2]

@@ -18,7 +18,7 @@ from typing import Iterator, Literal
 import orjson
 from sqlalchemy import LargeBinary, Text, bindparam, cast, func, select, tuple_
 
-from arena.snapshot import is_unfinished, split_prompt
+from arena.snapshot import assemble, is_unfinished, split_prompt
 from arena.store import Store
 from arena.tables import Conversation, Judge, Message, Vote
 
@@ -319,17 +319,10 @@ def _battle(row: tuple) -> ExportedBattle:
 
 
 def _from_messages(messages: list[dict]) -> tuple[list[dict[str, str]], list[dict[str, str]], bool]:
+    """Conversations from :func:`_transcript_json`'s elements (any order)."""
     messages.sort(key=lambda message: (message["s"], message["p"]))
-    sides: dict[str, list[dict[str, str]]] = {"a": [], "b": []}
-    reasons = []
-    for message in messages:
-        side = sides.setdefault(message["s"], [])
-        if not side and message["y"]:
-            side.append({"role": "system", "content": message["y"]})
-        side.append({"role": message["r"], "content": message["c"]})
-        if message["r"] == "assistant":
-            reasons.append(message["f"])
-    return sides["a"], sides["b"], is_unfinished(reasons, sides["a"], sides["b"])
+    conversation_a, conversation_b, reasons = assemble((m["s"], m["y"], m["r"], m["c"], m["f"]) for m in messages)
+    return conversation_a, conversation_b, is_unfinished(reasons, conversation_a, conversation_b)
 
 
 def day_of(moment: datetime) -> date:

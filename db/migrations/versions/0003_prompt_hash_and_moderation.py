@@ -20,11 +20,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('battles', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('moderation_flag', sa.Boolean(), server_default=sa.false(), nullable=False))
-    with op.batch_alter_table('votes', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('prompt_hash', sa.String(length=64), nullable=True))
-        batch_op.create_index('ix_votes_prompt_hash', ['prompt_hash'], unique=False)
+    # Plain ALTER TABLE ADD COLUMN (no batch mode): on SQLite a batch rebuild of `battles` would have to
+    # drop a table that conversations and votes reference.
+    op.add_column('battles', sa.Column('moderation_flag', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column('votes', sa.Column('prompt_hash', sa.String(length=64), nullable=True))
+    op.create_index('ix_votes_prompt_hash', 'votes', ['prompt_hash'], unique=False)
     _backfill_prompt_hashes()
 
 
@@ -56,8 +56,6 @@ def _backfill_prompt_hashes() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('votes', schema=None) as batch_op:
-        batch_op.drop_index('ix_votes_prompt_hash')
-        batch_op.drop_column('prompt_hash')
-    with op.batch_alter_table('battles', schema=None) as batch_op:
-        batch_op.drop_column('moderation_flag')
+    op.drop_index('ix_votes_prompt_hash', table_name='votes')
+    op.drop_column('votes', 'prompt_hash')
+    op.drop_column('battles', 'moderation_flag')

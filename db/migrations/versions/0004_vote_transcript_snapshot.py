@@ -20,15 +20,16 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('votes', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('transcript', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('moderation_flag', sa.Boolean(), server_default=sa.false(), nullable=False))
+    op.add_column('votes', sa.Column('transcript', sa.Text(), nullable=True))  # plain ALTER TABLE: see 0003
+    op.add_column('votes', sa.Column('moderation_flag', sa.Boolean(), server_default=sa.false(), nullable=False))
     op.execute("UPDATE votes SET moderation_flag = (SELECT battles.moderation_flag FROM battles WHERE battles.id = votes.battle_id)")
     _backfill()
 
 
 def _backfill() -> None:
-    from arena.snapshot import freeze
+    from itertools import groupby
+
+    from arena.snapshot import assemble, freeze
 
     bind = op.get_bind()
     rows = bind.execute(sa.text(
@@ -36,30 +37,13 @@ def _backfill() -> None:
         " FROM votes v JOIN conversations c ON c.battle_id = v.battle_id JOIN messages m ON m.conversation_id = c.id"
         " WHERE m.superseded = :no ORDER BY c.battle_id, c.side, m.position"
     ), {"no": False})
-    updates: list[dict] = []
-    current, sides, reasons = None, {}, []
-
-    def finish() -> None:
-        if current is not None:
-            updates.append({"battle": current, "transcript": freeze(sides.get("a", []), sides.get("b", []), reasons)})
-
-    for battle_id, side, system_prompt, role, content, finish_reason in rows:
-        if battle_id != current:
-            finish()
-            current, sides, reasons = battle_id, {}, []
-        messages = sides.setdefault(side, [])
-        if not messages and system_prompt:
-            messages.append({"role": "system", "content": system_prompt})
-        messages.append({"role": role, "content": content})
-        if role == "assistant":
-            reasons.append(finish_reason)
-    finish()
+    updates = [{"battle": battle_id, "transcript": freeze(*assemble(row[1:] for row in battle_rows))}
+               for battle_id, battle_rows in groupby(rows, key=lambda row: row[0])]
     statement = sa.text("UPDATE votes SET transcript = :transcript WHERE battle_id = :battle")
     for start in range(0, len(updates), 5000):
         bind.execute(statement, updates[start:start + 5000])
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('votes', schema=None) as batch_op:
-        batch_op.drop_column('moderation_flag')
-        batch_op.drop_column('transcript')
+    op.drop_column('votes', 'moderation_flag')
+    op.drop_column('votes', 'transcript')
