@@ -98,7 +98,7 @@ class LeaderboardService:
         self.store = store
         # Online Elo folds in votes in id order and never revisits them. On PostgreSQL a vote with a
         # smaller id can commit after one with a larger id; waiting until votes are a few seconds old
-        # makes sure none is skipped.
+        # makes sure none is skipped. The kept style-control arrays follow the same rule.
         self.elo_settle_s = elo_settle_s
         self.anchor_model = anchor_model or None
         self.anchor_score = anchor_score
@@ -189,6 +189,12 @@ class LeaderboardService:
             fitted = (live.theta, live.samples)
         return self._board(query, comparisons, version, started, fitted=fitted, style=style, description=description)
 
+    def _settled_before(self) -> datetime | None:
+        """Votes created before this moment can no longer be overtaken by a late commit (None: ids commit in order)."""
+        if self.elo_settle_s <= 0 or self.store.commits_in_id_order:
+            return None
+        return datetime.now(timezone.utc) - timedelta(seconds=self.elo_settle_s)
+
     def _style_votes(self, category: str) -> VoteArrays:
         """Every vote of *category* with its style counts, read once and then extended by the newer votes only.
 
@@ -197,12 +203,11 @@ class LeaderboardService:
         """
         kept = self._style_cache.get(category)
         after = kept.last_id if kept is not None else 0
-        settle = self.elo_settle_s > 0 and not self.store.commits_in_id_order
-        settled_before = datetime.now(timezone.utc) - timedelta(seconds=self.elo_settle_s) if settle else None
+        settled_before = self._settled_before()
         newer = self.store.vote_arrays(category, style=True, after_id=after, created_before=settled_before)
         kept = newer if kept is None else kept.extended(newer)
         self._style_cache[category] = kept
-        if not settle:
+        if settled_before is None:
             return kept
         return kept.extended(self.store.vote_arrays(category, style=True, after_id=kept.last_id))
 
@@ -221,9 +226,7 @@ class LeaderboardService:
             last_vote_id, saved = self.store.load_elo(category)
             self._elo[category] = _EloState(last_vote_id, saved)
         state = self._elo[category]
-        settle = self.elo_settle_s > 0 and not self.store.commits_in_id_order
-        settled_before = datetime.now(timezone.utc) - timedelta(seconds=self.elo_settle_s) if settle else None
-        new = self.store.vote_arrays(category, after_id=state.last_vote_id, created_before=settled_before)
+        new = self.store.vote_arrays(category, after_id=state.last_vote_id, created_before=self._settled_before())
         if new.last_id == state.last_vote_id:
             return dict(state.ratings)
         if len(new):
