@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DATA_DIR = ROOT / "bench" / ".data"
-DATA_FORMAT = 3
+DATA_FORMAT = 4
 MODELS = [f"model-{i:02d}" for i in range(20)]
 WORDS = ("the of and to in is that for it as with was on be by this are from at or an which have not can more "
          "model answer question data python code value function result because example first time will would").split()

@@ -202,8 +202,33 @@ def test_split_prompt_keeps_the_shared_user_turns() -> None:
     a = [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}, {"role": "assistant", "content": "A1"},
          {"role": "user", "content": "q2"}, {"role": "assistant", "content": "A2"}]
     b = a[:2] + [{"role": "assistant", "content": "B1"}, {"role": "user", "content": "q2"}, {"role": "assistant", "content": "B2"}]
-    prompt, rest_a, rest_b = split_prompt(a, b)
-    assert prompt == a[:2] and rest_a == a[2:] and rest_b == b[2:]
+    split = split_prompt(a, b)
+    assert split.prompt == a[:2] and split.rest_a == a[2:] and split.rest_b == b[2:]
+    assert split.system_a == split.system_b == []
+
+
+def test_split_prompt_sets_aside_per_model_system_prompts() -> None:
+    """Models configured with different system prompts still share the voter's prompt."""
+    question = {"role": "user", "content": "q"}
+    a = [{"role": "system", "content": "Be terse."}, question, {"role": "assistant", "content": "A"}]
+    b = [{"role": "system", "content": "Be chatty."}, question, {"role": "assistant", "content": "B"}]
+    split = split_prompt(a, b)
+    assert split.prompt == [question] and split.rest_a == a[2:] and split.rest_b == b[2:]
+    assert split.system_a == a[:1] and split.system_b == b[:1]
+
+
+def test_battles_with_different_system_prompts_export_whole(store: Store, tmp_path: Path) -> None:
+    record = battle(60, "alpha", "beta", "model_a")
+    record = replace(record, conversation_a=[{"role": "system", "content": "Be terse."}, *record.conversation_a],
+                     conversation_b=[{"role": "system", "content": "Be chatty."}, *record.conversation_b])
+    store.insert_battles([record])
+    run_export(store, "pairwise", tmp_path / "p.jsonl", datasheet=False)
+    run_export(store, "battles", tmp_path / "b.jsonl", datasheet=False)
+    pair, = read_jsonl(tmp_path / "p.jsonl")
+    assert pair["prompt"] == [{"role": "user", "content": "Question number 60?"}]
+    assert pair["chosen"] == [{"role": "assistant", "content": "alpha answers 60.0"}]
+    whole, = read_jsonl(tmp_path / "b.jsonl")
+    assert whole["conversation_a"] == record.conversation_a and whole["conversation_b"] == record.conversation_b
 
 
 # ------------------------------------------------------------------------ filters

@@ -18,7 +18,7 @@ from typing import Iterator, Literal
 import orjson
 from sqlalchemy import LargeBinary, Text, bindparam, cast, func, select, tuple_
 
-from arena.snapshot import assemble, is_unfinished, split_prompt
+from arena.snapshot import Split, assemble, is_unfinished, split_prompt
 from arena.store import Store
 from arena.tables import Conversation, Judge, Message, Vote
 
@@ -45,14 +45,16 @@ class ExportedBattle:
     rest_a: list[dict[str, str]]   # side a after the prompt: its answers (and, in a multi-turn battle, later turns)
     rest_b: list[dict[str, str]]
     unfinished: bool = False  # an answer was cut short (length limit, stopped, error) or a side has no last answer
+    system_a: list[dict[str, str]] = field(default_factory=list)  # side a's own system prompt, when the sides' differ
+    system_b: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def conversation_a(self) -> list[dict[str, str]]:
-        return self.prompt + self.rest_a
+        return self.system_a + self.prompt + self.rest_a
 
     @property
     def conversation_b(self) -> list[dict[str, str]]:
-        return self.prompt + self.rest_b
+        return self.system_b + self.prompt + self.rest_b
 
 
 @dataclass(frozen=True)
@@ -308,13 +310,14 @@ def _battle(row: tuple) -> ExportedBattle:
         voted_at = voted_at.replace(tzinfo=timezone.utc)
     frozen = orjson.loads(transcript) if transcript else []
     if isinstance(frozen, dict):  # arena.snapshot
-        prompt_messages, rest_a, rest_b, unfinished = frozen["p"], frozen["a"], frozen["b"], frozen["u"]
+        split = Split(frozen["p"], frozen["a"], frozen["b"], frozen["sa"], frozen["sb"])
+        unfinished = frozen["u"]
     else:  # one element per message from _transcript_json
         conversation_a, conversation_b, unfinished = _from_messages(frozen)
-        prompt_messages, rest_a, rest_b = split_prompt(conversation_a, conversation_b)
+        split = split_prompt(conversation_a, conversation_b)
     return ExportedBattle(
         battle_id, vote_id, model_a, model_b, winner, judge, mode, turns, language, bool(leak), bool(error), bool(moderated),
-        voted_at, prompt, prompt_messages, rest_a, rest_b, unfinished,
+        voted_at, prompt, split.prompt, split.rest_a, split.rest_b, unfinished, split.system_a, split.system_b,
     )
 
 
