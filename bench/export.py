@@ -163,7 +163,7 @@ def baseline(path: Path, out: Path, limit: int) -> dict:
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    from arena.export.formats import split_prompt
+    from arena.snapshot import split_prompt
     from arena.store import Store
     from arena.tables import Battle, Conversation, Vote
 
@@ -178,7 +178,8 @@ def baseline(path: Path, out: Path, limit: int) -> dict:
                 continue
             sides = {c.side: [{"role": m.role, "content": m.content} for m in c.messages if not m.superseded]
                      for c in vote.battle.conversations}
-            prompt, rest_a, rest_b = split_prompt(sides["a"], sides["b"])
+            split = split_prompt(sides["a"], sides["b"])
+            prompt, rest_a, rest_b = split.prompt, split.rest_a, split.rest_b
             a_won = vote.winner == "model_a"
             handle.write(json.dumps({"prompt": prompt, "chosen": rest_a if a_won else rest_b, "rejected": rest_b if a_won else rest_a,
                                      "chosen_model": vote.model_a if a_won else vote.model_b,

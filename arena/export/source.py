@@ -18,7 +18,7 @@ from typing import Iterator, Literal
 import orjson
 from sqlalchemy import LargeBinary, Text, bindparam, cast, func, select, tuple_
 
-from arena.snapshot import Split, assemble, is_unfinished, split_prompt
+from arena.snapshot import assemble, is_unfinished, split_prompt
 from arena.store import Store
 from arena.tables import Conversation, Judge, Message, Vote
 
@@ -309,12 +309,13 @@ def _battle(row: tuple) -> ExportedBattle:
     if voted_at.tzinfo is None:
         voted_at = voted_at.replace(tzinfo=timezone.utc)
     frozen = orjson.loads(transcript) if transcript else []
-    if isinstance(frozen, dict):  # arena.snapshot
-        split = Split(frozen["p"], frozen["a"], frozen["b"], frozen["sa"], frozen["sb"])
-        unfinished = frozen["u"]
-    else:  # one element per message from _transcript_json
-        conversation_a, conversation_b, unfinished = _from_messages(frozen)
-        split = split_prompt(conversation_a, conversation_b)
+    if isinstance(frozen, dict):  # arena.snapshot (the hot path: no intermediate objects)
+        return ExportedBattle(
+            battle_id, vote_id, model_a, model_b, winner, judge, mode, turns, language, bool(leak), bool(error), bool(moderated),
+            voted_at, prompt, frozen["p"], frozen["a"], frozen["b"], frozen["u"], frozen["sa"], frozen["sb"],
+        )
+    conversation_a, conversation_b, unfinished = _from_messages(frozen)  # one element per message from _transcript_json
+    split = split_prompt(conversation_a, conversation_b)
     return ExportedBattle(
         battle_id, vote_id, model_a, model_b, winner, judge, mode, turns, language, bool(leak), bool(error), bool(moderated),
         voted_at, prompt, split.prompt, split.rest_a, split.rest_b, unfinished, split.system_a, split.system_b,
