@@ -43,8 +43,33 @@ class ModelPool:
                 self.health[spec.name] = Health(ok=False, detail="no endpoint configured (environment variable unset)")
             else:
                 self.health[spec.name] = Health(ok=False, detail="not probed yet")
+        self._retired: list[Backend] = []  # replaced by a reload; battles in flight may still use them
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+
+    def reload(self, catalogue: ModelCatalogue) -> list[str]:
+        """Switch to *catalogue*; return the models that got a new backend (new or changed entries).
+
+        A model whose entry is unchanged keeps its backend and health. Backends
+        of removed or changed entries are retired, not closed: battles already
+        running keep the models they started with.
+        """
+        previous = {spec.name: spec for spec in self.catalogue.models}
+        backends: dict[str, Backend | None] = {}
+        health: dict[str, Health] = {}
+        fresh: list[str] = []
+        for spec in catalogue.enabled:
+            if previous.get(spec.name) == spec and spec.name in self.backends:
+                backends[spec.name], health[spec.name] = self.backends[spec.name], self.health[spec.name]
+                continue
+            backend = build_backend(spec, self.settings)
+            backends[spec.name] = backend
+            health[spec.name] = Health(ok=False, detail="not probed yet" if backend else "no endpoint configured (environment variable unset)")
+            fresh.append(spec.name)
+        kept = {id(b) for b in backends.values() if b is not None}
+        self._retired.extend(b for b in self.backends.values() if b is not None and id(b) not in kept)
+        self.catalogue, self.backends, self.health = catalogue, backends, health
+        return fresh
 
     def spec(self, name: str) -> ModelSpec:
         return self.catalogue.get(name)
@@ -93,17 +118,17 @@ class ModelPool:
 
     async def refresh(self) -> None:
         """Probe every backend once, concurrently."""
-        names = [n for n, b in self.backends.items() if b is not None]
-        results = await asyncio.gather(*(self._probe(n) for n in names))
-        for name, health in zip(names, results):
+        backends = {n: b for n, b in self.backends.items() if b is not None}
+        results = await asyncio.gather(*(self._probe(b, n) for n, b in backends.items()))
+        for (name, backend), health in zip(backends.items(), results):
+            if self.backends.get(name) is not backend:  # reloaded meanwhile: this result is about a retired backend
+                continue
             before = self.health[name].ok
             self.health[name] = health
             if before != health.ok:
                 log.info("model %s is now %s (%s)", name, "available" if health.ok else "unavailable", health.detail)
 
-    async def _probe(self, name: str) -> Health:
-        backend = self.backends[name]
-        assert backend is not None
+    async def _probe(self, backend: Backend, name: str) -> Health:
         try:
             return await backend.health()
         except Exception as exc:  # a probe must never take the app down
@@ -135,6 +160,6 @@ class ModelPool:
 
     async def aclose(self) -> None:
         self._stopping.set()
-        for backend in self.backends.values():
+        for backend in [*self.backends.values(), *self._retired]:
             if backend is not None:
                 await backend.aclose()

@@ -10,6 +10,7 @@ from pathlib import Path
 from arena.config import load_catalogue
 from arena.leaderboard import LeaderboardService
 from arena.pool import ModelPool
+from arena.reload import ModelsReloader
 from arena.service import Arena
 from arena.settings import Settings
 from arena.store import Store
@@ -45,7 +46,9 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     arena = build_arena(models_path, settings)
     arena.pool.start_background()
     leaderboards = LeaderboardService(arena.store, anchor_model=arena.settings.anchor_model, anchor_score=arena.settings.anchor_score)
-    demo = build_demo(arena, leaderboards)
+    reloader = ModelsReloader(arena, models_path)
+    reloader.watch(arena.settings.models_watch_interval)
+    demo = build_demo(arena, leaderboards, reloader)
     demo.queue(default_concurrency_limit=None, max_size=512)
     demo.launch(
         server_name=host,

@@ -28,7 +28,7 @@ from arena.battle import (
     Winner,
 )
 from arena.categories import VoteFacts
-from arena.config import ModelSpec
+from arena.config import ModelCatalogue, ModelSpec
 from arena.language import detect_language
 from arena.leak import LeakDetector
 from arena.pairing import PairingError, sample_pair
@@ -74,6 +74,12 @@ class Arena:
         self.rng = rng
         self.leaks = LeakDetector(pool.identity_terms())
         self._runtimes: dict[str, Runtime] = {}
+
+    def apply_catalogue(self, catalogue: ModelCatalogue) -> list[str]:
+        """Use a new, validated models.yaml from now on (see :mod:`arena.reload`); returns new or changed models."""
+        fresh = self.pool.reload(catalogue)
+        self.leaks = LeakDetector(self.pool.identity_terms())
+        return fresh
 
     # --- identities -------------------------------------------------------------
     def judge_hash(self, client_identity: str) -> str:

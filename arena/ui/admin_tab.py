@@ -1,4 +1,4 @@
-"""The Admin tab: password-gated operations (for now: preference-data exports as downloads).
+"""The Admin tab: password-gated operations: model status and models.yaml reload, preference-data exports.
 
 Every action takes the password field as an input and checks it on the server
 (:class:`arena.admin.AdminGate`), so the tab's endpoints refuse a caller
@@ -16,6 +16,8 @@ import gradio as gr
 from arena.admin import AdminGate, AdminRefused
 from arena.export import ExportFilters, run_export
 from arena.export.formats import FORMAT_NAMES
+from arena.reload import ModelsReloader
+from arena.service import Arena
 from arena.store import Store
 
 log = logging.getLogger(__name__)
@@ -46,12 +48,43 @@ def export_for_admin(gate: AdminGate, store: Store, export_root: Path, password:
     return files, "\n".join(f"- {line}" for line in summary.lines())
 
 
+def models_status_markdown(arena: Arena, reloader: ModelsReloader | None) -> str:
+    """Every model's health (healthy or why not) and the outcome of the last models.yaml reload."""
+    lines = ["| Model | Status | Detail |", "|---|---|---|"]
+    for status in arena.pool.statuses():
+        lines.append(f"| {status.name} | {'✅ healthy' if status.available else '⛔ unavailable'} | {status.detail} |")
+    if reloader is not None and reloader.last is not None:
+        last = reloader.last
+        lines += ["", f"Last reload ({last.at:%Y-%m-%d %H:%M:%S} UTC): {'✅' if last.ok else '❌'} {last.message}"]
+    return "\n".join(lines)
+
+
+def reload_for_admin(gate: AdminGate, arena: Arena, reloader: ModelsReloader | None, password: str) -> str:
+    """Reload models.yaml now (refuses without the password); the status table with the outcome."""
+    gate.require(password)
+    if reloader is None:
+        raise ValueError("this app was started without a models.yaml to reload")
+    reloader.reload()
+    return models_status_markdown(arena, reloader)
+
+
 class AdminTab:
-    def __init__(self, gate: AdminGate, store: Store, export_root: Path) -> None:
+    def __init__(self, gate: AdminGate, store: Store, export_root: Path, arena: Arena | None = None,
+                 reloader: ModelsReloader | None = None) -> None:
         self.gate, self.store, self.export_root = gate, store, export_root
+        self.arena, self.reloader = arena, reloader
         if not gate.configured:
             gr.Markdown("The Admin tab is disabled: set `ARENA_ADMIN_PASSWORD` to enable it.", elem_id="admin-disabled")
         self.password = gr.Textbox(label="Admin password", type="password", elem_id="admin-password", max_lines=1)
+        if arena is not None:
+            with gr.Group():
+                gr.Markdown("### Models\nEdits to models.yaml are picked up by themselves; Reload applies them now.")
+                with gr.Row():
+                    status = gr.Button("Show status", elem_id="admin-status")
+                    reload = gr.Button("Reload models.yaml", elem_id="admin-reload")
+                self.status = gr.Markdown(elem_id="admin-models")
+            status.click(self.show_status, inputs=[self.password], outputs=[self.status], api_name="admin_status")
+            reload.click(self.reload, inputs=[self.password], outputs=[self.status], api_name="admin_reload")
         with gr.Group(visible=True):
             gr.Markdown("### Export preference data\nThe vote log as training data, with a datasheet (see docs/export.md).")
             with gr.Row():
@@ -64,6 +97,19 @@ class AdminTab:
             self.summary = gr.Markdown(elem_id="admin-export-summary")
         run.click(self.export, inputs=[self.password, self.format, self.suffix, self.kto, self.include],
                   outputs=[self.files, self.summary], api_name="admin_export")
+
+    def show_status(self, password: str) -> str:
+        try:
+            self.gate.require(password)
+        except AdminRefused as exc:
+            raise gr.Error(str(exc)) from None
+        return models_status_markdown(self.arena, self.reloader)
+
+    def reload(self, password: str) -> str:
+        try:
+            return reload_for_admin(self.gate, self.arena, self.reloader, password)
+        except (AdminRefused, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
 
     def export(self, password: str, format_name: str, suffix: str, kto: bool, include: list[str],
                progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[list[str], str]:  # noqa: B008 - Gradio's idiom

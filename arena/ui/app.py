@@ -8,6 +8,7 @@ import gradio as gr
 
 from arena.admin import AdminGate
 from arena.leaderboard import LeaderboardService
+from arena.reload import ModelsReloader
 from arena.service import Arena
 from arena.settings import Settings
 from arena.ui.admin_tab import AdminTab
@@ -39,7 +40,7 @@ def export_root(settings: Settings) -> Path:
     return Path(settings.export_dir) if settings.export_dir else Path(__file__).resolve().parents[2] / "exports"
 
 
-def build_demo(arena: Arena, leaderboards: LeaderboardService) -> gr.Blocks:
+def build_demo(arena: Arena, leaderboards: LeaderboardService, reloader: ModelsReloader | None = None) -> gr.Blocks:
     """The whole UI; the caller launches it."""
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO, elem_id="intro")
@@ -53,7 +54,7 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService) -> gr.Blocks:
             with gr.Tab("🏆 Leaderboard", id="leaderboard"):
                 board = LeaderboardTab(leaderboards, arena.pool.catalogue, min_votes=arena.settings.leaderboard_min_votes)
             with gr.Tab("🔧 Admin", id="admin"):
-                AdminTab(AdminGate(arena.settings.admin_password), arena.store, export_root(arena.settings))
+                AdminTab(AdminGate(arena.settings.admin_password), arena.store, export_root(arena.settings), arena, reloader)
         with gr.Accordion("Models in this arena", open=False):
             models_md = gr.Markdown(models_markdown(arena), elem_id="models-status")
 
