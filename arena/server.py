@@ -63,7 +63,21 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
         ssr_mode=False,
         allowed_paths=[str(export_root(arena.settings))],  # the Admin tab's export downloads
     )
-    log.info("Starling Arena is running at http://%s:%d", host, port)
+    _serve_metrics(demo)
+    log.info("Starling Arena is running at http://%s:%d (metrics on /metrics)", host, port)
     if block:
         demo.block_thread()
     return Running(arena=arena, demo=demo)
+
+
+def _serve_metrics(demo) -> None:  # noqa: ANN001 - gr.Blocks, launched
+    """Prometheus metrics on /metrics of the app's own web server."""
+    from fastapi import Response
+
+    from arena.metrics import exposition
+
+    def metrics_page() -> Response:
+        body, content_type = exposition()
+        return Response(content=body, media_type=content_type)
+
+    demo.app.add_api_route("/metrics", metrics_page, methods=["GET"], include_in_schema=False)

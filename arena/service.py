@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import AsyncIterator
 
+from arena import metrics
 from arena.backends import Backend, BackendError, GenerationStats, SamplingParams
 from arena.battle import (
     Battle,
@@ -74,6 +75,7 @@ class Arena:
         self.rng = rng
         self.leaks = LeakDetector(pool.identity_terms())
         self._runtimes: dict[str, Runtime] = {}
+        metrics.track_active_battles(lambda: len(self._runtimes))
 
     def apply_catalogue(self, catalogue: ModelCatalogue) -> list[str]:
         """Use a new, validated models.yaml from now on (see :mod:`arena.reload`); returns new or changed models."""
@@ -112,6 +114,7 @@ class Arena:
             specs[side_name] = spec
             backends[side_name] = self.pool.backend(side.model)
         self._runtimes[battle.id] = Runtime(battle, specs, backends)
+        metrics.BATTLES.labels(mode).inc()
         log.info("battle %s started (mode=%s)", battle.id, mode)
         return battle
 
@@ -180,6 +183,8 @@ class Arena:
                 history = [{"role": "system", "content": spec.system_prompt}, *history]
             params = SamplingParams(spec.temperature, spec.top_p, spec.max_tokens)
             stats = GenerationStats()
+            error_kind = None
+            metrics.GENERATIONS_IN_FLIGHT.labels(spec.name).inc()
             try:
                 # No await in this loop body but the stream's own: backends rely on it for their timeouts.
                 async for chunk in backend.stream(history, params, stats):
@@ -190,11 +195,15 @@ class Arena:
                 battle.finish_side(name, stats, stopped=True)
             except BackendError as exc:
                 log.warning("battle %s side %s failed: %s", battle.id, name, exc.kind)
+                error_kind = exc.kind
                 battle.fail_side(name, exc.kind, exc.detail, stats)
             except Exception as exc:  # a bug in a backend must not take the battle's other side down
                 log.exception("battle %s side %s crashed", battle.id, name)
+                error_kind = "internal"
                 battle.fail_side(name, "internal", repr(exc), stats)
             finally:
+                metrics.GENERATIONS_IN_FLIGHT.labels(spec.name).dec()
+                metrics.observe_generation(spec.name, stats, error_kind=error_kind)
                 changed.set()
 
         runtime.tasks = {name: asyncio.create_task(run_side(name)) for name in battle.sides}
@@ -245,6 +254,7 @@ class Arena:
                 log.error("vote on battle %s not stored: %r", battle.id, exc)
                 raise StoreUnavailable("Your vote could not be saved (database unavailable). Please press the button again.") from None
             receipt = battle.record_vote(winner, session_id)
+        metrics.VOTES.labels(winner).inc()
         log.info("battle %s voted", battle.id)
         return receipt
 

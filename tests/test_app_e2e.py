@@ -212,3 +212,19 @@ def test_admin_export_refuses_without_the_password_and_downloads_with_it(app: di
     assert names == ["README.md", "pairwise.jsonl"] and "pairwise rows" in summary, summary
     rows = [json.loads(line) for line in Path(next(f for f in files if f.endswith(".jsonl"))).read_text().splitlines()]
     assert rows and {"prompt", "chosen", "rejected"} <= set(rows[0]), (summary, files)
+
+
+def test_metrics_endpoint_is_served_and_moves_after_a_battle(app: dict) -> None:
+    """Prometheus text on /metrics of the running app; the battle counter grows with a battle."""
+    def battles() -> float:
+        page = httpx.get(app["url"] + "metrics", timeout=10)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
+        lines = [line for line in page.text.splitlines() if line.startswith('arena_battles_total{mode="anony"}')]
+        return float(lines[0].split()[-1]) if lines else 0.0
+
+    before = battles()
+    client = Client(app["url"], verbose=False)
+    run(client, "Name a planet.", api_name="/battle_send")
+    assert battles() == before + 1
+    page = httpx.get(app["url"] + "metrics", timeout=10).text
+    assert "arena_time_to_first_token_seconds_bucket" in page and "arena_active_battles" in page
