@@ -22,9 +22,9 @@ COPY app.py models.yaml ./
 COPY arena arena
 COPY db db
 # Convert the embedded GGUF at build time so the container starts in seconds.
-RUN .venv/bin/python -m arena prepare-embedded && chown -R arena:arena /app
+RUN .venv/bin/python -m arena prepare-embedded && mkdir -p exports db && chown -R arena:arena /app
 
-USER arena
+USER 10001
 EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD [".venv/bin/python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/', timeout=4)"]

@@ -21,6 +21,7 @@ import sys
 from typing import Sequence
 
 from arena.config import ConfigError, load_catalogue
+from arena.logs import configure_logging
 from arena.settings import Settings, SettingsError
 
 log = logging.getLogger("arena")
@@ -71,17 +72,11 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=7860, help="port to listen on (default: 7860)")
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "alembic", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         if args.command == "export":
             from arena.export import cli as export_cli
 
@@ -219,9 +214,11 @@ def _check_models(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     pool = ModelPool(catalogue, settings)
     asyncio.run(pool.refresh())
-    failed = 0
-    for status in pool.statuses():
-        mark = "ok " if status.available else "FAIL"
-        failed += 0 if status.available or status.detail == "disabled in models.yaml" else 1
-        print(f"{mark} {status.name:<28} {status.detail}")
+    rows = [("model", "endpoint", "status", "latency", "served ids"), *pool.endpoint_rows()]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    failed = [s.name for s in pool.statuses() if not s.available and s.detail != "disabled in models.yaml"]
+    if failed:
+        print(f"FAIL {', '.join(failed)}: no healthy endpoint", file=sys.stderr)
     return 1 if failed else 0

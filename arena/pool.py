@@ -110,6 +110,21 @@ class ModelPool:
             out.append(ModelStatus(spec.name, health.ok, health.detail))
         return out
 
+    def endpoint_rows(self) -> list[tuple[str, str, str, str, str]]:
+        """(model, endpoint, status, latency, served ids) per endpoint, for operators."""
+        rows = []
+        for status in self.statuses():
+            backend = self.backends.get(status.name)
+            reports = getattr(backend, "endpoint_reports", None)
+            if reports is None:  # disabled, unset, or in-process
+                where = "in-process" if backend is not None else "—"
+                rows.append((status.name, where, "ok" if status.available else status.detail, "", ""))
+                continue
+            for r in reports():
+                latency = f"{r.latency_s * 1000:.0f} ms" if r.latency_s is not None else ""
+                rows.append((status.name, r.url, r.status, latency, ", ".join(r.served)))
+        return rows
+
     def identity_terms(self) -> list[str]:
         terms: list[str] = []
         for spec in self.catalogue.models:

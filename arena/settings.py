@@ -44,6 +44,7 @@ class Settings:
     anchor_model: str = _setting("", "Model pinned to ARENA_ANCHOR_SCORE on the leaderboard scale (empty: the mean is 1000).")
     anchor_score: float = _setting(1000.0, "Score of ARENA_ANCHOR_MODEL, or of the average model when no anchor is set.")
     log_level: str = _setting("INFO", "Logging level for the app.")
+    log_format: str = _setting("text", "Log lines as readable text, or 'json' (one JSON object per line, for log collectors).")
     models_watch_interval: float = _setting(2.0, "Seconds between checks of models.yaml for changes, reloaded without a restart (0: only the Admin tab's Reload).")
     admin_password: str = _setting("", "Password of the Admin tab (exports, and later model operations); empty: the tab refuses everything.")
     export_dir: str = _setting("", "Where the Admin tab writes export files (empty: exports/ in the project).")
@@ -70,6 +71,8 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{var}={raw!r} is not a valid {kind.__name__}. Fix: {spec.metadata['help']}") from None
         settings = cls(**values)
+        if settings.log_format not in ("text", "json"):
+            raise SettingsError(f"ARENA_LOG_FORMAT={settings.log_format!r}: use text or json.")
         for name in ("max_turns", "max_prompt_chars", "local_threads"):
             if getattr(settings, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1.")

@@ -40,9 +40,15 @@ def test_check_models_probe(tmp_path: Path, up: Upstream, capsys: pytest.Capture
     good = f"models:\n  - name: Remote\n    backend: openai\n    endpoints: [\"{up.url}\"]\n    model: test-model\n"
     path.write_text(good)
     assert main(["check-models", str(path), "--probe"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "valid" in table[0] and table[1].split() == ["model", "endpoint", "status", "latency", "served", "ids"]
+    remote = next(line for line in table if line.startswith("Remote"))
+    assert up.url in remote and " ok " in remote and " ms " in remote and remote.rstrip().endswith("test-model")
     path.write_text(good + "  - name: Gone\n    backend: openai\n    endpoints: [\"http://127.0.0.1:9/v1\"]\n    model: test-model\n")
     assert main(["check-models", str(path), "--probe"]) == 1
-    assert "FAIL Gone" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    gone = next(line for line in captured.out.splitlines() if line.startswith("Gone"))
+    assert "http://127.0.0.1:9/v1" in gone and "failing (unreachable" in gone and "FAIL Gone" in captured.err
 
 
 def test_leaderboard_formats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

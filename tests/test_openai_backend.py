@@ -272,3 +272,46 @@ async def test_truncated_stream_is_an_error_not_a_short_answer(up: Upstream) -> 
     up.behavior = Behavior(reply="one two three four", chunks=4, die_after=2, die_cleanly=True)
     error, chunks, _ = await failure([up.url])
     assert error.kind == "protocol" and "truncated" in error.detail and len(chunks) == 2
+
+
+# -- back-off ----------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_failed_endpoint_is_probed_again_only_after_its_back_off(up: Upstream) -> None:
+    """A failing endpoint waits 5 s, then 10 s … before the next probe; once back it is healthy at once."""
+    up.behavior = Behavior(models_status=500)
+    backend = OpenAICompatBackend(MODEL, [up.url], timeouts=FAST)
+    try:
+        assert not (await backend.health()).ok and up.models_calls == 1
+        endpoint = backend.endpoints[0]
+        first_wait = endpoint.retry_at - time.monotonic()
+        assert 4.0 < first_wait <= 5.0 and endpoint.failures == 1
+        assert not (await backend.health()).ok and up.models_calls == 1  # within the back-off: not probed
+        assert "next probe in" in backend.endpoint_reports()[0].status
+        endpoint.retry_at = 0.0  # the back-off has passed
+        assert not (await backend.health()).ok and up.models_calls == 2
+        assert 9.0 < endpoint.retry_at - time.monotonic() <= 10.0 and endpoint.failures == 2  # doubled
+        up.behavior = Behavior()
+        endpoint.retry_at = 0.0
+        health = await backend.health()
+        assert health.ok and endpoint.failures == 0 and up.models_calls == 3
+        report = backend.endpoint_reports()[0]
+        assert report.healthy and report.status == "ok" and report.latency_s is not None and MODEL in report.served
+    finally:
+        await backend.aclose()
+
+
+@pytest.mark.asyncio
+async def test_a_request_that_cannot_connect_takes_the_endpoint_out_of_rotation(up: Upstream) -> None:
+    dead = closed_url()
+    backend = OpenAICompatBackend(MODEL, [dead, up.url], timeouts=FAST)
+    try:
+        stats = GenerationStats()
+        assert "".join([c async for c in backend.stream(HISTORY, PARAMS, stats)]) == "You said: hello there"
+        assert stats.attempts == 2 and not backend.endpoints[0].healthy and backend.endpoints[0].failures == 1
+        stats = GenerationStats()
+        assert "".join([c async for c in backend.stream(HISTORY, PARAMS, stats)])
+        assert stats.attempts == 1 and stats.endpoint == up.url  # the dead endpoint is tried last now
+    finally:
+        await backend.aclose()

@@ -39,6 +39,30 @@ class Endpoint:
     in_flight: int = 0
     healthy: bool = True
     last_error: str = ""
+    failures: int = 0            # consecutive failures (probes or requests)
+    retry_at: float = 0.0        # monotonic time before which a failed endpoint is not probed again
+    latency_s: float | None = None  # of the last successful probe
+    served: tuple[str, ...] = ()
+
+    def failed(self, detail: str, *, backoff_s: float, max_backoff_s: float) -> None:
+        """Out of rotation; the next probe waits twice as long after each consecutive failure."""
+        self.healthy = False
+        self.last_error = detail
+        self.failures += 1
+        self.retry_at = time.monotonic() + min(backoff_s * 2 ** (self.failures - 1), max_backoff_s)
+
+    def recovered(self) -> None:
+        self.healthy, self.failures, self.retry_at = True, 0, 0.0
+
+
+@dataclass(frozen=True)
+class EndpointReport:
+    url: str
+    healthy: bool
+    status: str
+    latency_s: float | None
+    served: tuple[str, ...]
+    in_flight: int
 
 
 @dataclass(frozen=True)
@@ -70,6 +94,7 @@ class OpenAICompatBackend:
             for url in endpoints
         ]
         self._api_key = key
+        self.backoff_s, self.max_backoff_s = 5.0, 300.0  # probe back-off of a failed endpoint: 5 s, 10 s, 20 s … 5 min
 
     @classmethod
     def from_spec(cls, spec, endpoints: list[str], timeouts: Timeouts) -> OpenAICompatBackend:  # spec: ModelSpec
@@ -96,6 +121,8 @@ class OpenAICompatBackend:
                 return
             except BackendError as exc:
                 endpoint.last_error = exc.detail
+                if _endpoint_at_fault(exc):
+                    endpoint.failed(exc.detail, backoff_s=self.backoff_s, max_backoff_s=self.max_backoff_s)
                 if produced:
                     raise
                 log.warning("endpoint failed before first token, trying next: %s", exc.kind)
@@ -186,35 +213,58 @@ class OpenAICompatBackend:
         return texts
 
     async def health(self) -> Health:
-        """Probe every endpoint's ``/models``; healthy if any serves our model id."""
-        results = await asyncio.gather(*(self._probe(e) for e in self.endpoints))
-        served: set[str] = set()
-        details = []
-        for endpoint, (ok, detail, ids) in zip(self.endpoints, results):
-            endpoint.healthy = ok
-            if not ok:
-                endpoint.last_error = detail
-            served.update(ids)
-            details.append(f"{endpoint.url}: {'ok' if ok else detail}")
-        return Health(ok=any(e.healthy for e in self.endpoints), detail="; ".join(details), served_models=tuple(sorted(served)))
+        """Probe every endpoint's ``/models`` (a failed one only once its back-off has passed); healthy if any serves our id."""
+        now = time.monotonic()
+        due = [e for e in self.endpoints if e.healthy or now >= e.retry_at]
+        results = await asyncio.gather(*(self._probe(e) for e in due))
+        for endpoint, (ok, detail, ids, latency) in zip(due, results):
+            endpoint.served = tuple(ids)
+            if ok:
+                endpoint.recovered()
+                endpoint.latency_s = latency
+            else:
+                endpoint.failed(detail, backoff_s=self.backoff_s, max_backoff_s=self.max_backoff_s)
+        details = [f"{e.url}: {'ok' if e.healthy else e.last_error}" for e in self.endpoints]
+        served = sorted({i for e in self.endpoints for i in e.served})
+        return Health(ok=any(e.healthy for e in self.endpoints), detail="; ".join(details), served_models=tuple(served))
 
-    async def _probe(self, endpoint: Endpoint) -> tuple[bool, str, list[str]]:
+    def endpoint_reports(self) -> list[EndpointReport]:
+        """One line per endpoint for operators (check-models, the Admin tab)."""
+        now = time.monotonic()
+        reports = []
+        for e in self.endpoints:
+            if e.healthy:
+                status = "ok"
+            else:
+                wait = max(0.0, e.retry_at - now)
+                status = f"failing ({e.last_error}); next probe in {wait:.0f} s" if wait else f"failing ({e.last_error})"
+            reports.append(EndpointReport(e.url, e.healthy, status, e.latency_s if e.healthy else None, e.served, e.in_flight))
+        return reports
+
+    async def _probe(self, endpoint: Endpoint) -> tuple[bool, str, list[str], float]:
         url = endpoint.url.rstrip("/") + "/models"
+        started = time.monotonic()
         try:
             async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeouts.connect * 2, connect=self.timeouts.connect)) as client:
                 response = await client.get(url, headers={"Authorization": f"Bearer {self._api_key}"})
         except httpx.HTTPError as exc:
-            return False, f"unreachable ({type(exc).__name__})", []
+            return False, f"unreachable ({type(exc).__name__})", [], 0.0
+        latency = time.monotonic() - started
         if response.status_code != 200:
-            return False, f"HTTP {response.status_code}", []
+            return False, f"HTTP {response.status_code}", [], latency
         try:
             ids = [item["id"] for item in response.json().get("data", [])]
         except (ValueError, KeyError, TypeError, AttributeError):
-            return False, "malformed /models response", []
+            return False, "malformed /models response", [], latency
         if self.model not in ids:
-            return False, f"serves {ids}, not {self.model!r}", ids
-        return True, "ok", ids
+            return False, f"serves {ids}, not {self.model!r}", ids, latency
+        return True, "ok", ids, latency
 
     async def aclose(self) -> None:
         for endpoint in self.endpoints:
             await endpoint.client.close()
+
+
+def _endpoint_at_fault(exc: BackendError) -> bool:
+    """Unreachable, silent or failing with a 5xx: take the endpoint out of rotation (a 4xx is about the request)."""
+    return exc.kind in ("connect", "first_token_timeout") or (exc.kind == "http" and ": HTTP 5" in exc.detail)

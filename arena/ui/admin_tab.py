@@ -53,6 +53,8 @@ def models_status_markdown(arena: Arena, reloader: ModelsReloader | None) -> str
     lines = ["| Model | Status | Detail |", "|---|---|---|"]
     for status in arena.pool.statuses():
         lines.append(f"| {status.name} | {'✅ healthy' if status.available else '⛔ unavailable'} | {status.detail} |")
+    lines += ["", "| Model | Endpoint | Status | Latency | Served ids |", "|---|---|---|---|---|"]
+    lines += [f"| {' | '.join(row)} |" for row in arena.pool.endpoint_rows()]
     if reloader is not None and reloader.last is not None:
         last = reloader.last
         lines += ["", f"Last reload ({last.at:%Y-%m-%d %H:%M:%S} UTC): {'✅' if last.ok else '❌'} {last.message}"]
