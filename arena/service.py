@@ -34,6 +34,7 @@ from arena.language import detect_language
 from arena.leak import LeakDetector
 from arena.pairing import PairingError, sample_pair
 from arena.pool import ModelPool
+from arena.ratelimit import build_rate_limiter
 from arena.settings import Settings
 from arena.store import Store, VoteConflict
 from arena.text_stats import count_tokens, style_features
@@ -74,6 +75,7 @@ class Arena:
         self.limits = Limits(max_turns=settings.max_turns, max_prompt_chars=settings.max_prompt_chars)
         self.rng = rng
         self.leaks = LeakDetector(pool.identity_terms())
+        self.limiter = build_rate_limiter(settings.redis_url)
         self._runtimes: dict[str, Runtime] = {}
         metrics.track_active_battles(lambda: len(self._runtimes))
 
@@ -139,6 +141,7 @@ class Arena:
     async def send(self, battle_id: str, prompt: str, session_id: str) -> AsyncIterator[Battle]:
         """Add a user turn and stream both answers; yields the battle as it changes."""
         runtime = self._runtime(battle_id, session_id)
+        self._check_rate("prompt", runtime.battle.judge_hash, self.settings.prompts_per_minute)
         async with runtime.lock:
             runtime.battle.begin_turn(prompt, self.limits)
         try:
@@ -153,10 +156,15 @@ class Arena:
     async def regenerate(self, battle_id: str, session_id: str) -> AsyncIterator[Battle]:
         """Replace the last answers of both sides with new ones."""
         runtime = self._runtime(battle_id, session_id)
+        self._check_rate("prompt", runtime.battle.judge_hash, self.settings.prompts_per_minute)
         async with runtime.lock:
             runtime.battle.begin_regenerate()
         async for update in self._generate(runtime, regenerated=True):
             yield update
+
+    def _check_rate(self, what: str, judge_hash: str, per_minute: int) -> None:
+        if not self.limiter.allow(f"{what}:{judge_hash}", per_minute, 60.0):
+            raise RuleViolation(f"Too many {what}s in a minute (at most {per_minute}); please wait a moment.")
 
     async def stop(self, battle_id: str, session_id: str) -> None:
         """Stop generation; partial answers are kept and marked as stopped."""
@@ -244,6 +252,7 @@ class Arena:
             if battle.winner is not None and battle.session_id == session_id:
                 return battle.receipt()  # a retried click: same answer as the first time
             battle.check_vote(winner, session_id)
+            self._check_rate("vote", battle.judge_hash, self.settings.votes_per_minute)
             time_to_vote = time.monotonic() - (battle.answers_finished_at or time.monotonic())
             try:
                 facts = await asyncio.to_thread(vote_facts, battle, winner)

@@ -46,6 +46,9 @@ class Settings:
     log_level: str = _setting("INFO", "Logging level for the app.")
     log_format: str = _setting("text", "Log lines as readable text, or 'json' (one JSON object per line, for log collectors).")
     models_watch_interval: float = _setting(2.0, "Seconds between checks of models.yaml for changes, reloaded without a restart (0: only the Admin tab's Reload).")
+    redis_url: str = _setting("", "Redis for shared rate limits across instances (e.g. redis://127.0.0.1:6379/0); empty: per-process memory.")
+    prompts_per_minute: int = _setting(20, "Prompts and regenerations one judge may send per minute (all tabs together).")
+    votes_per_minute: int = _setting(20, "Votes one judge may cast per minute.")
     admin_password: str = _setting("", "Password of the Admin tab (exports, and later model operations); empty: the tab refuses everything.")
     export_dir: str = _setting("", "Where the Admin tab writes export files (empty: exports/ in the project).")
 
@@ -73,7 +76,7 @@ class Settings:
         settings = cls(**values)
         if settings.log_format not in ("text", "json"):
             raise SettingsError(f"ARENA_LOG_FORMAT={settings.log_format!r}: use text or json.")
-        for name in ("max_turns", "max_prompt_chars", "local_threads"):
+        for name in ("max_turns", "max_prompt_chars", "local_threads", "prompts_per_minute", "votes_per_minute"):
             if getattr(settings, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1.")
         return settings

@@ -55,7 +55,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     database_url = f"sqlite:///{folder / 'arena.sqlite3'}"
     port = free_port()
     env = {**os.environ, "ARENA_DATABASE_URL": database_url, "ARENA_MAX_PROMPT_CHARS": "300", "ARENA_MAX_TURNS": "3",
-           "ARENA_ADMIN_PASSWORD": "e2e-admin", "ARENA_EXPORT_DIR": str(folder / "exports")}
+           "ARENA_ADMIN_PASSWORD": "e2e-admin", "ARENA_EXPORT_DIR": str(folder / "exports"),
+           "ARENA_PROMPTS_PER_MINUTE": "1000", "ARENA_VOTES_PER_MINUTE": "1000"}  # every test client is one judge (127.0.0.1)
     log = (folder / "app.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "app.py", "--models", str(folder / "models.yaml"), "--host", "127.0.0.1", "--port", str(port)],

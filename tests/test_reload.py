@@ -92,3 +92,26 @@ def test_admin_reload_and_status_need_the_password(arena: Arena, tmp_path: Path,
     path.write_text("models: [")
     assert "❌" in reload_for_admin(gate, arena, reloader, "s3cret")
     assert "| Alpha | ✅ healthy |" in models_status_markdown(arena, reloader)
+
+
+def test_a_stopped_endpoint_leaves_pairing_and_returns_when_it_is_back(tmp_path: Path, sqlite_url: str, up2: Upstream) -> None:
+    """Health transitions against a real server: stop it, the model leaves pairing; start it, it returns (after back-off)."""
+    from tests.upstream import Upstream as Server
+
+    server = Server().start()
+    arena = make_arena(tmp_path, models_yaml(("Alpha", server.url), ("Beta", up2.url), ("Gamma", up2.url)), sqlite_url)
+    try:
+        assert sorted(c.name for c in arena.pool.candidates()) == ["Alpha", "Beta", "Gamma"]
+        port = server.port
+        server.stop()
+        asyncio.run(arena.pool.refresh())
+        assert "Alpha" not in [c.name for c in arena.pool.candidates()] and not arena.pool.is_available("Alpha")
+        server = Server(port=port).start()
+        asyncio.run(arena.pool.refresh())
+        assert not arena.pool.is_available("Alpha")  # within its back-off: not probed yet
+        time.sleep(5.2)  # the first back-off is 5 s
+        asyncio.run(arena.pool.refresh())
+        assert arena.pool.is_available("Alpha") and "Alpha" in [c.name for c in arena.pool.candidates()]
+    finally:
+        server.stop()
+        arena.store.close()

@@ -29,7 +29,8 @@ VOTES = ["/battle_vote_model_a", "/battle_vote_model_b", "/battle_vote_tie", "/b
 
 def start_instance(folder: Path, database_url: str, name: str) -> tuple[subprocess.Popen, str, Path]:
     port = free_port()
-    env = {**os.environ, "ARENA_DATABASE_URL": database_url, "ARENA_MODELS_WATCH_INTERVAL": "0"}
+    env = {**os.environ, "ARENA_DATABASE_URL": database_url, "ARENA_MODELS_WATCH_INTERVAL": "0",
+           "ARENA_PROMPTS_PER_MINUTE": "1000", "ARENA_VOTES_PER_MINUTE": "1000"}  # all voters here are 127.0.0.1: one judge
     log = folder / f"{name}.log"
     process = subprocess.Popen(
         [sys.executable, "app.py", "--models", str(folder / "models.yaml"), "--host", "127.0.0.1", "--port", str(port)],

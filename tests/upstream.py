@@ -77,12 +77,14 @@ def split_text(text: str, n: int) -> list[str]:
 class Upstream:
     """A scriptable OpenAI-compatible server on 127.0.0.1; ``url`` ends in ``/v1``."""
 
-    def __init__(self, behavior: Behavior | None = None) -> None:
+    def __init__(self, behavior: Behavior | None = None, *, port: int = 0) -> None:
+        """*port* 0 picks a free one; a given port restarts a stopped upstream where clients expect it."""
         self.behavior = behavior or Behavior()
         self.requests: list[dict[str, Any]] = []  # chat completion bodies, in arrival order
         self.models_calls = 0
         self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
         self.port: int = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/v1"
         config = uvicorn.Config(
