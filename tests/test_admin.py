@@ -42,3 +42,24 @@ def test_admin_export_refuses_then_delivers_the_file_and_its_datasheet(store: St
     rows = [json.loads(line) for line in data.read_text().splitlines()]
     assert len(rows) == 14 and {"prompt", "completion", "label"} <= set(rows[0])  # 7 battles × 2 KTO rows, named one included
     assert card.name == "README.md" and "pairwise" in card.read_text() and "wrote 14 kto rows" in summary
+
+
+def test_admin_activity_and_transcripts_need_the_password(store: Store) -> None:
+    from datetime import datetime, timezone
+
+    from arena.ui.admin_tab import activity_for_admin, transcript_for_admin
+
+    now = datetime.now(timezone.utc)
+    flagged = battle(70, "alpha", "beta", "model_a", leak=True, when=now)
+    store.insert_battles([flagged, battle(71, "alpha", "beta", "tie", when=now)])
+    gate = AdminGate("s3cret")
+    for attempt in ("", "nope"):
+        with pytest.raises(AdminRefused):
+            activity_for_admin(gate, store, attempt)
+        with pytest.raises(AdminRefused):
+            transcript_for_admin(gate, store, attempt, flagged.battle_id)
+    per_day, per_model, rows, ids = activity_for_admin(gate, store, "s3cret")
+    assert sum(per_day.data[0].y) == 2 and list(per_model.data[0].x) == ["alpha", "beta"]
+    assert ids == [flagged.battle_id] and rows[0][5] == "identity leak"
+    text = transcript_for_admin(gate, store, "s3cret", flagged.battle_id)
+    assert "#### Side a" in text and "alpha answers 70.0" in text and "beta answers 70.0" in text

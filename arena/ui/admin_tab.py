@@ -1,4 +1,4 @@
-"""The Admin tab: password-gated operations: model status and models.yaml reload, preference-data exports.
+"""The Admin tab: password-gated operations: model status and reload, activity and flagged battles, exports.
 
 Every action takes the password field as an input and checks it on the server
 (:class:`arena.admin.AdminGate`), so the tab's endpoints refuse a caller
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from arena.activity import battle_transcripts, flagged_battles, votes_per_day, votes_per_model
 from arena.admin import AdminGate, AdminRefused
 from arena.export import ExportFilters, run_export
 from arena.export.formats import FORMAT_NAMES
@@ -70,6 +71,36 @@ def reload_for_admin(gate: AdminGate, arena: Arena, reloader: ModelsReloader | N
     return models_status_markdown(arena, reloader)
 
 
+def activity_for_admin(gate: AdminGate, store: Store, password: str):  # noqa: ANN201 - (figure, figure, rows, choices)
+    """Votes per day and per model (plots), flagged battles (rows and their ids). Refuses without the password."""
+    import plotly.graph_objects as go
+
+    gate.require(password)
+    days = votes_per_day(store)
+    per_day = go.Figure(go.Bar(x=[d.isoformat() for d, _ in days], y=[n for _, n in days]))
+    per_day.update_layout(title="Votes per day (last 30 days, UTC)", height=320, margin={"l": 40, "r": 10, "t": 50, "b": 60})
+    models = votes_per_model(store)
+    per_model = go.Figure(go.Bar(x=[m for m, _ in models], y=[n for _, n in models]))
+    per_model.update_layout(title="Votes per model (either side)", height=320, margin={"l": 40, "r": 10, "t": 50, "b": 100})
+    flagged = flagged_battles(store)
+    rows = [[f.created_at.strftime("%Y-%m-%d %H:%M"), f.battle_id, f.mode, f.model_a, f.model_b, ", ".join(f.reasons), f.detail[:200]]
+            for f in flagged]
+    return per_day, per_model, rows, [f.battle_id for f in flagged]
+
+
+def transcript_for_admin(gate: AdminGate, store: Store, password: str, battle_id: str) -> str:
+    """Both sides of a battle as markdown, for reviewing a flag. Refuses without the password."""
+    gate.require(password)
+    if not battle_id:
+        return ""
+    sides = battle_transcripts(store, battle_id)
+    parts = []
+    for side in sorted(sides):
+        parts.append(f"#### Side {side}")
+        parts += [f"**{role}:** {content}" for role, content in sides[side]]
+    return "\n\n".join(parts) or "No messages stored for this battle."
+
+
 class AdminTab:
     def __init__(self, gate: AdminGate, store: Store, export_root: Path, arena: Arena | None = None,
                  reloader: ModelsReloader | None = None) -> None:
@@ -87,6 +118,17 @@ class AdminTab:
                 self.status = gr.Markdown(elem_id="admin-models")
             status.click(self.show_status, inputs=[self.password], outputs=[self.status], api_name="admin_status")
             reload.click(self.reload, inputs=[self.password], outputs=[self.status], api_name="admin_reload")
+        with gr.Group():
+            gr.Markdown("### Activity")
+            show = gr.Button("Show activity", elem_id="admin-activity")
+            with gr.Row():
+                per_day, per_model = gr.Plot(label="Votes per day"), gr.Plot(label="Votes per model")
+            flagged = gr.Dataframe(headers=["Time (UTC)", "Battle", "Mode", "Model A", "Model B", "Flags", "Detail"],
+                                   label="Flagged battles (identity leak, moderation, errors)", interactive=False, wrap=True)
+            pick = gr.Dropdown(label="Review a flagged battle", choices=[], elem_id="admin-flagged-pick")
+            transcript = gr.Markdown(elem_id="admin-transcript")
+        show.click(self.activity, inputs=[self.password], outputs=[per_day, per_model, flagged, pick], api_name="admin_activity")
+        pick.change(self.transcript, inputs=[self.password, pick], outputs=[transcript], api_name="admin_transcript")
         with gr.Group(visible=True):
             gr.Markdown("### Export preference data\nThe vote log as training data, with a datasheet (see docs/export.md).")
             with gr.Row():
@@ -111,6 +153,19 @@ class AdminTab:
         try:
             return reload_for_admin(self.gate, self.arena, self.reloader, password)
         except (AdminRefused, ValueError) as exc:
+            raise gr.Error(str(exc)) from None
+
+    def activity(self, password: str):  # noqa: ANN201 - Gradio outputs
+        try:
+            per_day, per_model, rows, ids = activity_for_admin(self.gate, self.store, password)
+        except AdminRefused as exc:
+            raise gr.Error(str(exc)) from None
+        return per_day, per_model, rows, gr.update(choices=ids, value=None)
+
+    def transcript(self, password: str, battle_id: str | None) -> str:
+        try:
+            return transcript_for_admin(self.gate, self.store, password, battle_id or "")
+        except AdminRefused as exc:
             raise gr.Error(str(exc)) from None
 
     def export(self, password: str, format_name: str, suffix: str, kto: bool, include: list[str],
