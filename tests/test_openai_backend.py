@@ -315,3 +315,14 @@ async def test_a_request_that_cannot_connect_takes_the_endpoint_out_of_rotation(
         assert stats.attempts == 1 and stats.endpoint == up.url  # the dead endpoint is tried last now
     finally:
         await backend.aclose()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("status, ok", [(None, True), (200, True), (503, False)])
+async def test_health_route_is_checked_where_present(status: int | None, ok: bool, up: Upstream) -> None:
+    """A server that lists the model but whose /health fails (vLLM's dead engine) is unhealthy; no /health route is fine."""
+    up.behavior = Behavior(health_status=status)
+    health, backend = await health_of([up.url])
+    assert health.ok is ok
+    if not ok:
+        assert "/health answered HTTP 503" in backend.endpoints[0].last_error

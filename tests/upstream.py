@@ -49,6 +49,7 @@ class Behavior:
     die_cleanly: bool = False  # ... by a clean end of body (True) or by dropping the connection (False)
     models: list[str] = field(default_factory=lambda: [DEFAULT_MODEL])
     models_status: int = 200
+    health_status: int | None = None  # serve GET /health (vLLM's liveness route) with this status; None: no such route (404)
 
 
 class _Die(Exception):
@@ -153,6 +154,13 @@ class Upstream:
                 return _error(b.models_status, "models listing failed")
             data = [{"id": m, "object": "model", "created": 0, "owned_by": "upstream"} for m in b.models]
             return JSONResponse({"object": "list", "data": data})
+
+        @app.get("/health")
+        async def health() -> Response:
+            status = self.behavior.health_status
+            if status is None:
+                return JSONResponse({"detail": "Not Found"}, status_code=404)
+            return Response(status_code=status)
 
         @app.post("/v1/chat/completions")
         async def chat(request: Request) -> Response:

@@ -258,7 +258,22 @@ class OpenAICompatBackend:
             return False, "malformed /models response", [], latency
         if self.model not in ids:
             return False, f"serves {ids}, not {self.model!r}", ids, latency
+        live = await self._liveness(endpoint)
+        if live is not None:
+            return False, live, ids, latency
         return True, "ok", ids, latency
+
+    async def _liveness(self, endpoint: Endpoint) -> str | None:
+        """vLLM's ``GET /health`` beside ``/v1`` (a server may list models while its engine is dead); None if fine or absent."""
+        root = endpoint.url.rstrip("/").removesuffix("/v1")
+        try:
+            async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeouts.connect * 2, connect=self.timeouts.connect)) as client:
+                response = await client.get(root + "/health")
+        except httpx.HTTPError as exc:
+            return f"/health unreachable ({type(exc).__name__})"
+        if response.status_code in (200, 404, 405):  # 404/405: no such route on this server (not vLLM)
+            return None
+        return f"/health answered HTTP {response.status_code}"
 
     async def aclose(self) -> None:
         for endpoint in self.endpoints:
