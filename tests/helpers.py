@@ -89,3 +89,16 @@ def records(store: Store, n: int, seed: int = 0, judges: int = 5, start: datetim
         )
         for i in range(n)
     ]
+
+
+def watch_vote_reads(monkeypatch, store: Store) -> list[int]:  # noqa: ANN001 - pytest.MonkeyPatch
+    """Record the ``after_id`` of every ``store.vote_arrays`` call from now on (which votes were read again)."""
+    seen: list[int] = []
+    real = store.vote_arrays
+
+    def spy(category, *, after_id=0, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        seen.append(after_id)
+        return real(category, after_id=after_id, **kwargs)
+
+    monkeypatch.setattr(store, "vote_arrays", spy)
+    return seen

@@ -14,7 +14,7 @@ from arena.leaderboard import LeaderboardQuery, LeaderboardService
 from arena.ratings import OUTCOME_SCORE, online_elo
 from arena.store import Store
 from arena.tables import Vote, VoteCount
-from tests.helpers import records
+from tests.helpers import records, watch_vote_reads
 
 
 def count_table(store: Store) -> dict[tuple[str, str, str, str], int]:
@@ -124,14 +124,7 @@ def test_elo_state_survives_a_restart(store: Store, monkeypatch: pytest.MonkeyPa
     store.insert_battles(records(store, 60, seed=12))
     first = LeaderboardService(store).get(LeaderboardQuery(rounds=5))
     last_id = store.votes_version()
-    seen: list[int] = []
-    real = store.vote_arrays
-
-    def spy(category, *, after_id=0, **kwargs):
-        seen.append(after_id)
-        return real(category, after_id=after_id, **kwargs)
-
-    monkeypatch.setattr(store, "vote_arrays", spy)
+    seen = watch_vote_reads(monkeypatch, store)
     again = LeaderboardService(store).get(LeaderboardQuery(rounds=5))
     assert seen == [last_id]
     assert {r.model: r.elo for r in again.ratings.rows} == {r.model: r.elo for r in first.ratings.rows}

@@ -11,7 +11,7 @@ from arena.categories import category_filter
 from arena.ratings import OUTCOME_SCORE
 from arena.store import Store
 from arena.tables import VoteCount
-from tests.helpers import records
+from tests.helpers import records, watch_vote_reads
 
 
 @pytest.fixture(autouse=True)
@@ -132,14 +132,7 @@ def test_style_control_refresh_reads_only_new_votes(store: Store, monkeypatch: p
     query = LeaderboardQuery(style_control=True, rounds=5)
     service.get(query)
     store.insert_battles(records(store, 40, seed=50))
-    seen: list[int] = []
-    real = store.vote_arrays
-
-    def spy(category, *, after_id=0, **kwargs):
-        seen.append(after_id)
-        return real(category, after_id=after_id, **kwargs)
-
-    monkeypatch.setattr(store, "vote_arrays", spy)
+    seen = watch_vote_reads(monkeypatch, store)
     refreshed = service.get(query)
     assert seen and min(seen) > 0  # nothing read from the first vote again
     monkeypatch.undo()
