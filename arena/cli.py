@@ -6,7 +6,7 @@ Subcommands:
   import-battles  load FastChat-format battles (JSON lines) into the store
   export        write the vote log as training data (battles, pairwise/KTO, kwise, sharegpt)
   rebuild-counts  recompute per-category vote counts
-  check-models  validate models.yaml (and probe endpoints with --probe)
+  check-models  validate models.yaml and probe every endpoint (--no-probe: validate only)
   db upgrade    migrate the database to the newest schema
   prepare-embedded  convert the embedded model once (the app also does it on first start)
 """
@@ -54,9 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("rebuild-counts", help="recompute the per-category vote counts from the votes table")
 
-    check = sub.add_parser("check-models", help="validate models.yaml; --probe also contacts every endpoint")
+    check = sub.add_parser("check-models", help="validate models.yaml and probe every endpoint (a table; exit 1 on a failure)")
     check.add_argument("models", nargs="?", default="models.yaml")
-    check.add_argument("--probe", action="store_true", help="probe endpoints and exit non-zero if any model is unavailable")
+    check.add_argument("--probe", dest="probe", action="store_true", default=True, help="probe every endpoint (the default)")
+    check.add_argument("--no-probe", dest="probe", action="store_false", help="only validate the file")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)

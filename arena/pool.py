@@ -111,7 +111,7 @@ class ModelPool:
         return out
 
     def endpoint_rows(self) -> list[tuple[str, str, str, str, str]]:
-        """(model, endpoint, status, latency, served ids) per endpoint, for operators."""
+        """(model, endpoint, status, latency, served ids) per endpoint, for operators; the status says what is in flight."""
         rows = []
         for status in self.statuses():
             backend = self.backends.get(status.name)
@@ -122,7 +122,8 @@ class ModelPool:
                 continue
             for r in reports():
                 latency = f"{r.latency_s * 1000:.0f} ms" if r.latency_s is not None else ""
-                rows.append((status.name, r.url, r.status, latency, ", ".join(r.served)))
+                state = f"{r.status}, {r.in_flight} in flight" if r.in_flight else r.status
+                rows.append((status.name, r.url, state, latency, ", ".join(r.served)))
         return rows
 
     def identity_terms(self) -> list[str]:

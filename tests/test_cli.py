@@ -22,7 +22,7 @@ def test_check_models_valid_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
     """A valid file exits 0 and says so."""
     path = tmp_path / "models.yaml"
     path.write_text(VALID)
-    assert main(["check-models", str(path)]) == 0
+    assert main(["check-models", str(path), "--no-probe"]) == 0
     assert "valid" in capsys.readouterr().out
 
 
@@ -39,7 +39,7 @@ def test_check_models_probe(tmp_path: Path, up: Upstream, capsys: pytest.Capture
     path = tmp_path / "models.yaml"
     good = f"models:\n  - name: Remote\n    backend: openai\n    endpoints: [\"{up.url}\"]\n    model: test-model\n"
     path.write_text(good)
-    assert main(["check-models", str(path), "--probe"]) == 0
+    assert main(["check-models", str(path)]) == 0  # probing is the default
     table = capsys.readouterr().out.splitlines()
     assert "valid" in table[0] and table[1].split() == ["model", "endpoint", "status", "latency", "served", "ids"]
     remote = next(line for line in table if line.startswith("Remote"))
