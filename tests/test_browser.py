@@ -50,7 +50,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         (folder / "models.yaml").write_text(models_yaml(one.url, two.url))
         port = free_port()
         env = {**os.environ, "ARENA_DATABASE_URL": f"sqlite:///{folder / 'arena.sqlite3'}", "ARENA_MODELS_WATCH_INTERVAL": "0",
-               "ARENA_PROMPTS_PER_MINUTE": "1000", "ARENA_VOTES_PER_MINUTE": "1000"}
+               "ARENA_PROMPTS_PER_MINUTE": "1000", "ARENA_VOTES_PER_MINUTE": "1000", "ARENA_MAX_PROMPT_CHARS": "300",
+               "ARENA_ADMIN_PASSWORD": "browser-admin"}
         log = folder / "app.log"
         process = subprocess.Popen(
             [sys.executable, "app.py", "--models", str(folder / "models.yaml"), "--host", "127.0.0.1", "--port", str(port)],
@@ -111,4 +112,100 @@ def test_full_anonymous_battle_in_the_browser(browser, app: str) -> None:  # noq
     page.locator("#battle-new-round").click()
     page.wait_for_function("() => !document.querySelector('#battle-status').innerText.includes('Alpha-Model')", timeout=15_000)
     assert "Beta-Model" not in page.locator("#battle-status").inner_text()
+    page.close()
+
+
+def open_app(browser, app: str, tab: str | None = None):  # noqa: ANN001, ANN201
+    page = browser.new_page(viewport={"width": 1280, "height": 1100})
+    page.goto(app, wait_until="load")
+    page.locator("#battle-prompt textarea").wait_for(state="visible")
+    if tab:
+        page.get_by_role("tab", name=tab).click()
+    return page
+
+
+def test_multi_turn_regenerate_and_stop(browser, app: str) -> None:  # noqa: ANN001
+    page = open_app(browser, app)
+    prompt = page.locator("#battle-prompt textarea")
+    for text in ("First question?", "And a follow-up?"):
+        prompt.fill(text)
+        prompt.press("Enter")
+        page.locator("#battle-vote-0:not([disabled])").wait_for(timeout=30_000)
+    assert page.locator("#battle-chat-a").inner_text().count("Streaming answer") >= 2  # two turns in each pane
+    page.locator("#battle-regenerate").click()
+    page.locator("#battle-status").get_by_text("Generating").wait_for(timeout=15_000)
+    page.locator("#battle-stop:not([disabled])").click()  # stop mid-stream: partial answers are kept
+    page.locator("#battle-stop[disabled]").wait_for(timeout=15_000)
+    shot(page, "battle-stopped")
+    assert "Follow-up" not in page.locator("#battle-status").inner_text()
+    page.close()
+
+
+def test_too_long_prompt_is_refused_with_a_clear_message(browser, app: str) -> None:  # noqa: ANN001
+    page = open_app(browser, app)
+    prompt = page.locator("#battle-prompt textarea")
+    prompt.fill("x" * 400)
+    prompt.press("Enter")
+    page.get_by_text("the limit is 300").first.wait_for(timeout=15_000)
+    shot(page, "battle-too-long")
+    assert "Traceback" not in page.content()
+    page.close()
+
+
+def test_side_by_side_with_chosen_models(browser, app: str) -> None:  # noqa: ANN001
+    page = open_app(browser, app, tab="👥 Side-by-side")
+    for pick, name in (("#sbs-pick-a", "Alpha-Model"), ("#sbs-pick-b", "Beta-Model")):
+        choice = page.locator(f"{pick} input")
+        choice.fill(name)
+        choice.press("Enter")
+    prompt = page.locator("#sbs-prompt textarea")
+    prompt.fill("Compare yourselves.")
+    prompt.press("Enter")
+    page.locator("#sbs-vote-1:not([disabled])").wait_for(timeout=30_000)
+    page.locator("#sbs-vote-1").click()
+    page.locator("#sbs-status").get_by_text("Your vote was recorded").wait_for(timeout=15_000)
+    shot(page, "side-by-side")
+    page.close()
+
+
+def test_direct_chat(browser, app: str) -> None:  # noqa: ANN001
+    page = open_app(browser, app, tab="💬 Direct chat")
+    choice = page.locator("#direct-pick input")
+    choice.fill("Alpha-Model")
+    choice.press("Enter")
+    prompt = page.locator("#direct-prompt textarea")
+    prompt.fill("Just you and me.")
+    prompt.press("Enter")
+    page.locator("#direct-chat").get_by_text("Streaming answer").first.wait_for(timeout=30_000)
+    shot(page, "direct-chat")
+    page.close()
+
+
+def test_leaderboard_renders_table_and_plots(browser, app: str) -> None:  # noqa: ANN001
+    page = open_app(browser, app)
+    prompt = page.locator("#battle-prompt textarea")  # one anonymous vote, so the overall leaderboard has rows
+    prompt.fill("Something for the leaderboard.")
+    prompt.press("Enter")
+    page.locator("#battle-vote-2:not([disabled])").wait_for(timeout=30_000)
+    page.locator("#battle-vote-2").click()
+    page.locator("#battle-status").get_by_text("Your vote was recorded").wait_for(timeout=15_000)
+    page.get_by_role("tab", name="🏆 Leaderboard").click()
+    page.locator("#leaderboard-refresh").click()
+    page.locator("#leaderboard-summary").get_by_text("votes").first.wait_for(timeout=30_000)
+    assert "Alpha-Model" in page.locator("#leaderboard-table").text_content()
+    page.locator("#leaderboard-ci .js-plotly-plot").wait_for(timeout=30_000)
+    page.locator("#leaderboard-winrate .js-plotly-plot").wait_for(timeout=30_000)
+    shot(page, "leaderboard")
+    page.close()
+
+
+def test_admin_tab_refuses_without_the_password(browser, app: str) -> None:  # noqa: ANN001
+    page = open_app(browser, app, tab="🔧 Admin")
+    page.locator("#admin-status").click()
+    page.get_by_text("Wrong admin password").first.wait_for(timeout=15_000)
+    assert "Starling" not in page.locator("#admin-models").inner_text()  # nothing shown
+    page.locator("#admin-password input").fill("browser-admin")
+    page.locator("#admin-status").click()
+    page.locator("#admin-models").get_by_text("Alpha-Model").first.wait_for(timeout=15_000)
+    shot(page, "admin")
     page.close()
