@@ -209,3 +209,25 @@ def test_admin_tab_refuses_without_the_password(browser, app: str) -> None:  # n
     page.locator("#admin-models").get_by_text("Alpha-Model").first.wait_for(timeout=15_000)
     shot(page, "admin")
     page.close()
+
+
+def test_terms_notice_is_shown_once_per_browser(browser, app: str) -> None:  # noqa: ANN001
+    """A fresh browser sees the data notice; once agreed it stays hidden across reloads; another browser sees it again."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(app, wait_until="load")
+    notice = page.locator("#terms-text")
+    notice.get_by_text("may be published as research data").wait_for(timeout=15_000)
+    shot(page, "terms-notice")
+    page.locator("#terms-agree").click()
+    notice.wait_for(state="hidden", timeout=15_000)
+    page.reload(wait_until="load")
+    page.locator("#battle-prompt textarea").wait_for(state="visible")
+    page.wait_for_timeout(1500)  # the saved answer is applied on load
+    assert not notice.is_visible()
+    context.close()
+    fresh = browser.new_context()
+    other = fresh.new_page()
+    other.goto(app, wait_until="load")
+    other.locator("#terms-text").get_by_text("research data").wait_for(timeout=15_000)
+    fresh.close()

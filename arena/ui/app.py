@@ -23,6 +23,12 @@ INTRO = (
     "Prompts, answers and votes are stored and may be published as research data: do not share personal information."
 )
 
+TERMS = (
+    "**Before your first battle.** Your prompts, the answers and your votes are stored and may be published as "
+    "research data (for example to train reward models); you are identified only by a salted hash, never by your "
+    "address. Do not type personal or confidential information. This notice is remembered in this browser."
+)
+
 
 def models_markdown(arena: Arena) -> str:
     """Which models exist and whether they can be used now (not which ones are in your battle)."""
@@ -44,6 +50,11 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService, reloader: ModelsR
     """The whole UI; the caller launches it."""
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO, elem_id="intro")
+        accepted = gr.BrowserState(False, storage_key="starling-arena-terms-v1")
+        with gr.Group(elem_id="terms") as terms:
+            gr.Markdown(TERMS, elem_id="terms-text")
+            agree = gr.Button("I understand and agree", variant="primary", elem_id="terms-agree")
+        agree.click(lambda: (True, gr.update(visible=False)), outputs=[accepted, terms], api_name=False)
         with gr.Tabs():
             with gr.Tab("⚔️ Arena (battle)", id="battle"):
                 battle = PairTab(arena, "anony")
@@ -63,6 +74,7 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService, reloader: ModelsR
             return a, b, direct.load_choices(), models_markdown(arena)
 
         demo.load(on_load, outputs=[side_by_side.pick_a, side_by_side.pick_b, direct.pick, models_md], api_name=False)
+        demo.load(lambda agreed: gr.update(visible=not agreed), inputs=[accepted], outputs=[terms], api_name=False)
         demo.load(board.redraw, inputs=[board.category, board.style], outputs=board.outputs, api_name=False)
         del battle
     return demo
