@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Engine, func, select
 
 from arena.columnar import encode, read_columns
-from arena.ratings import OUTCOME_SCORE
+from arena.ratings import OUTCOME_SCORE, outcome_scores
 from arena.sqlite_reader import read_packed, read_packed_parallel
 from arena.tables import Vote
 
@@ -110,8 +110,7 @@ def _read_plain(engine: Engine, where: ColumnElement[bool], *, style: bool, afte
     model_a, model_b = encode(columns["model_a"]), encode(columns["model_b"])
     models = sorted(set(model_a.labels) | set(model_b.labels))
     index = {name: i for i, name in enumerate(models)}
-    winner = encode(columns["winner"])
-    score = np.array([OUTCOME_SCORE[w] for w in winner.labels])[winner.codes] if len(winner) else np.zeros(0)
+    score = outcome_scores(columns["winner"])
     ids = columns["id"]
     arrays = dict(models=models, a=model_a.recode(index), b=model_b.recode(index), score=score,
                   last_id=int(ids[-1]) if len(ids) else after_id)

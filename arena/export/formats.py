@@ -26,7 +26,6 @@ from typing import Callable, Iterable, Iterator
 import pyarrow as pa
 
 from arena.export.source import Drops, ExportedBattle
-from arena.snapshot import split_prompt  # noqa: F401 - part of this module's interface
 
 SOURCE = "starling-arena"
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))

@@ -110,10 +110,6 @@ class Drops:
     def add(self, reason: str, n: int = 1) -> None:
         self.counts[reason] += n
 
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
 
 class _Caps:
     """Per-judge-per-day and per-prompt counters for the two caps (only the keys seen so far)."""
