@@ -110,10 +110,10 @@ class Battle:
         statuses = {s.status for s in self.sides.values()}
         if self.winner is not None:
             return "voted"
+        if "generating" in statuses:
+            return "generating"  # even after the other side failed: the survivor streams on and can be stopped
         if self.ever_failed:
             return "failed"
-        if "generating" in statuses:
-            return "generating"
         if self.turns == 0:
             return "ready"
         return "chatting" if self.mode == "direct" else "awaiting_vote"

@@ -84,6 +84,7 @@ def test_failed_side_blocks_vote_and_further_turns() -> None:
     battle.begin_turn("hi", LIMITS)
     battle.fail_side("a", "http", "HTTP 500", GenerationStats())
     battle.append("b", "fine")
+    assert battle.state == "generating" and not battle.can_vote  # B streams on (and can still be stopped)
     battle.finish_side("b", GenerationStats())
     assert battle.state == "failed" and battle.sides["a"].public_error
     with pytest.raises(RuleViolation, match="cannot be voted"):

@@ -20,6 +20,7 @@ from arena.export.formats import FORMAT_NAMES
 from arena.reload import ModelsReloader
 from arena.service import Arena
 from arena.store import Store
+from arena.ui.errors import friendly_errors
 
 log = logging.getLogger(__name__)
 
@@ -142,36 +143,41 @@ class AdminTab:
         run.click(self.export, inputs=[self.password, self.format, self.suffix, self.kto, self.include],
                   outputs=[self.files, self.summary], api_name="admin_export")
 
+    @friendly_errors
     def show_status(self, password: str) -> str:
         try:
             self.gate.require(password)
         except AdminRefused as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         return models_status_markdown(self.arena, self.reloader)
 
+    @friendly_errors
     def reload(self, password: str) -> str:
         try:
             return reload_for_admin(self.gate, self.arena, self.reloader, password)
         except (AdminRefused, ValueError) as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
 
+    @friendly_errors
     def activity(self, password: str):  # noqa: ANN201 - Gradio outputs
         try:
             per_day, per_model, rows, ids = activity_for_admin(self.gate, self.store, password)
         except AdminRefused as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         return per_day, per_model, rows, gr.update(choices=ids, value=None)
 
+    @friendly_errors
     def transcript(self, password: str, battle_id: str | None) -> str:
         try:
             return transcript_for_admin(self.gate, self.store, password, battle_id or "")
         except AdminRefused as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
 
+    @friendly_errors
     def export(self, password: str, format_name: str, suffix: str, kto: bool, include: list[str],
                progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[list[str], str]:  # noqa: B008 - Gradio's idiom
         try:
             return export_for_admin(self.gate, self.store, self.export_root, password, format_name, suffix, kto, include or [],
                                     progress=True)
         except AdminRefused as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None

@@ -13,6 +13,7 @@ from arena.service import Arena
 from arena.settings import Settings
 from arena.ui.admin_tab import AdminTab
 from arena.ui.direct_tab import DirectTab
+from arena.ui.errors import friendly_errors
 from arena.ui.leaderboard_tab import LeaderboardTab
 from arena.ui.pair_tab import PairTab
 
@@ -69,6 +70,7 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService, reloader: ModelsR
         with gr.Accordion("Models in this arena", open=False):
             models_md = gr.Markdown(models_markdown(arena), elem_id="models-status")
 
+        @friendly_errors
         def on_load():
             a, b = side_by_side.load_choices()
             return a, b, direct.load_choices(), models_markdown(arena)

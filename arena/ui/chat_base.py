@@ -7,7 +7,9 @@ from typing import AsyncIterator
 import gradio as gr
 
 from arena.battle import Battle, Mode, RuleViolation
+from arena.examples import example_prompt
 from arena.service import Arena
+from arena.ui.errors import trouble_message
 from arena.ui.session import identify
 
 
@@ -48,6 +50,8 @@ class ChatTab:
                 first = False
         except RuleViolation as exc:
             yield self._view(battle, notice=f"⚠️ {exc}")
+        except Exception as exc:  # a bug or an outage: say so in place, never a stack trace
+            yield self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('send', exc)}")
 
     async def _on_regenerate(self, battle_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
         session, _ = self._identify(request)
@@ -57,6 +61,16 @@ class ChatTab:
                 yield self._view(update)
         except RuleViolation as exc:
             yield self._view(battle, notice=f"⚠️ {exc}")
+        except Exception as exc:
+            yield self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('regenerate', exc)}")
+
+    def _after_trouble(self, battle: Battle | None, session: str) -> Battle | None:
+        """The battle as the server now holds it, to redraw after an unexpected error (None if it is gone)."""
+        return self._current(battle.id, session) if battle is not None else None
+
+    def example(self, current: str | None) -> str:
+        """An example prompt for the prompt box (a different one from what it holds)."""
+        return example_prompt(avoid=current)
 
     async def _on_stop(self, battle_id: str | None, request: gr.Request) -> None:
         session, _ = self._identify(request)

@@ -9,7 +9,7 @@ import gradio as gr
 from arena.battle import Battle
 from arena.service import Arena
 from arena.ui.chat_base import ChatTab
-from arena.ui.render import battle_status, pane_messages
+from arena.ui.render import battle_status, pane_label, pane_messages
 
 
 class DirectTab(ChatTab):
@@ -19,7 +19,7 @@ class DirectTab(ChatTab):
         super().__init__(arena)
         self.battle_id = gr.State(None)
         self.pick = gr.Dropdown(label="Model", choices=arena.pool.pickable_names(), interactive=True, elem_id="direct-pick")
-        self.chat = gr.Chatbot(label="Chat", height=520, buttons=["copy"], elem_id="direct-chat", feedback_options=None)
+        self.chat = gr.Chatbot(label="Chat", height=520, buttons=["copy"], elem_id="direct-chat", feedback_options=None, elem_classes=["arena-chat"])
         self.status = gr.Markdown("Pick a model and start chatting.", elem_id="direct-status")
         with gr.Row():
             self.prompt = gr.Textbox(
@@ -31,6 +31,7 @@ class DirectTab(ChatTab):
             self.stop = gr.Button("⏹ Stop", interactive=False, elem_id="direct-stop")
             self.regenerate = gr.Button("🔄 Regenerate", interactive=False, elem_id="direct-regenerate")
             self.clear = gr.Button("🗑 New chat", elem_id="direct-clear")
+            self.example_button = gr.Button("💡 Example prompt", elem_id="direct-example")
         self._wire()
 
     @property
@@ -41,7 +42,7 @@ class DirectTab(ChatTab):
         generating = chat is not None and chat.state == "generating"
         return {
             self.battle_id: chat.id if chat else None,
-            self.chat: gr.Chatbot(value=pane_messages(chat, "a"), label=chat.sides["a"].model if chat else "Chat"),
+            self.chat: gr.Chatbot(value=pane_messages(chat, "a"), label=pane_label(chat, "a") if chat else "Chat"),
             self.status: notice or (battle_status(chat) if chat else "Pick a model and start chatting."),
             self.prompt: prompt,
             self.send: gr.Button(interactive=not generating),
@@ -63,6 +64,7 @@ class DirectTab(ChatTab):
         self.regenerate.click(self._on_regenerate, inputs=[self.battle_id], outputs=self._outputs, api_name="direct_regenerate", show_progress="hidden", concurrency_limit=None)
         self.stop.click(self._on_stop, inputs=[self.battle_id], outputs=None, api_name="direct_stop", concurrency_limit=None)
         self.clear.click(self._on_clear, inputs=None, outputs=self._outputs, api_name="direct_clear")
+        self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_name=False)
         self.pick.change(self._on_clear, inputs=None, outputs=self._outputs, api_name=False)
 
     def load_choices(self) -> dict:

@@ -15,6 +15,7 @@ from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, Unkn
 from arena.config import ModelCatalogue
 from arena.leaderboard import Leaderboard, LeaderboardQuery, LeaderboardService
 from arena.ui import plots
+from arena.ui.errors import friendly_errors
 
 COLUMNS = ["Rank (UB)", "Model", "Arena score", "95% CI", "Votes", "Elo", "Organization", "License"]
 DATATYPES = ["number", "markdown", "number", "str", "number", "number", "str", "str"]
@@ -83,13 +84,14 @@ class LeaderboardTab:
     def outputs(self) -> list:
         return [self.shown_version, self.category, self.summary, self.table, self.ci_plot, self.win_plot, self.count_plot, self.predicted_plot]
 
+    @friendly_errors
     async def redraw(self, category: str, style: bool) -> tuple:
         """Render the current leaderboard for the selected category and style setting."""
         query = LeaderboardQuery(category=category or DEFAULT_CATEGORY, style_control=bool(style), min_votes=self.min_votes)
         try:
             board = await asyncio.to_thread(self.service.get, query)
         except UnknownCategory as exc:
-            raise gr.Error(str(exc)) from None
+            raise gr.Error(str(exc), print_exception=False) from None
         present = await asyncio.to_thread(self.service.store.categories)
         return (
             board.version,
@@ -102,6 +104,7 @@ class LeaderboardTab:
             plots.predicted_heatmap(board),
         )
 
+    @friendly_errors
     async def refresh_if_stale(self, category: str, style: bool, shown_version: int) -> tuple:
         """Timer tick: redraw only if votes arrived since the version on screen."""
         version = await asyncio.to_thread(self.service.store.votes_version)

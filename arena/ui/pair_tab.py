@@ -16,6 +16,7 @@ import gradio as gr
 from arena.battle import Battle, RuleViolation, Winner
 from arena.service import Arena
 from arena.ui.chat_base import ChatTab
+from arena.ui.errors import trouble_message
 from arena.ui.render import battle_status, pane_label, pane_messages
 
 log = logging.getLogger(__name__)
@@ -44,8 +45,8 @@ class PairTab(ChatTab):
                 self.pick_a = gr.Dropdown(label="Model A", choices=names, interactive=True, elem_id=f"{prefix}-pick-a")
                 self.pick_b = gr.Dropdown(label="Model B", choices=names, interactive=True, elem_id=f"{prefix}-pick-b")
         with gr.Row(equal_height=True, elem_classes=["arena-panes"]):
-            self.chat_a = gr.Chatbot(label="Model A", height=460, buttons=["copy"], elem_id=f"{prefix}-chat-a", feedback_options=None)
-            self.chat_b = gr.Chatbot(label="Model B", height=460, buttons=["copy"], elem_id=f"{prefix}-chat-b", feedback_options=None)
+            self.chat_a = gr.Chatbot(label="Model A", height=460, buttons=["copy"], elem_id=f"{prefix}-chat-a", feedback_options=None, elem_classes=["arena-chat"])
+            self.chat_b = gr.Chatbot(label="Model B", height=460, buttons=["copy"], elem_id=f"{prefix}-chat-b", feedback_options=None, elem_classes=["arena-chat"])
         self.status = gr.Markdown(battle_status(None), elem_id=f"{prefix}-status")
         with gr.Row():
             self.vote_buttons = [
@@ -65,6 +66,7 @@ class PairTab(ChatTab):
             self.stop = gr.Button("⏹ Stop", interactive=False, elem_id=f"{prefix}-stop")
             self.regenerate = gr.Button("🔄 Regenerate", interactive=False, elem_id=f"{prefix}-regenerate")
             self.new_round = gr.Button("🎲 New round" if mode == "anony" else "🗑 Clear", elem_id=f"{prefix}-new-round")
+            self.example_button = gr.Button("💡 Example prompt", elem_id=f"{prefix}-example")
         self._wire()
 
     # --- outputs ---------------------------------------------------------------
@@ -115,6 +117,8 @@ class PairTab(ChatTab):
                 await self.arena.vote(battle_id or "", winner, session)
             except RuleViolation as exc:
                 return self._view(battle, notice=f"⚠️ {exc}")
+            except Exception as exc:
+                return self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('vote', exc)}")
             return self._view(self.arena.get(battle_id or "", session))
 
         on_vote.__name__ = f"vote_{winner.replace(' ', '_').replace('(', '').replace(')', '')}"
@@ -148,6 +152,7 @@ class PairTab(ChatTab):
                 api_name=f"{self.prefix}_vote_{name}", concurrency_limit=None,
             )
         self.new_round.click(self._on_new_round, inputs=None, outputs=self._outputs, api_name=f"{self.prefix}_new_round")
+        self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_name=False)
         if self.mode == "named":
             for pick in picks:
                 pick.change(self._on_new_round, inputs=None, outputs=self._outputs, api_name=False)

@@ -10,9 +10,25 @@ from arena.leaderboard import Leaderboard
 PLOT_HEIGHT = 520
 
 
+NO_VOTES = "No counted votes yet: the plots appear after the first anonymous battles are voted on."
+
+
+def empty_figure(title: str) -> go.Figure:
+    """A titled figure that says why it is empty, instead of axes with nothing on them (or an exception)."""
+    figure = go.Figure()
+    figure.update_layout(
+        title=title, height=PLOT_HEIGHT // 2, xaxis={"visible": False}, yaxis={"visible": False},
+        annotations=[{"text": NO_VOTES, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0.5, "y": 0.5}],
+    )
+    return figure
+
+
 def ci_chart(board: Leaderboard) -> go.Figure:
     """Score with its 95% interval per model, best on the left."""
     rows = board.ratings.rows
+    title = f"Arena score with 95% {board.ratings.ci_method} interval"
+    if not rows:
+        return empty_figure(title)
     figure = go.Figure(
         go.Scatter(
             x=[r.model for r in rows],
@@ -25,7 +41,7 @@ def ci_chart(board: Leaderboard) -> go.Figure:
         )
     )
     figure.update_layout(
-        title=f"Arena score with 95% {board.ratings.ci_method} interval", yaxis_title="Arena score",
+        title=title, yaxis_title="Arena score",
         height=PLOT_HEIGHT, margin={"l": 60, "r": 20, "t": 60, "b": 120},
     )
     return figure
@@ -33,8 +49,11 @@ def ci_chart(board: Leaderboard) -> go.Figure:
 
 def heatmap(matrix: np.ndarray, models: list[str], title: str, *, percent: bool) -> go.Figure:
     """Row model vs column model; NaN cells (no battles, or the diagonal) stay blank."""
+    if not models:
+        return empty_figure(title)
     values = np.asarray(matrix, dtype=float)
-    text = np.where(np.isnan(values), "", np.vectorize(lambda v: f"{v:.0%}" if percent else f"{v:,.0f}")(np.nan_to_num(values)))
+    label = np.vectorize(lambda v: f"{v:.0%}" if percent else f"{v:,.0f}", otypes=[object])
+    text = np.where(np.isnan(values), "", label(np.nan_to_num(values)))
     figure = go.Figure(
         go.Heatmap(
             z=values, x=models, y=models, text=text, texttemplate="%{text}" if len(models) <= 20 else None,

@@ -33,14 +33,20 @@ def pane_messages(battle: Battle | None, side: SideName) -> list[dict]:
     return messages
 
 
+PANE_STATES = {"generating": "⏳ generating…", "error": "⚠️ failed", "stopped": "⏹ stopped"}
+
+
 def pane_label(battle: Battle | None, side: SideName) -> str:
-    """'Model A' while anonymous; the model's name once revealed."""
+    """'Model A' while anonymous, the model's name once revealed; plus the pane's own state while it matters."""
     if battle is None:
         return PANE_LABELS[side]
     names = battle.reveal()
     if names is None:
-        return PANE_LABELS[side]
-    return f"{PANE_LABELS[side]}: {names[side]}" if battle.mode == "anony" else names[side]
+        label = PANE_LABELS[side]
+    else:
+        label = f"{PANE_LABELS[side]}: {names[side]}" if battle.mode == "anony" else names[side]
+    state = PANE_STATES.get(battle.sides[side].status) if side in battle.sides else None
+    return f"{label} · {state}" if state else label
 
 
 def battle_status(battle: Battle | None) -> str:

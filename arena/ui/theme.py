@@ -8,6 +8,8 @@ THEME = gr.themes.Soft(primary_hue="amber", secondary_hue="slate")
 
 CSS = """
 .arena-panes { gap: 12px; }
+/* A pane's own "Clear" would wipe the history in the browser only, out of step with the battle on the server. */
+.arena-chat button[aria-label="Clear"] { display: none !important; }
 @media (max-width: 720px) {
   .arena-panes { flex-direction: column !important; }
 }
