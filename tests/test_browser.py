@@ -387,3 +387,22 @@ def test_answers_render_markdown_and_code_blocks_with_copy_buttons(browser, site
         assert copied.strip() == "print('hello arena')"  # the code alone, not the markdown around it
         shot(page, "code-block")
         context.close()
+
+
+def test_votes_wait_for_the_slower_answer(browser, site: Site) -> None:  # noqa: ANN001
+    """One side finishes at once, the other streams for seconds: voting opens only when both are done."""
+    fast = Behavior(reply="Quick answer.", chunks=2)
+    slow = Behavior(reply="Slow answer " * 10, chunks=20, token_delay_s=0.15)
+    with site.behaving(one=fast, two=slow):
+        page = open_app(browser, site.url)
+        prompt = page.locator("#battle-prompt textarea")
+        prompt.fill("Race!")
+        prompt.press("Enter")
+        page.get_by_text("Quick answer.").first.wait_for(timeout=15_000)
+        page.wait_for_timeout(300)
+        assert "generating" in page.locator("#battle-chat-a").inner_text() + page.locator("#battle-chat-b").inner_text()
+        assert all(page.locator(f"#battle-vote-{i}").is_disabled() for i in range(4))  # one answer is not enough
+        page.locator("#battle-vote-0:not([disabled])").wait_for(timeout=30_000)
+        panes = page.locator("#battle-chat-a").inner_text() + page.locator("#battle-chat-b").inner_text()
+        assert panes.count("Slow answer") == 10 and "generating" not in panes
+        page.close()
