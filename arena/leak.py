@@ -24,6 +24,9 @@ _GENERIC = {
 WELL_KNOWN = ("ChatGPT", "GPT-4", "GPT-3.5", "OpenAI", "Claude", "Anthropic", "Gemini", "Bard", "LLaMA", "Meta AI", "Mistral AI", "Qwen", "Vicuna")
 
 
+HIDDEN = "[name hidden]"
+
+
 @dataclass(frozen=True)
 class LeakFinding:
     term: str
@@ -47,8 +50,9 @@ def expand_terms(terms: Iterable[str]) -> set[str]:
 class LeakDetector:
     """Matches identity terms as whole words, case-insensitively."""
 
-    def __init__(self, terms: Iterable[str]) -> None:
-        self.terms = sorted(expand_terms([*terms, *WELL_KNOWN]), key=len, reverse=True)
+    def __init__(self, terms: Iterable[str], *, well_known: bool = True) -> None:
+        """*well_known* adds famous assistants' names (a leak check wants them; masking does not)."""
+        self.terms = sorted(expand_terms([*terms, *(WELL_KNOWN if well_known else ())]), key=len, reverse=True)
         alternatives = "|".join(re.escape(t) for t in self.terms)
         self._pattern = re.compile(rf"(?<![\w-])({alternatives})(?![\w])", re.IGNORECASE) if self.terms else None
 
@@ -57,6 +61,20 @@ class LeakDetector:
         if not self._pattern or not text:
             return set()
         return {m.group(1).lower() for m in self._pattern.finditer(text)}
+
+    def mask(self, text: str, prompts: Iterable[str] = ()) -> str:
+        """*text* with every term replaced by a neutral marker, except terms the user's *prompts* mention.
+
+        Why: the leak check runs when a turn ends, but answers stream to the
+        browser token by token; masking what is displayed keeps a model that
+        names itself anonymous until the vote (the stored answer is unchanged).
+        """
+        if not self._pattern or not text:
+            return text
+        asked: set[str] = set()
+        for prompt in prompts:
+            asked |= self.find(prompt)
+        return self._pattern.sub(lambda m: m.group(0) if m.group(1).lower() in asked else HIDDEN, text)
 
     def check(self, answers: dict[str, str], prompts: Iterable[str]) -> list[LeakFinding]:
         """Leaks in each side's *answers* that the user's *prompts* did not ask about."""

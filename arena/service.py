@@ -15,7 +15,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from arena import metrics
 from arena.backends import Backend, BackendError, GenerationStats, SamplingParams
@@ -75,6 +75,7 @@ class Arena:
         self.limits = Limits(max_turns=settings.max_turns, max_prompt_chars=settings.max_prompt_chars)
         self.rng = rng
         self.leaks = LeakDetector(pool.identity_terms())
+        self.masker = LeakDetector(pool.identity_terms(), well_known=False)
         self.limiter = build_rate_limiter(settings.redis_url)
         self._runtimes: dict[str, Runtime] = {}
         metrics.track_active_battles(lambda: len(self._runtimes))
@@ -83,7 +84,16 @@ class Arena:
         """Use a new, validated models.yaml from now on (see :mod:`arena.reload`); returns new or changed models."""
         fresh = self.pool.reload(catalogue)
         self.leaks = LeakDetector(self.pool.identity_terms())
+        self.masker = LeakDetector(self.pool.identity_terms(), well_known=False)
         return fresh
+
+    def display_filter(self, battle: Battle | None) -> Callable[[str], str] | None:
+        """How answers must be altered for display: configured identities hidden in an anonymous battle until the vote."""
+        if battle is None or battle.mode != "anony" or battle.reveal() is not None:
+            return None
+        prompts = battle.user_prompts
+        masker = self.masker
+        return lambda text: masker.mask(text, prompts)
 
     # --- identities -------------------------------------------------------------
     def judge_hash(self, client_identity: str) -> str:

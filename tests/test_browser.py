@@ -18,6 +18,7 @@ from typing import Iterator
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.helpers import PROJECT_ROOT
 from tests.test_service import models_yaml
@@ -354,7 +355,8 @@ def test_example_prompt_button(browser, app: str) -> None:  # noqa: ANN001
     prompt.type("line one")
     prompt.press("Shift+Enter")  # a new line, not a send
     prompt.type("line two")
-    assert prompt.input_value() == "line one\nline two"
+    expect(prompt).to_have_value("line one\nline two")  # and nothing was sent
+    assert page.locator("#battle-chat-a").get_by_text("line one").count() == 0
     page.locator("#battle-example").click()
     page.wait_for_function("() => document.querySelector('#battle-prompt textarea').value.length > 0", timeout=15_000)
     first = prompt.input_value()

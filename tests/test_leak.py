@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from arena.leak import LeakDetector, expand_terms
+from arena.leak import HIDDEN, LeakDetector, expand_terms
 
 DETECTOR = LeakDetector(["Starling-LM-7B-alpha", "starling-lm-7b-alpha", "Nexusflow", "Zephyr-7B-beta", "Hugging Face"])
 
@@ -44,3 +44,13 @@ def test_case_insensitive() -> None:
 def test_clean_answers_pass() -> None:
     """Ordinary answers are not flagged."""
     assert DETECTOR.check({"a": "Paris is the capital of France.", "b": "It is Paris."}, ["capital of France?"]) == []
+
+
+def test_mask_hides_configured_identities_but_not_what_the_user_asked_about() -> None:
+    masker = LeakDetector(["Starling-LM-7B-alpha", "Nexusflow"], well_known=False)
+    text = "I am Starling-LM-7B-alpha (Starling for short), made by nexusflow. Like ChatGPT, I can help."
+    masked = masker.mask(text)
+    assert "Starling" not in masked and "nexusflow" not in masked.lower()
+    assert masked.count(HIDDEN) == 3 and "ChatGPT" in masked  # famous names are no identity of ours
+    assert "Nexusflow" in masker.mask("Nexusflow makes me.", ["Tell me about Nexusflow"])  # the user asked
+    assert masker.mask("Starlings are birds.") == "Starlings are birds."  # whole words only

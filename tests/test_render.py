@@ -50,3 +50,14 @@ def test_leak_notice_before_the_vote() -> None:
         b.finish_side(name, GenerationStats())  # type: ignore[arg-type]
     b.flag_leak({"secret"})
     assert "will not count" in battle_status(b)
+
+
+def test_display_filter_rewrites_answers_only() -> None:
+    b = battle()
+    b.append("a", "I am Secret-Model-One.")
+    b.finish_side("a", GenerationStats())
+    b.finish_side("b", GenerationStats())
+    shown_a = pane_messages(b, "a", lambda text: text.replace("Secret-Model-One", "[name hidden]"))
+    assert shown_a[0]["content"] == "hello"  # the user's own words are untouched
+    assert shown_a[-1]["content"] == "I am [name hidden]."
+    assert b.sides["a"].messages[-1]["content"] == "I am Secret-Model-One."  # the stored answer is unchanged

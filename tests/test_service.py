@@ -134,10 +134,13 @@ def test_identity_leak_is_flagged_and_not_counted(arena: Arena, up: Upstream) ->
     async def scenario():
         battle = start(arena)
         battle, _ = await play(arena, battle.id, "hi")
+        display = arena.display_filter(battle)
+        assert "Alpha Labs" not in display(battle.sides[side_of(battle, "Alpha-Model")].last_answer)  # hidden on screen
         return battle, await arena.vote(battle.id, "model_a", "s1")
 
     battle, receipt = asyncio.run(scenario())
     assert battle.leaked and not receipt.counted
+    assert arena.display_filter(battle) is None  # shown as written once the names are revealed
     row = arena.store.battle_row(battle.id)
     assert row.leak_flag and "alpha labs" in row.leak_terms
     assert arena.store.outcome_counts() == []

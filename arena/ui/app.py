@@ -57,26 +57,27 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService, reloader: ModelsR
             agree = gr.Button("I understand and agree", variant="primary", elem_id="terms-agree")
         agree.click(lambda: (True, gr.update(visible=False)), outputs=[accepted, terms], api_name=False)
         with gr.Tabs():
-            with gr.Tab("⚔️ Arena (battle)", id="battle"):
-                battle = PairTab(arena, "anony")
-            with gr.Tab("👥 Side-by-side", id="side-by-side"):
+            with gr.Tab("⚔️ Arena (battle)", id="battle") as battle_tab:
+                PairTab(arena, "anony")
+            with gr.Tab("👥 Side-by-side", id="side-by-side") as side_by_side_tab:
                 side_by_side = PairTab(arena, "named")
-            with gr.Tab("💬 Direct chat", id="direct"):
+            with gr.Tab("💬 Direct chat", id="direct") as direct_tab:
                 direct = DirectTab(arena)
-            with gr.Tab("🏆 Leaderboard", id="leaderboard"):
+            with gr.Tab("🏆 Leaderboard", id="leaderboard") as board_tab:
                 board = LeaderboardTab(leaderboards, arena.pool.catalogue, min_votes=arena.settings.leaderboard_min_votes)
-            with gr.Tab("🔧 Admin", id="admin"):
+            with gr.Tab("🔧 Admin", id="admin") as admin_tab:
                 AdminTab(AdminGate(arena.settings.admin_password), arena.store, export_root(arena.settings), arena, reloader)
-        with gr.Accordion("Models in this arena", open=False):
-            models_md = gr.Markdown(models_markdown(arena), elem_id="models-status")
-
-        @friendly_errors
-        def on_load():
-            a, b = side_by_side.load_choices()
-            return a, b, direct.load_choices(), models_markdown(arena)
-
-        demo.load(on_load, outputs=[side_by_side.pick_a, side_by_side.pick_b, direct.pick, models_md], api_name=False)
+        with gr.Accordion("Models in this arena", open=False) as models_accordion:
+            models_md = gr.Markdown("", elem_id="models-status")
         demo.load(lambda agreed: gr.update(visible=not agreed), inputs=[accepted], outputs=[terms], api_name=False)
-        demo.load(board.redraw, inputs=[board.category, board.style], outputs=board.outputs, api_name=False)
-        del battle
+        # Model names reach the browser only when a voter opens a tab or panel that shows them: a voter who
+        # stays on the battle tab receives no name until the vote (tests/test_anonymity.py checks every byte).
+        side_by_side_tab.select(side_by_side.load_choices, inputs=[side_by_side.pick_a, side_by_side.pick_b],
+                                outputs=[side_by_side.pick_a, side_by_side.pick_b], api_name=False)
+        direct_tab.select(direct.load_choices, inputs=[direct.pick], outputs=[direct.pick], api_name=False)
+        board_tab.select(board.redraw, inputs=[board.category, board.style], outputs=board.outputs, api_name=False).then(
+            lambda: gr.Timer(active=True), outputs=[board.timer], api_name=False)
+        for tab in (battle_tab, side_by_side_tab, direct_tab, admin_tab):
+            tab.select(lambda: gr.Timer(active=False), outputs=[board.timer], api_name=False)  # no refreshes out of sight
+        models_accordion.expand(friendly_errors(lambda: models_markdown(arena)), outputs=[models_md], api_name=False)
     return demo

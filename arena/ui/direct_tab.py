@@ -18,7 +18,7 @@ class DirectTab(ChatTab):
     def __init__(self, arena: Arena) -> None:
         super().__init__(arena)
         self.battle_id = gr.State(None)
-        self.pick = gr.Dropdown(label="Model", choices=arena.pool.pickable_names(), interactive=True, elem_id="direct-pick")
+        self.pick = gr.Dropdown(label="Model", choices=[], interactive=True, allow_custom_value=True, elem_id="direct-pick")  # filled on opening; the service checks the name
         self.chat = gr.Chatbot(label="Chat", height=520, buttons=["copy"], elem_id="direct-chat", feedback_options=None, elem_classes=["arena-chat"])
         self.status = gr.Markdown("Pick a model and start chatting.", elem_id="direct-status")
         with gr.Row():
@@ -67,6 +67,9 @@ class DirectTab(ChatTab):
         self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_name=False)
         self.pick.change(self._on_clear, inputs=None, outputs=self._outputs, api_name=False)
 
-    def load_choices(self) -> dict:
+    def load_choices(self, current: str | None = None) -> dict:
+        """Choices from current availability, keeping a valid pick (reopening the tab must not end the chat)."""
         choices = self.arena.pool.named_choices()
+        if current in choices:
+            return gr.Dropdown(choices=choices)
         return gr.Dropdown(choices=choices, value=choices[0] if choices else None)

@@ -72,7 +72,7 @@ class LeaderboardTab:
         with gr.Accordion("Predicted win probability", open=False):
             self.predicted_plot = gr.Plot(label="Predicted win probability", elem_id="leaderboard-predicted")
         self.shown_version = gr.State(-1)
-        self.timer = gr.Timer(REFRESH_S)
+        self.timer = gr.Timer(REFRESH_S, active=False)  # ticks only while the tab is open (see ui/app.py)
         outputs = self.outputs
         for trigger in (self.category.change, self.style.change):
             trigger(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_name=False, show_progress="minimal")

@@ -40,10 +40,9 @@ class PairTab(ChatTab):
         self.prefix = prefix
         self.battle_id = gr.State(None)
         if mode == "named":
-            names = arena.pool.pickable_names()
-            with gr.Row():
-                self.pick_a = gr.Dropdown(label="Model A", choices=names, interactive=True, elem_id=f"{prefix}-pick-a")
-                self.pick_b = gr.Dropdown(label="Model B", choices=names, interactive=True, elem_id=f"{prefix}-pick-b")
+            with gr.Row():  # choices arrive when the tab is opened (load_choices), not with the page
+                self.pick_a = gr.Dropdown(label="Model A", choices=[], interactive=True, allow_custom_value=True, elem_id=f"{prefix}-pick-a")
+                self.pick_b = gr.Dropdown(label="Model B", choices=[], interactive=True, allow_custom_value=True, elem_id=f"{prefix}-pick-b")
         with gr.Row(equal_height=True, elem_classes=["arena-panes"]):
             self.chat_a = gr.Chatbot(label="Model A", height=460, buttons=["copy"], elem_id=f"{prefix}-chat-a", feedback_options=None, elem_classes=["arena-chat"])
             self.chat_b = gr.Chatbot(label="Model B", height=460, buttons=["copy"], elem_id=f"{prefix}-chat-b", feedback_options=None, elem_classes=["arena-chat"])
@@ -79,10 +78,11 @@ class PairTab(ChatTab):
         closed = battle is not None and battle.state in ("voted", "failed")
         can_vote = battle is not None and battle.can_vote
         can_regenerate = battle is not None and battle.state in ("awaiting_vote",) and battle.turns > 0
+        display = self.arena.display_filter(battle)
         view = {
             self.battle_id: battle.id if battle else None,
-            self.chat_a: gr.Chatbot(value=pane_messages(battle, "a"), label=self._label(battle, "a")),
-            self.chat_b: gr.Chatbot(value=pane_messages(battle, "b"), label=self._label(battle, "b")),
+            self.chat_a: gr.Chatbot(value=pane_messages(battle, "a", display), label=self._label(battle, "a")),
+            self.chat_b: gr.Chatbot(value=pane_messages(battle, "b", display), label=self._label(battle, "b")),
             self.status: notice or battle_status(battle),
             self.prompt: prompt,
             self.send: gr.Button(interactive=not (generating or closed)),
@@ -157,9 +157,11 @@ class PairTab(ChatTab):
             for pick in picks:
                 pick.change(self._on_new_round, inputs=None, outputs=self._outputs, api_name=False)
 
-    def load_choices(self) -> tuple[dict, dict] | tuple[()]:
-        """Dropdown choices for named mode, computed at page load from current availability."""
+    def load_choices(self, current_a: str | None = None, current_b: str | None = None) -> tuple[dict, dict]:
+        """Dropdown choices for named mode from current availability; valid picks are kept (no reset on revisit)."""
         choices = self.arena.pool.named_choices()
-        first = choices[0] if choices else None
-        second = choices[1] if len(choices) > 1 else None
-        return gr.Dropdown(choices=choices, value=first), gr.Dropdown(choices=choices, value=second)
+        defaults = (choices[0] if choices else None, choices[1] if len(choices) > 1 else None)
+        return tuple(  # type: ignore[return-value]
+            gr.Dropdown(choices=choices) if current in choices else gr.Dropdown(choices=choices, value=default)
+            for current, default in zip((current_a, current_b), defaults)
+        )

@@ -8,6 +8,7 @@ silent until the vote in anonymous mode.
 from __future__ import annotations
 
 import html
+from typing import Callable
 
 from arena.battle import Battle, SideName
 
@@ -15,12 +16,20 @@ GENERATING_MARK = " ▌"
 PANE_LABELS: dict[SideName, str] = {"a": "Model A", "b": "Model B"}
 
 
-def pane_messages(battle: Battle | None, side: SideName) -> list[dict]:
-    """The chat history of one pane, with a cursor while generating and a notice on failure."""
+def pane_messages(battle: Battle | None, side: SideName, display: Callable[[str], str] | None = None) -> list[dict]:
+    """The chat history of one pane, with a cursor while generating and a notice on failure.
+
+    *display* rewrites the answers' text before it leaves the server (see
+    :meth:`arena.service.Arena.display_filter`: identities hidden until the vote).
+    """
     if battle is None or side not in battle.sides:
         return []
     pane = battle.sides[side]
     messages = [dict(m) for m in pane.messages]
+    if display is not None:
+        for message in messages:
+            if message["role"] == "assistant":
+                message["content"] = display(message["content"])
     if messages and messages[-1]["role"] == "assistant":
         last = messages[-1]
         if pane.status == "generating":
