@@ -117,6 +117,8 @@ class Arena:
             for name in chosen:
                 if name not in allowed:
                     raise RuleViolation(f"Model {name!r} is not available right now; pick another.")
+        if mode != "direct":
+            self._check_rate("battle", judge_hash, self.settings.battles_per_hour, "hour")
         battle = Battle.start(mode, chosen, session_id=session_id, judge_hash=judge_hash)
         specs: dict[SideName, ModelSpec] = {}
         backends: dict[SideName, Backend] = {}
@@ -172,9 +174,12 @@ class Arena:
         async for update in self._generate(runtime, regenerated=True):
             yield update
 
-    def _check_rate(self, what: str, judge_hash: str, per_minute: int) -> None:
-        if not self.limiter.allow(f"{what}:{judge_hash}", per_minute, 60.0):
-            raise RuleViolation(f"Too many {what}s in a minute (at most {per_minute}); please wait a moment.")
+    def _check_rate(self, what: str, judge_hash: str, limit: int, window: str = "minute") -> None:
+        """Refuse the *what* (prompt, battle, vote) once the judge had *limit* of them in this *window*."""
+        seconds = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}[window]
+        if not self.limiter.allow(f"{what}:{window}:{judge_hash}", limit, seconds):
+            later = "please wait a moment" if window == "minute" else "please come back later"
+            raise RuleViolation(f"Too many {what}s in one {window} (at most {limit}); {later}.")
 
     async def stop(self, battle_id: str, session_id: str) -> None:
         """Stop generation; partial answers are kept and marked as stopped."""
@@ -259,11 +264,17 @@ class Arena:
         runtime = self._runtime(battle_id, session_id)
         battle = runtime.battle
         async with runtime.lock:
-            if battle.winner is not None and battle.session_id == session_id:
+            if battle.winner is not None and battle.session_id == session_id and battle.winner == winner:
                 return battle.receipt()  # a retried click: same answer as the first time
             battle.check_vote(winner, session_id)
-            self._check_rate("vote", battle.judge_hash, self.settings.votes_per_minute)
             time_to_vote = time.monotonic() - (battle.answers_finished_at or time.monotonic())
+            if time_to_vote < self.settings.min_vote_seconds:
+                raise RuleViolation(
+                    f"That was quick: please read both answers first (votes open {self.settings.min_vote_seconds:g} s "
+                    "after the answers finish), then vote again."
+                )
+            self._check_rate("vote", battle.judge_hash, self.settings.votes_per_minute)
+            self._check_rate("vote", battle.judge_hash, self.settings.votes_per_day, "day")
             try:
                 facts = await asyncio.to_thread(vote_facts, battle, winner)
                 await asyncio.to_thread(self.store.record_vote, battle.id, facts, battle.judge_hash, time_to_vote)

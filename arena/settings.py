@@ -49,6 +49,9 @@ class Settings:
     redis_url: str = _setting("", "Redis for shared rate limits across instances (e.g. redis://127.0.0.1:6379/0); empty: per-process memory.")
     prompts_per_minute: int = _setting(20, "Prompts and regenerations one judge may send per minute (all tabs together).")
     votes_per_minute: int = _setting(20, "Votes one judge may cast per minute.")
+    battles_per_hour: int = _setting(120, "Battles (anonymous and side-by-side) one judge may start per hour.")
+    votes_per_day: int = _setting(500, "Votes one judge may cast per day.")
+    min_vote_seconds: float = _setting(1.5, "Votes cast sooner than this after both answers finished are refused (nobody reads two answers that fast).")
     admin_password: str = _setting("", "Password of the Admin tab (exports, and later model operations); empty: the tab refuses everything.")
     export_dir: str = _setting("", "Where the Admin tab writes export files (empty: exports/ in the project).")
 
@@ -76,7 +79,7 @@ class Settings:
         settings = cls(**values)
         if settings.log_format not in ("text", "json"):
             raise SettingsError(f"ARENA_LOG_FORMAT={settings.log_format!r}: use text or json.")
-        for name in ("max_turns", "max_prompt_chars", "local_threads", "prompts_per_minute", "votes_per_minute"):
+        for name in ("max_turns", "max_prompt_chars", "local_threads", "prompts_per_minute", "votes_per_minute", "battles_per_hour", "votes_per_day"):
             if getattr(settings, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1.")
         return settings

@@ -16,6 +16,8 @@ from tests.upstream import Upstream, serve
 # Nothing in the tests may reach the Hugging Face Hub (datasets and transformers load local files only).
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Apps started by tests inherit this: scripted voters vote the moment the answers end (tests of the rule set it).
+os.environ.setdefault("ARENA_MIN_VOTE_SECONDS", "0")
 
 POSTGRES_URL = os.environ.get("ARENA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("ARENA_REQUIRE_POSTGRES") == "1"

@@ -37,6 +37,7 @@ def make_arena(tmp_path: Path, models_yaml: str, database_url: str, **settings: 
 
     path = tmp_path / "models.yaml"
     path.write_text(models_yaml)
+    settings.setdefault("min_vote_seconds", 0.0)  # tests vote as soon as the answers end unless they test this rule
     config = Settings(database_url=database_url, **settings)  # type: ignore[arg-type]
     pool = ModelPool(load_catalogue(path), config)
     asyncio.run(pool.refresh())

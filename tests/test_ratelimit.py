@@ -80,11 +80,56 @@ def test_service_refuses_prompts_and_votes_beyond_the_limit(tmp_path: Path, sqli
         arena.limiter = MemoryRateLimiter()  # a fresh minute for prompts; judge-x's vote budget is then used up below
         again = arena.start("anony", session_id="s3", judge_hash="judge-x")
         await play(arena, again.id, "again", session="s3")
-        arena.limiter.allow("vote:judge-x", 1, 60)
+        arena.limiter.allow("vote:minute:judge-x", 1, 60)
         with pytest.raises(RuleViolation, match="Too many votes"):
             await arena.vote(again.id, "model_b", "s3")
 
     try:
         asyncio.run(scenario())
     finally:
+        arena.store.close()
+
+
+def test_battles_per_hour_and_votes_per_day(tmp_path: Path, sqlite_url: str, up: Upstream, up2: Upstream) -> None:
+    arena = make_arena(tmp_path, models_yaml(up.url, up2.url), sqlite_url, battles_per_hour=2, votes_per_day=1)
+    clock = Clock()
+    arena.limiter = MemoryRateLimiter(clock)
+
+    async def scenario() -> None:
+        first = arena.start("anony", session_id="s", judge_hash="judge-h")
+        arena.start("named", session_id="s", judge_hash="judge-h", models=["Alpha-Model", "Beta-Model"])
+        with pytest.raises(RuleViolation, match="Too many battles in one hour .at most 2.; please come back later"):
+            arena.start("anony", session_id="s", judge_hash="judge-h")
+        arena.start("direct", session_id="s", judge_hash="judge-h", models=["Alpha-Model"])  # chats are not battles
+        await play(arena, first.id, "hi", session="s")
+        await arena.vote(first.id, "tie", "s")
+        clock.now += 3600  # the next hour: battles again, but still the same day for votes
+        second = arena.start("anony", session_id="s", judge_hash="judge-h")
+        await play(arena, second.id, "hi", session="s")
+        with pytest.raises(RuleViolation, match="Too many votes in one day"):
+            await arena.vote(second.id, "tie", "s")
+        assert second.can_vote  # refused, not spent: it can be cast tomorrow
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        arena.store.close()
+
+
+def test_hourly_battle_limit_is_shared_through_redis(tmp_path: Path, sqlite_url: str, redis_url: str, up: Upstream, up2: Upstream) -> None:
+    """Two instances (two Arenas, one Redis) let a judge start only the hourly number of battles between them."""
+    prefix = f"arena-test-{uuid.uuid4().hex}:"
+    arenas = [make_arena(tmp_path / name, models_yaml(up.url, up2.url), sqlite_url, battles_per_hour=3)
+              for name in ("one", "two") if (tmp_path / name).mkdir() is None]
+    for arena in arenas:
+        arena.limiter = RedisRateLimiter(redis_url, prefix=prefix)
+    started, refused = 0, 0
+    for i in range(6):
+        try:
+            arenas[i % 2].start("anony", session_id=f"s{i}", judge_hash="judge-shared")
+            started += 1
+        except RuleViolation:
+            refused += 1
+    assert (started, refused) == (3, 3)
+    for arena in arenas:
         arena.store.close()

@@ -147,19 +147,41 @@ def test_identity_leak_is_flagged_and_not_counted(arena: Arena, up: Upstream) ->
 
 
 def test_retried_vote_returns_the_original(arena: Arena) -> None:
-    """Double clicks (concurrent or repeated) store one vote and both get the first result."""
+    """Double clicks (concurrent or repeated) store one vote and get the first result; a different vote is refused."""
 
     async def scenario():
         battle = start(arena)
         await play(arena, battle.id, "hi")
-        first, second = await asyncio.gather(arena.vote(battle.id, "model_a", "s1"), arena.vote(battle.id, "model_b", "s1"))
-        third = await arena.vote(battle.id, "tie", "s1")
+        first, second = await asyncio.gather(arena.vote(battle.id, "model_a", "s1"), arena.vote(battle.id, "model_a", "s1"))
+        third = await arena.vote(battle.id, "model_a", "s1")
+        with pytest.raises(RuleViolation, match="already voted"):
+            await arena.vote(battle.id, "tie", "s1")
         return first, second, third
 
     first, second, third = asyncio.run(scenario())
-    assert first.winner == second.winner == third.winner == "model_a"
+    assert first == second == third and first.winner == "model_a"
     with arena.store.engine.connect() as conn:
-        assert conn.execute(text("SELECT COUNT(*) FROM votes")).scalar() == 1
+        assert conn.execute(text("SELECT winner FROM votes")).scalars().all() == ["model_a"]
+
+
+def test_votes_faster_than_the_minimum_are_refused(tmp_path: Path, sqlite_url: str, up: Upstream, up2: Upstream) -> None:
+    """A vote within ARENA_MIN_VOTE_SECONDS of the answers finishing is refused; a later one is stored with its time."""
+    arena = make_arena(tmp_path, models_yaml(up.url, up2.url), sqlite_url, min_vote_seconds=0.6)
+
+    async def scenario():
+        battle = start(arena)
+        await play(arena, battle.id, "hi")
+        with pytest.raises(RuleViolation, match="read both answers"):
+            await arena.vote(battle.id, "model_a", "s1")
+        assert battle.can_vote  # refused, not spent
+        await asyncio.sleep(0.7)
+        return await arena.vote(battle.id, "model_a", "s1")
+
+    receipt = asyncio.run(scenario())
+    assert receipt.time_to_vote_s >= 0.6
+    with arena.store.engine.connect() as conn:
+        assert conn.execute(text("SELECT time_to_vote_s FROM votes")).scalar() >= 0.6
+    arena.store.close()
 
 
 def test_other_sessions_cannot_touch_a_battle(arena: Arena) -> None:
