@@ -21,7 +21,8 @@ Mode = Literal["anony", "named", "direct"]
 Winner = Literal["model_a", "model_b", "tie", "tie (bothbad)"]
 SideName = Literal["a", "b"]
 SideStatus = Literal["idle", "generating", "done", "stopped", "error"]
-State = Literal["ready", "generating", "awaiting_vote", "failed", "voted", "chatting"]
+FLAGGED_TEXT = "This battle was flagged by content moderation, so it cannot continue or be voted on: press “New round”."
+State = Literal["ready", "generating", "awaiting_vote", "failed", "flagged", "voted", "chatting"]
 
 WINNERS: tuple[Winner, ...] = ("model_a", "model_b", "tie", "tie (bothbad)")
 
@@ -89,6 +90,7 @@ class Battle:
     time_to_vote_s: float | None = None
     persisted: bool = False
     ever_failed: bool = False
+    moderated: bool = False  # flagged by content moderation: closed, never voted on
 
     @classmethod
     def start(cls, mode: Mode, models: list[str], *, session_id: str, judge_hash: str) -> Battle:
@@ -112,6 +114,8 @@ class Battle:
             return "voted"
         if "generating" in statuses:
             return "generating"  # even after the other side failed: the survivor streams on and can be stopped
+        if self.moderated:
+            return "flagged"
         if self.ever_failed:
             return "failed"
         if self.turns == 0:
@@ -131,8 +135,8 @@ class Battle:
         return [m["content"] for m in self.sides["a"].messages if m["role"] == "user"]
 
     # --- turns -----------------------------------------------------------
-    def begin_turn(self, prompt: str, limits: Limits) -> None:
-        """Append the user's *prompt* to every side and mark them generating."""
+    def check_prompt(self, prompt: str, limits: Limits) -> None:
+        """Raise :class:`RuleViolation` unless *prompt* may start the next turn now (nothing changes)."""
         self._check_can_generate()
         text = (prompt or "").strip()
         if not text:
@@ -146,6 +150,11 @@ class Battle:
                 f"This conversation reached the limit of {limits.max_turns} turns. "
                 + ("Start a new chat." if self.mode == "direct" else "Vote, then start a new round.")
             )
+
+    def begin_turn(self, prompt: str, limits: Limits) -> None:
+        """Append the user's *prompt* to every side and mark them generating."""
+        self.check_prompt(prompt, limits)
+        text = (prompt or "").strip()
         self.turns += 1
         for side in self.sides.values():
             side.messages.append({"role": "user", "content": text})
@@ -171,6 +180,8 @@ class Battle:
             raise RuleViolation("This battle is over: press “New round” to start another.")
         if state == "failed":
             raise RuleViolation("A model failed in this battle, so it cannot continue: press “New round”.")
+        if state == "flagged":
+            raise RuleViolation(FLAGGED_TEXT)
         if state == "generating":
             raise RuleViolation("Please wait for the answers to finish, or press Stop.")
 
@@ -220,6 +231,8 @@ class Battle:
             raise RuleViolation("You already voted in this battle: press “New round”.")
         if state == "failed":
             raise RuleViolation("A model failed in this battle, so it cannot be voted on: press “New round”.")
+        if state == "flagged":
+            raise RuleViolation(FLAGGED_TEXT)
         if state == "generating":
             raise RuleViolation("Please wait until both answers have finished before voting.")
         if state == "ready":

@@ -32,6 +32,7 @@ from arena.categories import VoteFacts
 from arena.config import ModelCatalogue, ModelSpec
 from arena.language import detect_language
 from arena.leak import LeakDetector
+from arena.moderation import Verdict, battle_texts, build_moderator
 from arena.pairing import PairingError, sample_pair
 from arena.pool import ModelPool
 from arena.ratelimit import build_rate_limiter
@@ -77,6 +78,8 @@ class Arena:
         self.leaks = LeakDetector(pool.identity_terms())
         self.masker = LeakDetector(pool.identity_terms(), well_known=False)
         self.limiter = build_rate_limiter(settings.redis_url)
+        self.moderator = build_moderator(settings.moderation, url=settings.moderation_url, model=settings.moderation_model,
+                                         api_key=settings.moderation_api_key, patterns=settings.moderation_patterns)
         self._runtimes: dict[str, Runtime] = {}
         metrics.track_active_battles(lambda: len(self._runtimes))
 
@@ -154,8 +157,19 @@ class Arena:
         """Add a user turn and stream both answers; yields the battle as it changes."""
         runtime = self._runtime(battle_id, session_id)
         self._check_rate("prompt", runtime.battle.judge_hash, self.settings.prompts_per_minute)
+        battle = runtime.battle
         async with runtime.lock:
-            runtime.battle.begin_turn(prompt, self.limits)
+            battle.check_prompt(prompt, self.limits)
+            verdict = await self._moderate(battle, prompt)
+            if verdict.flagged:
+                battle.moderated = True
+                log.warning("battle %s: prompt flagged by moderation (%s)", battle.id, ", ".join(verdict.categories) or "unspecified")
+                if battle.persisted:
+                    await asyncio.to_thread(self.store.flag_moderation, battle.id)
+                raise RuleViolation(
+                    "Your message was flagged by content moderation and was not sent. This battle is closed: press “New round”."
+                )
+            battle.begin_turn(prompt, self.limits)
         try:
             await asyncio.to_thread(self.store.save_start, runtime.battle)
         except Exception as exc:
@@ -243,11 +257,24 @@ class Arena:
             await asyncio.gather(*runtime.tasks.values(), return_exceptions=True)
             runtime.tasks = {}
             self._check_leak(battle)
+            verdict = await self._moderate(battle)
+            if verdict.flagged:
+                battle.moderated = True
+                log.warning("battle %s: answers flagged by moderation (%s)", battle.id, ", ".join(verdict.categories) or "unspecified")
             try:
                 await asyncio.to_thread(self.store.save_turn, battle, regenerated=regenerated)
             except Exception as exc:
                 log.error("could not store turn of battle %s: %r", battle.id, exc)
         yield battle
+
+    async def _moderate(self, battle: Battle, prompt: str | None = None) -> Verdict:
+        """Moderate *prompt* with both sides' whole history; an unreachable moderator lets the turn through (logged)."""
+        texts = battle_texts((side.messages for side in battle.sides.values()), prompt)
+        try:
+            return await self.moderator.check(texts)
+        except Exception as exc:
+            log.warning("moderation unavailable, battle %s not checked: %r", battle.id, exc)
+            return Verdict(False)
 
     def _check_leak(self, battle: Battle) -> None:
         if battle.mode != "anony":

@@ -51,6 +51,11 @@ class Settings:
     votes_per_minute: int = _setting(20, "Votes one judge may cast per minute.")
     battles_per_hour: int = _setting(120, "Battles (anonymous and side-by-side) one judge may start per hour.")
     votes_per_day: int = _setting(500, "Votes one judge may cast per day.")
+    moderation: str = _setting("rules", "Content moderation of every turn (both sides' history): rules (local patterns), openai (ARENA_MODERATION_URL) or off.")
+    moderation_url: str = _setting("", "OpenAI-compatible base URL for ARENA_MODERATION=openai (its /moderations route is called).")
+    moderation_model: str = _setting("", "Model name sent to the moderation endpoint (empty: the endpoint's default).")
+    moderation_api_key: str = _setting("", "Bearer token for the moderation endpoint, if it needs one.")
+    moderation_patterns: str = _setting("", "File of extra regular expressions (one per line) for ARENA_MODERATION=rules.")
     min_vote_seconds: float = _setting(1.5, "Votes cast sooner than this after both answers finished are refused (nobody reads two answers that fast).")
     admin_password: str = _setting("", "Password of the Admin tab (exports, and later model operations); empty: the tab refuses everything.")
     export_dir: str = _setting("", "Where the Admin tab writes export files (empty: exports/ in the project).")
@@ -79,6 +84,10 @@ class Settings:
         settings = cls(**values)
         if settings.log_format not in ("text", "json"):
             raise SettingsError(f"ARENA_LOG_FORMAT={settings.log_format!r}: use text or json.")
+        if settings.moderation not in ("rules", "openai", "off"):
+            raise SettingsError(f"ARENA_MODERATION={settings.moderation!r}: use rules, openai or off.")
+        if settings.moderation == "openai" and not settings.moderation_url:
+            raise SettingsError("ARENA_MODERATION=openai needs ARENA_MODERATION_URL (an OpenAI-compatible base URL, e.g. https://api.openai.com/v1).")
         for name in ("max_turns", "max_prompt_chars", "local_threads", "prompts_per_minute", "votes_per_minute", "battles_per_hour", "votes_per_day"):
             if getattr(settings, name) < 1:
                 raise SettingsError(f"{env_name(name)} must be at least 1.")

@@ -270,6 +270,7 @@ class Store:
                     turns=battle.turns,
                     leak_flag=battle.leaked,
                     leak_terms=sorted(battle.leak_terms),
+                    moderation_flag=battle.moderated,
                     usage=_usage(battle),
                     updated_at=now,
                 )
@@ -278,6 +279,11 @@ class Store:
                 if errors:
                     values["error_detail"] = "\n".join(errors)
                 session.execute(update(Battle).where(Battle.id == battle.id).values(**values))
+
+    def flag_moderation(self, battle_id: str) -> None:
+        """Mark a stored battle as flagged by content moderation (a refused prompt: nothing else changes)."""
+        with self.session() as session, session.begin():
+            session.execute(update(Battle).where(Battle.id == battle_id).values(moderation_flag=True, updated_at=utcnow()))
 
     # --- votes ---------------------------------------------------------------
     def record_vote(self, battle_id: str, facts: VoteFacts, judge_hash: str, time_to_vote_s: float) -> None:

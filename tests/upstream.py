@@ -50,6 +50,7 @@ class Behavior:
     models: list[str] = field(default_factory=lambda: [DEFAULT_MODEL])
     models_status: int = 200
     health_status: int | None = None  # serve GET /health (vLLM's liveness route) with this status; None: no such route (404)
+    flag_terms: list[str] = field(default_factory=list)  # POST /v1/moderations flags inputs containing any of these
 
 
 class _Die(Exception):
@@ -83,6 +84,7 @@ class Upstream:
         self.behavior = behavior or Behavior()
         self.requests: list[dict[str, Any]] = []  # chat completion bodies, in arrival order
         self.models_calls = 0
+        self.moderation_requests: list[dict[str, Any]] = []  # /v1/moderations bodies, in arrival order
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", port))
@@ -161,6 +163,17 @@ class Upstream:
             if status is None:
                 return JSONResponse({"detail": "Not Found"}, status_code=404)
             return Response(status_code=status)
+
+        @app.post("/v1/moderations")
+        async def moderations(request: Request) -> Response:
+            body = await request.json()
+            self.moderation_requests.append(body)
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            results = []
+            for text in inputs:
+                hit = any(term.lower() in text.lower() for term in self.behavior.flag_terms)
+                results.append({"flagged": hit, "categories": {"harassment": hit, "violence": False}})
+            return JSONResponse({"id": "modr-test", "model": body.get("model", "omni-moderation-latest"), "results": results})
 
         @app.post("/v1/chat/completions")
         async def chat(request: Request) -> Response:

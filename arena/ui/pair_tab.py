@@ -75,7 +75,7 @@ class PairTab(ChatTab):
 
     def _view(self, battle: Battle | None, *, notice: str | None = None, prompt: Any = gr.skip()) -> dict:
         generating = battle is not None and battle.state == "generating"
-        closed = battle is not None and battle.state in ("voted", "failed")
+        closed = battle is not None and battle.state in ("voted", "failed", "flagged")
         can_vote = battle is not None and battle.can_vote
         can_regenerate = battle is not None and battle.state in ("awaiting_vote",) and battle.turns > 0
         display = self.arena.display_filter(battle)

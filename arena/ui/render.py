@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 from typing import Callable
 
-from arena.battle import Battle, SideName
+from arena.battle import FLAGGED_TEXT, Battle, SideName
 
 GENERATING_MARK = " ▌"
 PANE_LABELS: dict[SideName, str] = {"a": "Model A", "b": "Model B"}
@@ -65,6 +65,8 @@ def battle_status(battle: Battle | None) -> str:
     state = battle.state
     if state == "generating":
         return "⏳ Generating… (press **Stop** to interrupt)"
+    if state == "flagged":
+        return f"⚠️ {FLAGGED_TEXT}"
     if state == "failed":
         return "⚠️ A model failed to answer, so this battle cannot be voted on. Press **New round** to try another pair."
     leak = ""
