@@ -39,6 +39,9 @@ def build_arena(models_path: str | Path, settings: Settings | None = None, *, pr
 
 def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, settings: Settings | None = None) -> Running:
     """Start the web app; with ``block=False`` return once it listens (tests use this)."""
+    from starlette.middleware import Middleware
+
+    from arena.security import SecurityHeaders
     from arena.ui import build_demo
     from arena.ui.app import export_root
     from arena.ui.theme import CSS, THEME
@@ -62,6 +65,7 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
         run_history=False,  # chats must not linger in the browser's storage
         ssr_mode=False,
         allowed_paths=[str(export_root(arena.settings))],  # the Admin tab's export downloads
+        app_kwargs={"middleware": [Middleware(SecurityHeaders)]},  # images and frames from this server only
     )
     _serve_metrics(demo)
     log.info("Starling Arena is running at http://%s:%d (metrics on /metrics)", host, port)

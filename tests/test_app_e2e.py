@@ -229,3 +229,13 @@ def test_metrics_endpoint_is_served_and_moves_after_a_battle(app: dict) -> None:
     assert battles() == before + 1
     page = httpx.get(app["url"] + "metrics", timeout=10).text
     assert "arena_time_to_first_token_seconds_bucket" in page and "arena_active_battles" in page
+
+
+def test_every_response_carries_the_security_headers(app: dict) -> None:
+    """Images and frames only from this server (no tracking pixels in answers); no MIME sniffing; no referrer."""
+    from arena.security import CONTENT_SECURITY_POLICY
+
+    for path in ("", "config", "gradio_api/info", "metrics", "no-such-page"):
+        response = httpx.get(app["url"] + path, timeout=10)
+        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY, path
+        assert response.headers["x-content-type-options"] == "nosniff" and response.headers["referrer-policy"] == "no-referrer"

@@ -408,3 +408,78 @@ def test_votes_wait_for_the_slower_answer(browser, site: Site) -> None:  # noqa:
         panes = page.locator("#battle-chat-a").inner_text() + page.locator("#battle-chat-b").inner_text()
         assert panes.count("Slow answer") == 10 and "generating" not in panes
         page.close()
+
+
+XSS = (
+    '<script>window.__xss = "script"</script>'
+    '<img src=x onerror="window.__xss = \'img\'">'
+    '<svg onload="window.__xss = \'svg\'"></svg>'
+    '<iframe srcdoc="<script>parent.__xss = \'iframe\'</script>"></iframe>'
+    '<a href="javascript:window.__xss = \'href\'" id="xss-link">a link</a> '
+    '[markdown link](javascript:window.__xss=\'md\') '
+    '![markdown image](x" onerror="window.__xss=\'mdimg\')'
+    '<details open ontoggle="window.__xss = \'toggle\'">d</details>'
+)
+
+
+XSS_PROMPT = ('<script>window.__xss="p1"</script><img src=x onerror="window.__xss=\'p2\'">'
+              '[l](javascript:window.__xss=\'p3\') <a href="javascript:window.__xss=\'p4\'">b</a>')
+
+
+class PixelServer:
+    """A plain HTTP server on 127.0.0.1 that counts the requests it gets (a tracking pixel's host)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        hits: list[str] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/gif")
+                self.end_headers()
+                self.wfile.write(b"GIF89a")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.hits = hits
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_prompts_and_answers_are_rendered_inert(browser, site: Site) -> None:  # noqa: ANN001
+    """Script tags, event handlers, javascript: links and markdown image tricks in a prompt or an answer never run,
+    and an image on another host (a tracking pixel) is never fetched."""
+    pixel = PixelServer()
+    tracking = f"![pixel]({pixel.url}/md.gif) <img src=\"{pixel.url}/html.gif\">"
+    with site.behaving(one=Behavior(reply="Answer: " + XSS + tracking, chunks=5), two=Behavior(reply=XSS + " end", chunks=3)):
+        page = open_app(browser, site.url)
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        prompt = page.locator("#battle-prompt textarea")
+        prompt.fill(XSS_PROMPT)  # this app's prompt limit is 300 characters
+        prompt.press("Enter")
+        page.locator("#battle-vote-0:not([disabled])").wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)  # time for any handler (onerror, onload, ontoggle) to fire
+        for link in page.locator("#battle-chat-a a, #battle-chat-b a").all():
+            link.click(modifiers=["Control"], timeout=2_000, no_wait_after=True)  # try the javascript: links too
+        page.wait_for_timeout(500)
+        assert page.evaluate("window.__xss") is None and dialogs == []
+        panes = "#battle-chat-a, #battle-chat-b"
+        assert page.locator(f"{panes} >> script").count() == 0 and page.locator(f"{panes} >> iframe").count() == 0
+        assert page.evaluate(f"""() => [...document.querySelectorAll('{panes}')].flatMap(p => [...p.querySelectorAll('*')])
+            .filter(e => [...e.attributes].some(a => a.name.startsWith('on') || /^\\s*javascript:/i.test(a.value))).length""") == 0
+        assert "Answer:" in page.locator("#battle-chat-a, #battle-chat-b").first.inner_text() or "end" in page.content()
+        assert pixel.hits == []  # the voter's browser never contacted the other host
+        shot(page, "xss-inert")
+        page.close()
+    pixel.close()
