@@ -122,7 +122,7 @@ async def test_failure_before_first_token_tries_next_endpoint(first: str, up: Up
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize(("how", "kind"), [("dies", "connect"), ("malformed", "protocol")])
+@pytest.mark.parametrize(("how", "kind"), [("dies", "interrupted"), ("malformed", "protocol")])
 async def test_failure_after_first_token_is_not_retried(how: str, kind: str, up: Upstream, up2: Upstream) -> None:
     """A failure after the first token is final: BackendError, and the second endpoint gets no request."""
     up.behavior = Behavior(reply="aaaabbbbccccdddd", chunks=4)

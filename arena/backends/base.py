@@ -12,6 +12,7 @@ ErrorKind = Literal["unavailable", "connect", "first_token_timeout", "timeout", 
 PUBLIC_ERROR_TEXT: dict[str, str] = {
     "unavailable": "this model is not available right now",
     "connect": "could not reach the model server",
+    "interrupted": "the connection to the model server broke mid-answer",
     "first_token_timeout": "the model did not start answering in time",
     "timeout": "the answer took too long",
     "http": "the model server returned an error",

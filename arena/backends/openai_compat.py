@@ -179,8 +179,8 @@ class OpenAICompatBackend:
             raise BackendError(kind, f"{endpoint.url}: no {'end' if got_text else 'first token'} within the limit") from None
         except openai.APITimeoutError as exc:
             raise BackendError("timeout" if got_text else "first_token_timeout", f"{endpoint.url}: {exc}") from None
-        except openai.APIConnectionError as exc:
-            raise BackendError("connect", f"{endpoint.url}: {exc.__cause__ or exc}") from None
+        except openai.APIConnectionError as exc:  # refused before the answer, or the connection broke during it
+            raise BackendError("interrupted" if got_text else "connect", f"{endpoint.url}: {exc.__cause__ or exc}") from None
         except openai.APIStatusError as exc:
             raise BackendError("http", f"{endpoint.url}: HTTP {exc.status_code}: {str(exc)[:300]}") from None
         except (openai.APIError, ValueError, TypeError, AttributeError, httpx.HTTPError) as exc:
@@ -282,4 +282,4 @@ class OpenAICompatBackend:
 
 def _endpoint_at_fault(exc: BackendError) -> bool:
     """Unreachable, silent or failing with a 5xx: take the endpoint out of rotation (a 4xx is about the request)."""
-    return exc.kind in ("connect", "first_token_timeout") or (exc.kind == "http" and ": HTTP 5" in exc.detail)
+    return exc.kind in ("connect", "interrupted", "first_token_timeout") or (exc.kind == "http" and ": HTTP 5" in exc.detail)
