@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from arena.backends.base import PUBLIC_ERROR_TEXT, GenerationStats, Message
+from arena.prompts import clean_text
 
 Mode = Literal["anony", "named", "direct"]
 Winner = Literal["model_a", "model_b", "tie", "tie (bothbad)"]
@@ -138,7 +139,7 @@ class Battle:
     def check_prompt(self, prompt: str, limits: Limits) -> None:
         """Raise :class:`RuleViolation` unless *prompt* may start the next turn now (nothing changes)."""
         self._check_can_generate()
-        text = (prompt or "").strip()
+        text = clean_text((prompt or "").strip())
         if not text:
             raise RuleViolation("Type a message first.")
         if len(text) > limits.max_prompt_chars:
@@ -154,7 +155,7 @@ class Battle:
     def begin_turn(self, prompt: str, limits: Limits) -> None:
         """Append the user's *prompt* to every side and mark them generating."""
         self.check_prompt(prompt, limits)
-        text = (prompt or "").strip()
+        text = clean_text((prompt or "").strip())
         self.turns += 1
         for side in self.sides.values():
             side.messages.append({"role": "user", "content": text})
@@ -189,7 +190,7 @@ class Battle:
         s = self.sides[side]
         if s.status != "generating":
             return  # a late chunk after stop or failure is dropped
-        s.messages[-1]["content"] += text
+        s.messages[-1]["content"] += clean_text(text)  # model output is stored and shown: no NUL, no lone surrogate
 
     def finish_side(self, side: SideName, stats: GenerationStats, *, stopped: bool = False) -> None:
         s = self.sides[side]

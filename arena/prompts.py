@@ -1,4 +1,4 @@
-"""Identity of a prompt across battles: the normalized text of its user turns, hashed.
+"""Prompt text: cleaned of what cannot be stored or shown, and identified across battles by a hash.
 
 Two battles "ask the same thing" when their user turns are equal after case
 folding and whitespace collapsing. The hash is stored with every vote, so the
@@ -9,9 +9,24 @@ export can group battles by prompt (K-wise rankings) or cap rows per prompt
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Iterable
 
 TURN_SEPARATOR = "\u241e"  # a symbol no prompt normalizes to, between user turns
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = {c: None for c in range(0x20) if c not in (0x09, 0x0A, 0x0D)} | {0x7F: None}
+
+
+def clean_text(value: str) -> str:
+    """*value* without control characters (tab and newlines kept) and with lone surrogates replaced by U+FFFD.
+
+    Why: a lone surrogate cannot be encoded as UTF-8 (the database, the event
+    stream and the log all fail on it), and PostgreSQL refuses NUL in text.
+    Browsers can send both (``JSON.stringify`` escapes lone surrogates).
+    """
+    if value.isascii() and value.isprintable():
+        return value
+    return _SURROGATE.sub("\ufffd", value).translate(_CONTROL)
 
 
 def normalize_prompt(text: str) -> str:

@@ -41,7 +41,7 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     """Start the web app; with ``block=False`` return once it listens (tests use this)."""
     from starlette.middleware import Middleware
 
-    from arena.security import SecurityHeaders
+    from arena.security import ApiGuard, SecurityHeaders
     from arena.ui import build_demo
     from arena.ui.app import export_root
     from arena.ui.theme import CSS, THEME
@@ -65,7 +65,8 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
         run_history=False,  # chats must not linger in the browser's storage
         ssr_mode=False,
         allowed_paths=[str(export_root(arena.settings))],  # the Admin tab's export downloads
-        app_kwargs={"middleware": [Middleware(SecurityHeaders)]},  # images and frames from this server only
+        # Images and frames from this server only; malformed API calls refused and text cleaned before Gradio sees them.
+        app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(ApiGuard, blocks=demo)]},
     )
     _serve_metrics(demo)
     log.info("Starling Arena is running at http://%s:%d (metrics on /metrics)", host, port)

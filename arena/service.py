@@ -246,10 +246,16 @@ class Arena:
         runtime.tasks = {name: asyncio.create_task(run_side(name)) for name in battle.sides}
         try:
             yield battle
+            shown = 0.0  # the echo of the prompt above does not hold back the first token
             while not all(task.done() for task in runtime.tasks.values()):
                 await changed.wait()
+                # At most ~20 UI updates per second, but never a delay on the first change after a quiet spell
+                # (the first token must reach the voter as soon as it exists).
+                wait = UI_REFRESH_S - (time.monotonic() - shown)
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 changed.clear()
-                await asyncio.sleep(UI_REFRESH_S)  # batch chunks: ~20 UI updates per second at most
+                shown = time.monotonic()
                 yield battle
         finally:
             for task in runtime.tasks.values():

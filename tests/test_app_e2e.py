@@ -239,3 +239,41 @@ def test_every_response_carries_the_security_headers(app: dict) -> None:
         response = httpx.get(app["url"] + path, timeout=10)
         assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY, path
         assert response.headers["x-content-type-options"] == "nosniff" and response.headers["referrer-policy"] == "no-referrer"
+
+
+def test_api_guard_refuses_malformed_calls_with_a_reason(app: dict) -> None:
+    """Malformed event calls get a 4xx naming the problem (Gradio alone would answer 500 or log a traceback)."""
+    import json as json_module
+
+    url = app["url"] + "gradio_api/queue/join"
+    config = httpx.get(app["url"] + "config", timeout=10).json()
+    send = next(d for d in config["dependencies"] if d.get("api_name") == "battle_send")
+    board = next(d for d in config["dependencies"] if d.get("api_name") == "leaderboard")
+
+    def join(body: object, raw: bytes | None = None) -> httpx.Response:
+        return httpx.post(url, content=raw if raw is not None else json_module.dumps(body).encode(),
+                          headers={"Content-Type": "application/json"}, timeout=10)
+
+    cases = [
+        (join(None, b"{not json"), 400, "not JSON"),
+        (join([1, 2]), 422, "JSON object"),
+        (join({"fn_index": 99999, "data": [], "session_hash": "s"}), 422, "Unknown event"),
+        (join({"fn_index": send["id"], "data": ["only one"], "session_hash": "s"}), 422, "takes 2 input values"),
+        (join({"fn_index": send["id"], "data": [{"a": 1}, None], "session_hash": "s"}), 422, "must be text"),
+        (join({"fn_index": board["id"], "data": ["overall", "yes"], "session_hash": "s"}), 422, "true or false"),
+        (join(None, b'{"data": ["' + b"x" * 1_100_000 + b'"]}'), 413, "larger than"),
+        (httpx.get(app["url"] + "gradio_api/queue/data", params={"session_hash": "never-joined"}, timeout=10), 404, "No events"),
+    ]
+    for response, status, reason in cases:
+        assert response.status_code == status and reason in response.json()["detail"], (status, response.text[:200])
+
+
+def test_text_is_cleaned_at_the_edge() -> None:
+    from arena.prompts import clean_text
+    from arena.security import clean_json
+
+    assert clean_text("plain text") == "plain text"
+    assert clean_text("a\x00b\x07c\td\ne") == "abc\td\ne"  # control characters out, tab and newline kept
+    assert clean_text("x\ud800y") == "x\ufffdy"  # a lone surrogate becomes the replacement character
+    assert clean_text("🙂 ok") == "🙂 ok"
+    assert clean_json({"k\x00": ["\udfff", 1, None, {"n": "\x01"}]}) == {"k": ["\ufffd", 1, None, {"n": ""}]}

@@ -126,7 +126,8 @@ class AdminTab:
                 per_day, per_model = gr.Plot(label="Votes per day"), gr.Plot(label="Votes per model")
             flagged = gr.Dataframe(headers=["Time (UTC)", "Battle", "Mode", "Model A", "Model B", "Flags", "Detail"],
                                    label="Flagged battles (identity leak, moderation, errors)", interactive=False, wrap=True)
-            pick = gr.Dropdown(label="Review a flagged battle", choices=[], elem_id="admin-flagged-pick")
+            pick = gr.Dropdown(label="Review a flagged battle", choices=[], allow_custom_value=True,  # choices change; the store checks
+                               elem_id="admin-flagged-pick")
             transcript = gr.Markdown(elem_id="admin-transcript")
         show.click(self.activity, inputs=[self.password], outputs=[per_day, per_model, flagged, pick], api_name="admin_activity")
         pick.change(self.transcript, inputs=[self.password, pick], outputs=[transcript], api_name="admin_transcript")

@@ -55,7 +55,7 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService, reloader: ModelsR
         with gr.Group(elem_id="terms") as terms:
             gr.Markdown(TERMS, elem_id="terms-text")
             agree = gr.Button("I understand and agree", variant="primary", elem_id="terms-agree")
-        agree.click(lambda: (True, gr.update(visible=False)), outputs=[accepted, terms], api_name=False)
+        agree.click(lambda: (True, gr.update(visible=False)), outputs=[accepted, terms], api_visibility="private")
         with gr.Tabs():
             with gr.Tab("⚔️ Arena (battle)", id="battle") as battle_tab:
                 PairTab(arena, "anony")
@@ -69,15 +69,15 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService, reloader: ModelsR
                 AdminTab(AdminGate(arena.settings.admin_password), arena.store, export_root(arena.settings), arena, reloader)
         with gr.Accordion("Models in this arena", open=False) as models_accordion:
             models_md = gr.Markdown("", elem_id="models-status")
-        demo.load(lambda agreed: gr.update(visible=not agreed), inputs=[accepted], outputs=[terms], api_name=False)
+        demo.load(lambda agreed: gr.update(visible=not agreed), inputs=[accepted], outputs=[terms], api_visibility="private")
         # Model names reach the browser only when a voter opens a tab or panel that shows them: a voter who
         # stays on the battle tab receives no name until the vote (tests/test_anonymity.py checks every byte).
         side_by_side_tab.select(side_by_side.load_choices, inputs=[side_by_side.pick_a, side_by_side.pick_b],
-                                outputs=[side_by_side.pick_a, side_by_side.pick_b], api_name=False)
-        direct_tab.select(direct.load_choices, inputs=[direct.pick], outputs=[direct.pick], api_name=False)
-        board_tab.select(board.redraw, inputs=[board.category, board.style], outputs=board.outputs, api_name=False).then(
-            lambda: gr.Timer(active=True), outputs=[board.timer], api_name=False)
+                                outputs=[side_by_side.pick_a, side_by_side.pick_b], api_visibility="private")
+        direct_tab.select(direct.load_choices, inputs=[direct.pick], outputs=[direct.pick], api_visibility="private")
+        board_tab.select(board.redraw, inputs=[board.category, board.style], outputs=board.outputs, api_visibility="private").then(
+            lambda: gr.Timer(active=True), outputs=[board.timer], api_visibility="private")
         for tab in (battle_tab, side_by_side_tab, direct_tab, admin_tab):
-            tab.select(lambda: gr.Timer(active=False), outputs=[board.timer], api_name=False)  # no refreshes out of sight
-        models_accordion.expand(friendly_errors(lambda: models_markdown(arena)), outputs=[models_md], api_name=False)
+            tab.select(lambda: gr.Timer(active=False), outputs=[board.timer], api_visibility="private")  # no refreshes out of sight
+        models_accordion.expand(friendly_errors(lambda: models_markdown(arena)), outputs=[models_md], api_visibility="private")
     return demo

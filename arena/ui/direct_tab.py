@@ -64,8 +64,8 @@ class DirectTab(ChatTab):
         self.regenerate.click(self._on_regenerate, inputs=[self.battle_id], outputs=self._outputs, api_name="direct_regenerate", show_progress="hidden", concurrency_limit=None)
         self.stop.click(self._on_stop, inputs=[self.battle_id], outputs=None, api_name="direct_stop", concurrency_limit=None)
         self.clear.click(self._on_clear, inputs=None, outputs=self._outputs, api_name="direct_clear")
-        self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_name=False)
-        self.pick.change(self._on_clear, inputs=None, outputs=self._outputs, api_name=False)
+        self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_visibility="private")
+        self.pick.change(self._on_clear, inputs=None, outputs=self._outputs, api_visibility="private")
 
     def load_choices(self, current: str | None = None) -> dict:
         """Choices from current availability, keeping a valid pick (reopening the tab must not end the chat)."""

@@ -58,6 +58,7 @@ class LeaderboardTab:
         self.min_votes = min_votes
         with gr.Row():
             self.category = gr.Dropdown(label="Category", choices=category_choices([]), value=DEFAULT_CATEGORY,
+                                        allow_custom_value=True,  # choices grow with the votes; redraw() checks the name
                                         interactive=True, elem_id="leaderboard-category", scale=3)
             self.style = gr.Checkbox(label="Style control (adjust for length and markdown)", value=False,
                                      elem_id="leaderboard-style", scale=2)
@@ -75,10 +76,10 @@ class LeaderboardTab:
         self.timer = gr.Timer(REFRESH_S, active=False)  # ticks only while the tab is open (see ui/app.py)
         outputs = self.outputs
         for trigger in (self.category.change, self.style.change):
-            trigger(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_name=False, show_progress="minimal")
+            trigger(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_visibility="private", show_progress="minimal")
         refresh.click(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_name="leaderboard", show_progress="minimal")
         self.timer.tick(self.refresh_if_stale, inputs=[self.category, self.style, self.shown_version], outputs=outputs,
-                        api_name=False, show_progress="hidden")
+                        api_visibility="private", show_progress="hidden")
 
     @property
     def outputs(self) -> list:

@@ -152,10 +152,10 @@ class PairTab(ChatTab):
                 api_name=f"{self.prefix}_vote_{name}", concurrency_limit=None,
             )
         self.new_round.click(self._on_new_round, inputs=None, outputs=self._outputs, api_name=f"{self.prefix}_new_round")
-        self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_name=False)
+        self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_visibility="private")
         if self.mode == "named":
             for pick in picks:
-                pick.change(self._on_new_round, inputs=None, outputs=self._outputs, api_name=False)
+                pick.change(self._on_new_round, inputs=None, outputs=self._outputs, api_visibility="private")
 
     def load_choices(self, current_a: str | None = None, current_b: str | None = None) -> tuple[dict, dict]:
         """Dropdown choices for named mode from current availability; valid picks are kept (no reset on revisit)."""
