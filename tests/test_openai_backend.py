@@ -115,7 +115,7 @@ async def test_failure_before_first_token_tries_next_endpoint(first: str, up: Up
     """If the first endpoint fails before any token (500, closed port, stall), the second answers; attempts == 2."""
     up.behavior = Behavior(stall_s=5.0) if first == "stall" else Behavior(status=500)
     first_url = closed_url() if first == "closed_port" else up.url
-    chunks, stats = await collect([first_url, up2.url], timeouts=Timeouts(connect=2.0, first_token=0.5, total=10.0))
+    chunks, stats = await collect([first_url, up2.url], timeouts=Timeouts(connect=2.0, first_token=1.5, total=10.0))
     assert "".join(chunks) == "You said: hello there"
     assert stats.attempts == 2 and stats.endpoint == up2.url
     assert len(up2.requests) == 1

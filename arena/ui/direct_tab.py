@@ -50,6 +50,9 @@ class DirectTab(ChatTab):
             self.regenerate: gr.Button(interactive=chat is not None and chat.state == "chatting"),
         }
 
+    def _panes(self, chat: Battle) -> dict:
+        return {self.chat: pane_messages(chat, "a")}
+
     async def _on_send(self, prompt: str, chat_id: str | None, model: str | None, request: gr.Request) -> AsyncIterator[dict]:
         async for view in self._send_flow("direct", prompt, chat_id, [model or ""], request):
             yield view

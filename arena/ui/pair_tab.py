@@ -93,6 +93,10 @@ class PairTab(ChatTab):
             view[button] = gr.Button(interactive=can_vote)
         return view
 
+    def _panes(self, battle: Battle) -> dict:
+        display = self.arena.display_filter(battle)
+        return {self.chat_a: pane_messages(battle, "a", display), self.chat_b: pane_messages(battle, "b", display)}
+
     def _label(self, battle: Battle | None, side: str) -> str:
         if self.mode == "named" and battle is None:
             return "Model A" if side == "a" else "Model B"

@@ -1,0 +1,257 @@
+"""Load benchmark: simulated voters playing full battles through the real app over HTTP.
+
+    .venv/bin/python bench/load.py                       # N = 10, 50, 100 on SQLite and PostgreSQL
+    .venv/bin/python bench/load.py --voters 50 --databases sqlite --duration 10
+
+Setup, each part in its own process: ``bench/token_server.py`` streams every
+answer at a set rate (the model costs time, not CPU), ``app.py`` serves the
+arena on 127.0.0.1 with two models on that server, and this process runs N
+voters as asyncio tasks speaking Gradio's queue protocol (``tests/gradio_http``,
+one session per voter). Each voter loops: send a prompt and wait for both
+answers, read for ``--read-s``, vote, start a new round, pause ``--pause-s``.
+
+Reported per database and N:
+* throughput: voted battles per second;
+* vote acknowledgement latency, p50 and p99: from sending the vote to the
+  event's completion, which the app sends only after the vote's transaction
+  committed;
+* time to first token added by the arena: the median time from sending a
+  prompt until the first token appears in the app's event stream, minus the
+  median time to first token of the same server called directly by N clients
+  with the same rhythm (the baseline, measured in the same run);
+* errors: failed events, HTTP errors, votes not acknowledged.
+
+Targets on 2 cores: at 100 voters, vote p99 <= 50 ms and zero errors; at 50
+concurrent battles, added time to first token <= 30 ms at p50. The last lines
+printed are the summary; README's Performance section records them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.token_server import FIRST  # noqa: E402
+from tests.gradio_http import AppConfig, Session  # noqa: E402
+
+POSTGRES_URL = os.environ.get("ARENA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MODELS_YAML = """models:
+  - name: Bench-A
+    backend: openai
+    endpoints: ["{url}"]
+    model: tok-a
+  - name: Bench-B
+    backend: openai
+    endpoints: ["{url}"]
+    model: tok-b
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, process: subprocess.Popen, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{what} exited with code {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"{what} did not start within {timeout:.0f} s")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
+
+
+@dataclass
+class Stats:
+    battles: int = 0
+    ttft: list[float] = field(default_factory=list)
+    vote_ack: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+async def voter(config: AppConfig, client: httpx.AsyncClient, stats: Stats, until: float, args: argparse.Namespace,
+                measuring: list[bool], seed: int) -> None:
+    rng = random.Random(seed)
+    session = Session(client, config)
+    await asyncio.sleep(rng.uniform(0, 1.0))  # stagger the start
+    while time.monotonic() < until:
+        try:
+            reply = await session.call("battle_send", f"Question {uuid.uuid4().hex[:8]}: tell me something.")
+            first = reply.first_time(FIRST)
+            if not reply.success or first is None:
+                stats.errors.append(f"send: {reply.status} {reply.text()[-200:]}")
+                session = Session(client, config)
+                continue
+            await asyncio.sleep(args.read_s)
+            vote = await session.call(rng.choice(["battle_vote_model_a", "battle_vote_model_b", "battle_vote_tie"]))
+            done = vote.completed
+            recorded = vote.success and "Your vote was recorded" in vote.text()
+            if not recorded or done is None:
+                stats.errors.append(f"vote: {vote.status} {vote.text()[-200:]}")
+            elif measuring[0]:
+                stats.battles += 1
+                stats.ttft.append(first)
+                stats.vote_ack.append(vote.messages[-1][0])
+            await session.call("battle_new_round")
+            await asyncio.sleep(args.pause_s)
+        except (httpx.HTTPError, asyncio.TimeoutError) as exc:
+            stats.errors.append(f"{type(exc).__name__}: {exc}")
+            session = Session(client, config)
+
+
+async def direct_client(url: str, model: str, client: httpx.AsyncClient, ttft: list[float], until: float,
+                        args: argparse.Namespace, measuring: list[bool], seed: int) -> None:
+    """The baseline: the same rhythm against the token server itself (two answers per 'battle', as the arena asks)."""
+    rng = random.Random(seed)
+    await asyncio.sleep(rng.uniform(0, 1.0))
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+
+    async def one() -> float | None:
+        started = time.perf_counter()
+        first = None
+        async with client.stream("POST", f"{url}/chat/completions", json=body) as response:
+            async for line in response.aiter_lines():
+                if first is None and FIRST in line:
+                    first = time.perf_counter() - started
+        return first
+
+    while time.monotonic() < until:
+        firsts = await asyncio.gather(one(), one())
+        if measuring[0] and firsts[0] is not None:
+            ttft.append(firsts[0])
+        await asyncio.sleep(args.read_s + args.pause_s)
+
+
+async def run_level(app_url: str, upstream_url: str, n: int, args: argparse.Namespace) -> tuple[Stats, list[float], float]:
+    limits = httpx.Limits(max_connections=n * 4 + 10, max_keepalive_connections=n * 4 + 10)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        config = await AppConfig.fetch(client, app_url)
+        # Baseline first: N direct clients, same rhythm.
+        baseline: list[float] = []
+        measuring = [False]
+        until = time.monotonic() + args.warmup + args.duration
+        tasks = [asyncio.create_task(direct_client(upstream_url, "tok-a", client, baseline, until, args, measuring, i))
+                 for i in range(n)]
+        await asyncio.sleep(args.warmup)
+        measuring[0] = True
+        await asyncio.gather(*tasks)
+        # The arena: N voters.
+        stats = Stats()
+        measuring = [False]
+        until = time.monotonic() + args.warmup + args.duration
+        tasks = [asyncio.create_task(voter(config, client, stats, until, args, measuring, i)) for i in range(n)]
+        await asyncio.sleep(args.warmup)
+        measuring[0] = True
+        started = time.monotonic()
+        await asyncio.gather(*tasks)
+        return stats, baseline, time.monotonic() - started
+
+
+def database_url(kind: str, folder: Path) -> tuple[str, callable]:  # type: ignore[valid-type]
+    """A fresh database of *kind* and a function that removes it."""
+    if kind == "sqlite":
+        path = folder / f"load-{uuid.uuid4().hex[:8]}.sqlite3"
+        return f"sqlite:///{path}", lambda: [p.unlink() for p in folder.glob(path.name + "*")]
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}", drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--voters", type=int, nargs="+", default=[10, 50, 100])
+    parser.add_argument("--databases", nargs="+", choices=["sqlite", "postgresql"], default=["sqlite", "postgresql"])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds measured per level")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring starts")
+    parser.add_argument("--read-s", type=float, default=1.0, help="a voter's reading time before voting")
+    parser.add_argument("--pause-s", type=float, default=0.5, help="pause before the next battle")
+    parser.add_argument("--rate", type=float, default=20.0, help="tokens per second from the model server")
+    parser.add_argument("--tokens", type=int, default=20, help="tokens per answer")
+    args = parser.parse_args()
+
+    folder = ROOT / "bench" / ".data"
+    folder.mkdir(parents=True, exist_ok=True)
+    upstream_port = free_port()
+    upstream = subprocess.Popen([sys.executable, str(ROOT / "bench" / "token_server.py"), "--port", str(upstream_port),
+                                 "--rate", str(args.rate), "--tokens", str(args.tokens)])
+    upstream_url = f"http://127.0.0.1:{upstream_port}/v1"
+    models = folder / "load-models.yaml"
+    models.write_text(MODELS_YAML.format(url=upstream_url))
+    summary: list[str] = []
+    try:
+        wait_http(f"{upstream_url}/models", upstream, "the token server")
+        for kind in args.databases:
+            url, drop = database_url(kind, folder)
+            port = free_port()
+            env = {**os.environ, "ARENA_DATABASE_URL": url, "ARENA_MODELS_WATCH_INTERVAL": "0", "ARENA_LOG_LEVEL": "WARNING",
+                   "ARENA_PROMPTS_PER_MINUTE": "1000000", "ARENA_VOTES_PER_MINUTE": "1000000", "ARENA_BATTLES_PER_HOUR": "1000000",
+                   "ARENA_VOTES_PER_DAY": "1000000", "ARENA_MIN_VOTE_SECONDS": "0", "ARENA_MODERATION": "rules"}
+            app = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--models", str(models), "--host", "127.0.0.1",
+                                    "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            try:
+                wait_http(f"http://127.0.0.1:{port}/", app, "the app")
+                for n in args.voters:
+                    stats, baseline, seconds = asyncio.run(run_level(f"http://127.0.0.1:{port}", upstream_url, n, args))
+                    direct = statistics.median(baseline) if baseline else float("nan")
+                    arena = statistics.median(stats.ttft) if stats.ttft else float("nan")
+                    line = (f"load {kind} N={n}: {stats.battles / seconds:.1f} battles/s, vote ack p50 "
+                            f"{percentile(stats.vote_ack, 50) * 1000:.0f} ms p99 {percentile(stats.vote_ack, 99) * 1000:.0f} ms, "
+                            f"first token p50 {arena * 1000:.0f} ms (direct {direct * 1000:.0f} ms, added "
+                            f"{(arena - direct) * 1000:.0f} ms), errors {len(stats.errors)} [{stats.battles} battles]")
+                    print(line, flush=True)
+                    for error in stats.errors[:3]:
+                        print(f"  error: {error}", flush=True)
+                    summary.append(line)
+            finally:
+                app.terminate()
+                app.wait(timeout=30)
+                drop()
+    finally:
+        upstream.terminate()
+        upstream.wait(timeout=10)
+    print("\nsummary (targets at 100 voters: vote p99 <= 50 ms, 0 errors; at 50: added first token <= 30 ms p50)")
+    for line in summary:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
