@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +47,10 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     from arena.ui.app import export_root
     from arena.ui.theme import CSS, THEME
 
+    # Gradio recomputes a pandas summary of up to 10,000 past events after every event by default: under load
+    # that was a tenth of the app's CPU. Summarise rarely, over fewer events (nothing here reads the summary).
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
+    os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     arena = build_arena(models_path, settings)
     arena.pool.start_background()
     leaderboards = LeaderboardService(arena.store, anchor_model=arena.settings.anchor_model, anchor_score=arena.settings.anchor_score)

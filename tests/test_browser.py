@@ -122,7 +122,7 @@ def test_full_anonymous_battle_in_the_browser(browser, app: str) -> None:  # noq
     prompt.press("Enter")  # Enter sends
     page.locator("#battle-status").get_by_text("Generating").wait_for(timeout=15_000)
     assert all(v.is_disabled() for v in votes)  # not while the answers stream
-    assert "generating" in page.locator("#battle-chat-b").inner_text()  # each pane shows its own state
+    assert "Model B: writing" in page.locator("#battle-status").inner_text()  # each pane's own state
     page.locator("#battle-vote-0:not([disabled])").wait_for(timeout=30_000)
     for pane in ("#battle-chat-a", "#battle-chat-b"):
         assert "Streaming answer" in page.locator(pane).inner_text()
@@ -402,11 +402,11 @@ def test_votes_wait_for_the_slower_answer(browser, site: Site) -> None:  # noqa:
         prompt.press("Enter")
         page.get_by_text("Quick answer.").first.wait_for(timeout=15_000)
         page.wait_for_timeout(300)
-        assert "generating" in page.locator("#battle-chat-a").inner_text() + page.locator("#battle-chat-b").inner_text()
+        assert "writing" in page.locator("#battle-status").inner_text()
         assert all(page.locator(f"#battle-vote-{i}").is_disabled() for i in range(4))  # one answer is not enough
         page.locator("#battle-vote-0:not([disabled])").wait_for(timeout=30_000)
         panes = page.locator("#battle-chat-a").inner_text() + page.locator("#battle-chat-b").inner_text()
-        assert panes.count("Slow answer") == 10 and "generating" not in panes
+        assert panes.count("Slow answer") == 10 and "writing" not in page.locator("#battle-status").inner_text()
         page.close()
 
 

@@ -19,7 +19,7 @@ class ChatTab:
     def __init__(self, arena: Arena) -> None:
         self.arena = arena
 
-    def _view(self, battle: Battle | None, *, notice: str | None = None, prompt: object = gr.skip()) -> dict:
+    def _view(self, battle: Battle | None, *, notice: str | None = None, prompt: object = gr.skip(), relabel: bool = False) -> dict:
         raise NotImplementedError
 
     def _panes(self, battle: Battle) -> dict:
@@ -44,7 +44,10 @@ class ChatTab:
             if key == last:
                 yield self._panes(update)
                 continue
-            yield self._view(update, prompt="" if clear_prompt and last is None else gr.skip())  # the prompt box clears once accepted
+            first = last is None
+            # The prompt box clears once accepted; a new named battle or chat shows its models' names on the panes.
+            yield self._view(update, prompt="" if clear_prompt and first else gr.skip(),
+                             relabel=first and update.mode != "anony" and update.turns == 1)
             last = key
 
     def _identify(self, request: gr.Request | None) -> tuple[str, str]:
@@ -74,7 +77,7 @@ class ChatTab:
         except RuleViolation as exc:
             yield self._view(battle, notice=f"⚠️ {exc}")
         except Exception as exc:  # a bug or an outage: say so in place, never a stack trace
-            yield self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('send', exc)}")
+            yield self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('send', exc)}", relabel=True)
 
     async def _on_regenerate(self, battle_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
         session, _ = self._identify(request)
@@ -85,7 +88,7 @@ class ChatTab:
         except RuleViolation as exc:
             yield self._view(battle, notice=f"⚠️ {exc}")
         except Exception as exc:
-            yield self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('regenerate', exc)}")
+            yield self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('regenerate', exc)}", relabel=True)
 
     def _after_trouble(self, battle: Battle | None, session: str) -> Battle | None:
         """The battle as the server now holds it, to redraw after an unexpected error (None if it is gone)."""

@@ -38,11 +38,12 @@ class DirectTab(ChatTab):
     def _outputs(self) -> list[Any]:
         return [self.battle_id, self.chat, self.status, self.prompt, self.send, self.stop, self.regenerate]
 
-    def _view(self, chat: Battle | None, *, notice: str | None = None, prompt: Any = gr.skip()) -> dict:
+    def _view(self, chat: Battle | None, *, notice: str | None = None, prompt: Any = gr.skip(), relabel: bool = False) -> dict:
         generating = chat is not None and chat.state == "generating"
         return {
             self.battle_id: chat.id if chat else None,
-            self.chat: gr.Chatbot(value=pane_messages(chat, "a"), label=pane_label(chat, "a") if chat else "Chat"),
+            self.chat: (gr.Chatbot(value=pane_messages(chat, "a"), label=pane_label(chat, "a") if chat else "Chat") if relabel
+                        else pane_messages(chat, "a")),
             self.status: notice or (battle_status(chat) if chat else "Pick a model and start chatting."),
             self.prompt: prompt,
             self.send: gr.Button(interactive=not generating),
@@ -58,7 +59,7 @@ class DirectTab(ChatTab):
             yield view
 
     def _on_clear(self) -> dict:
-        return self._view(None, prompt="")
+        return self._view(None, prompt="", relabel=True)
 
     def _wire(self) -> None:
         inputs = [self.prompt, self.battle_id, self.pick]

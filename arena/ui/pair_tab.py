@@ -73,7 +73,9 @@ class PairTab(ChatTab):
     def _outputs(self) -> list[Any]:
         return [self.battle_id, self.chat_a, self.chat_b, self.status, self.prompt, self.send, self.stop, self.regenerate, *self.vote_buttons]
 
-    def _view(self, battle: Battle | None, *, notice: str | None = None, prompt: Any = gr.skip()) -> dict:
+    def _view(self, battle: Battle | None, *, notice: str | None = None, prompt: Any = gr.skip(), relabel: bool = False) -> dict:
+        """The whole tab for *battle*. Pane labels are sent only with *relabel* (a label update rebuilds the
+        component on the server, which costs more than everything else in the view together)."""
         generating = battle is not None and battle.state == "generating"
         closed = battle is not None and battle.state in ("voted", "failed", "flagged")
         can_vote = battle is not None and battle.can_vote
@@ -81,8 +83,8 @@ class PairTab(ChatTab):
         display = self.arena.display_filter(battle)
         view = {
             self.battle_id: battle.id if battle else None,
-            self.chat_a: gr.Chatbot(value=pane_messages(battle, "a", display), label=self._label(battle, "a")),
-            self.chat_b: gr.Chatbot(value=pane_messages(battle, "b", display), label=self._label(battle, "b")),
+            self.chat_a: self._pane(battle, "a", display, relabel),
+            self.chat_b: self._pane(battle, "b", display, relabel),
             self.status: notice or battle_status(battle),
             self.prompt: prompt,
             self.send: gr.Button(interactive=not (generating or closed)),
@@ -92,6 +94,10 @@ class PairTab(ChatTab):
         for button in self.vote_buttons:
             view[button] = gr.Button(interactive=can_vote)
         return view
+
+    def _pane(self, battle: Battle | None, side: str, display, relabel: bool):  # noqa: ANN001, ANN202
+        messages = pane_messages(battle, side, display)  # type: ignore[arg-type]
+        return gr.Chatbot(value=messages, label=self._label(battle, side)) if relabel else messages
 
     def _panes(self, battle: Battle) -> dict:
         display = self.arena.display_filter(battle)
@@ -122,14 +128,14 @@ class PairTab(ChatTab):
             except RuleViolation as exc:
                 return self._view(battle, notice=f"⚠️ {exc}")
             except Exception as exc:
-                return self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('vote', exc)}")
-            return self._view(self.arena.get(battle_id or "", session))
+                return self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('vote', exc)}", relabel=True)
+            return self._view(self.arena.get(battle_id or "", session), relabel=True)  # the names, revealed in place
 
         on_vote.__name__ = f"vote_{winner.replace(' ', '_').replace('(', '').replace(')', '')}"
         return on_vote
 
     def _on_new_round(self) -> dict:
-        return self._view(None, prompt="")
+        return self._view(None, prompt="", relabel=True)
 
     # --- wiring --------------------------------------------------------------------
     def _wire(self) -> None:

@@ -42,20 +42,22 @@ def pane_messages(battle: Battle | None, side: SideName, display: Callable[[str]
     return messages
 
 
-PANE_STATES = {"generating": "⏳ generating…", "error": "⚠️ failed", "stopped": "⏹ stopped"}
+PANE_STATES = {"generating": "writing…", "done": "done", "error": "failed", "stopped": "stopped"}
 
 
 def pane_label(battle: Battle | None, side: SideName) -> str:
-    """'Model A' while anonymous, the model's name once revealed; plus the pane's own state while it matters."""
+    """'Model A' while anonymous; the model's name once revealed."""
     if battle is None:
         return PANE_LABELS[side]
     names = battle.reveal()
     if names is None:
-        label = PANE_LABELS[side]
-    else:
-        label = f"{PANE_LABELS[side]}: {names[side]}" if battle.mode == "anony" else names[side]
-    state = PANE_STATES.get(battle.sides[side].status) if side in battle.sides else None
-    return f"{label} · {state}" if state else label
+        return PANE_LABELS[side]
+    return f"{PANE_LABELS[side]}: {names[side]}" if battle.mode == "anony" else names[side]
+
+
+def pane_states(battle: Battle) -> str:
+    """Each pane's own state, e.g. 'Model A: done · Model B: writing…' (one line, in the status under the panes)."""
+    return " · ".join(f"{PANE_LABELS[name]}: {PANE_STATES.get(side.status, side.status)}" for name, side in battle.sides.items())
 
 
 def battle_status(battle: Battle | None) -> str:
@@ -64,7 +66,8 @@ def battle_status(battle: Battle | None) -> str:
         return "Ask anything: two anonymous models answer side by side. Then vote for the better answer."
     state = battle.state
     if state == "generating":
-        return "⏳ Generating… (press **Stop** to interrupt)"
+        panes = f" {pane_states(battle)}." if len(battle.sides) > 1 else ""
+        return f"⏳ Generating…{panes} Press **Stop** to interrupt."
     if state == "flagged":
         return f"⚠️ {FLAGGED_TEXT}"
     if state == "failed":
