@@ -42,7 +42,8 @@ from arena.text_stats import count_tokens, style_features
 
 log = logging.getLogger(__name__)
 
-UI_REFRESH_S = 0.05
+UI_REFRESH_S = 0.05  # at most ~20 screen updates per second per battle...
+UI_UPDATES_PER_S = 200  # ...and at most about this many for all streaming battles together (then each slows down)
 BATTLE_TTL_S = 6 * 3600
 
 
@@ -81,6 +82,7 @@ class Arena:
         self.moderator = build_moderator(settings.moderation, url=settings.moderation_url, model=settings.moderation_model,
                                          api_key=settings.moderation_api_key, patterns=settings.moderation_patterns)
         self._runtimes: dict[str, Runtime] = {}
+        self._streaming = 0  # generations in progress (for the shared screen-update budget)
         metrics.track_active_battles(lambda: len(self._runtimes))
 
     def apply_catalogue(self, catalogue: ModelCatalogue) -> list[str]:
@@ -244,6 +246,7 @@ class Arena:
                 changed.set()
 
         runtime.tasks = {name: asyncio.create_task(run_side(name)) for name in battle.sides}
+        self._streaming += 1
         try:
             yield battle
             shown = 0.0  # the echo of the prompt above does not hold back the first token
@@ -251,13 +254,14 @@ class Arena:
                 await changed.wait()
                 # At most ~20 UI updates per second, but never a delay on the first change after a quiet spell
                 # (the first token must reach the voter as soon as it exists).
-                wait = UI_REFRESH_S - (time.monotonic() - shown)
+                wait = self.refresh_interval() - (time.monotonic() - shown)
                 if wait > 0:
                     await asyncio.sleep(wait)
                 changed.clear()
                 shown = time.monotonic()
                 yield battle
         finally:
+            self._streaming -= 1
             for task in runtime.tasks.values():
                 task.cancel()  # no-op for finished sides; stops them if our consumer went away
             await asyncio.gather(*runtime.tasks.values(), return_exceptions=True)
@@ -281,6 +285,18 @@ class Arena:
         except Exception as exc:
             log.warning("moderation unavailable, battle %s not checked: %r", battle.id, exc)
             return Verdict(False)
+
+    def refresh_interval(self) -> float:
+        """Seconds between screen updates of one streaming battle.
+
+        Why: every update is a full round through Gradio (diff, JSON, event
+        stream), and under load those rounds, not the models, use the CPU. The
+        total rate is held near ``UI_UPDATES_PER_S``: with many battles
+        streaming, each refreshes less often (text arrives in bigger pieces),
+        and votes and first tokens keep their latency. A first token is never
+        held back (see ``_generate``).
+        """
+        return max(UI_REFRESH_S, self._streaming / UI_UPDATES_PER_S)
 
     def _check_leak(self, battle: Battle) -> None:
         if battle.mode != "anony":

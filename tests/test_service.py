@@ -248,3 +248,13 @@ def test_regenerate_through_the_service(arena: Arena, up: Upstream, up2: Upstrea
     assert len(up.requests) + len(up2.requests) == before + 4
     assert battle.turns == 1 and battle.can_vote
     assert up.requests[-1]["messages"] == up.requests[-2]["messages"]
+
+
+def test_screen_updates_share_a_budget(arena: Arena) -> None:
+    """Few streaming battles refresh 20 times a second; many share a total budget and refresh less often each."""
+    from arena.service import UI_REFRESH_S, UI_UPDATES_PER_S
+
+    assert arena.refresh_interval() == UI_REFRESH_S
+    arena._streaming = UI_UPDATES_PER_S  # as many battles streaming as updates in the budget
+    assert arena.refresh_interval() == pytest.approx(1.0)
+    arena._streaming = 0

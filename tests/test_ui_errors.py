@@ -123,7 +123,7 @@ def test_a_bug_during_send_is_shown_in_place_and_the_tab_stays_usable(arena: Are
     status = views[-1][tab.status]
     assert status.startswith("⚠️ Something went wrong on our side") and REFERENCE.search(status)
     assert "schema mismatch" not in status
-    assert views[-1][tab.send].interactive is not False  # the voter can try again
+    assert views[-1][tab.send]["interactive"] is not False  # the voter can try again
 
 
 def test_example_prompt_button_handler_changes_the_prompt(arena: Arena) -> None:

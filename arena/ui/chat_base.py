@@ -39,6 +39,7 @@ class ChatTab:
         under load, and only the two panes changed.
         """
         last = None
+        enabled: dict = {}  # button -> interactive, as last sent in this stream
         async for update in updates:
             key = self._controls_key(update)
             if key == last:
@@ -46,8 +47,15 @@ class ChatTab:
                 continue
             first = last is None
             # The prompt box clears once accepted; a new named battle or chat shows its models' names on the panes.
-            yield self._view(update, prompt="" if clear_prompt and first else gr.skip(),
-                             relabel=first and update.mode != "anony" and update.turns == 1)
+            view = self._view(update, prompt="" if clear_prompt and first else gr.skip(),
+                              relabel=first and update.mode != "anony" and update.turns == 1)
+            for component, value in list(view.items()):  # buttons whose state did not change are left alone
+                if isinstance(value, dict) and set(value) == {"interactive", "__type__"}:
+                    if enabled.get(component) == value["interactive"]:
+                        del view[component]
+                    else:
+                        enabled[component] = value["interactive"]
+            yield view
             last = key
 
     def _identify(self, request: gr.Request | None) -> tuple[str, str]:

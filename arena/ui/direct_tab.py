@@ -46,9 +46,9 @@ class DirectTab(ChatTab):
                         else pane_messages(chat, "a")),
             self.status: notice or (battle_status(chat) if chat else "Pick a model and start chatting."),
             self.prompt: prompt,
-            self.send: gr.Button(interactive=not generating),
-            self.stop: gr.Button(interactive=generating),
-            self.regenerate: gr.Button(interactive=chat is not None and chat.state == "chatting"),
+            self.send: gr.update(interactive=not generating),
+            self.stop: gr.update(interactive=generating),
+            self.regenerate: gr.update(interactive=chat is not None and chat.state == "chatting"),
         }
 
     def _panes(self, chat: Battle) -> dict:

@@ -87,12 +87,12 @@ class PairTab(ChatTab):
             self.chat_b: self._pane(battle, "b", display, relabel),
             self.status: notice or battle_status(battle),
             self.prompt: prompt,
-            self.send: gr.Button(interactive=not (generating or closed)),
-            self.stop: gr.Button(interactive=generating),
-            self.regenerate: gr.Button(interactive=can_regenerate),
+            self.send: gr.update(interactive=not (generating or closed)),
+            self.stop: gr.update(interactive=generating),
+            self.regenerate: gr.update(interactive=can_regenerate),
         }
         for button in self.vote_buttons:
-            view[button] = gr.Button(interactive=can_vote)
+            view[button] = gr.update(interactive=can_vote)
         return view
 
     def _pane(self, battle: Battle | None, side: str, display, relabel: bool):  # noqa: ANN001, ANN202
