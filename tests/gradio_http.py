@@ -102,6 +102,15 @@ class Session:
         values = list(values)
         return [None if i in endpoint.state_slots else values.pop(0) for i in range(len(endpoint.inputs))]
 
+    async def close(self) -> None:
+        """Stop reading this session's stream (a closed tab)."""
+        if self._reader is not None and not self._reader.done():
+            self._reader.cancel()
+            try:
+                await self._reader
+            except asyncio.CancelledError:
+                pass
+
     def _queue(self, event_id: str) -> asyncio.Queue:
         return self._queues.setdefault(event_id, asyncio.Queue())
 
@@ -132,9 +141,15 @@ class Session:
         deadline = started + timeout
         try:
             while True:
-                arrived, line, message = await asyncio.wait_for(queue.get(), max(0.0, deadline - time.perf_counter()))
+                try:
+                    arrived, line, message = await asyncio.wait_for(queue.get(), max(0.0, deadline - time.perf_counter()))
+                except asyncio.TimeoutError:
+                    reply.stream_status = 599  # no answer in time: for a fuzzer or a load test, a failure of the server
+                    reply.raw.append((time.perf_counter() - started, f"no completion within {timeout:.0f} s"))
+                    return reply
                 if message is None:  # the stream failed
-                    reply.stream_status = line
+                    reply.stream_status = line if isinstance(line, int) else 599
+                    reply.raw.append((arrived - started, f"event stream failed: {line}"))
                     return reply
                 reply.messages.append((arrived - started, message))
                 reply.raw.append((arrived - started, line))
@@ -167,9 +182,11 @@ class Session:
                             message = json.loads(line[5:])
                             kind, event_id = message.get("msg"), message.get("event_id")
                             if kind == "heartbeat" or kind == "close_stream" or event_id is None:
+                                if not self._pending:
+                                    return  # nobody waits any more (calls that gave up): let the connection go
                                 continue
                             self._queue(event_id).put_nowait((time.perf_counter(), line, message))
-            except httpx.HTTPError:
+            except Exception as exc:  # noqa: BLE001 - whatever broke the stream, every waiting call must hear of it
                 for event_id in list(self._pending):
-                    self._queue(event_id).put_nowait((time.perf_counter(), 599, None))
+                    self._queue(event_id).put_nowait((time.perf_counter(), repr(exc), None))
                 return

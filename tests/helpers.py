@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 from arena.backends.base import GenerationStats
 from arena.battle import Battle, Limits
@@ -103,3 +105,43 @@ def watch_vote_reads(monkeypatch, store: Store) -> list[int]:  # noqa: ANN001 - 
 
     monkeypatch.setattr(store, "vote_arrays", spy)
     return seen
+
+
+@contextmanager
+def running_app(folder: Path, models_path: Path, env: dict[str, str], *, name: str = "app") -> Iterator[tuple[str, Path]]:
+    """``python app.py`` on a free port of 127.0.0.1 with *env* added; yields (url ending in '/', log file) once it answers.
+
+    The app is stopped (SIGTERM) on exit. Tests that need to kill it mid-run start their own (tests/test_crash.py).
+    """
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.upstream import free_port
+
+    port = free_port()
+    log = folder / f"{name}.log"
+    process = subprocess.Popen(
+        [sys.executable, "app.py", "--models", str(models_path), "--host", "127.0.0.1", "--port", str(port)],
+        cwd=PROJECT_ROOT, env={**os.environ, "ARENA_MODELS_WATCH_INTERVAL": "0", **env},
+        stdout=log.open("wb"), stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+        yield url, log
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

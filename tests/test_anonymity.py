@@ -12,21 +12,14 @@ path), and a failing endpoint (the error path).
 from __future__ import annotations
 
 import base64
-import os
-import subprocess
-import sys
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 
-from tests.helpers import PROJECT_ROOT
-from tests.test_browser import CHROMIUM, STREAMING, shot
+from tests.helpers import running_app
+from tests.test_browser import STREAMING, shot
 from tests.upstream import Behavior, Upstream
-from tests.vllm_server import free_port
 
 MODELS = [  # name, served id, organisation
     ("Quokka-Secret-7B", "quokka-served-v1", "Marsupial Research"),
@@ -111,22 +104,6 @@ class Secrets:
         return [t for t in self.terms if t.lower() in text]
 
 
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("ARENA_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"chromium required (ARENA_REQUIRE_BROWSER=1) but {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        yield chromium
-        chromium.close()
-
-
 @dataclass
 class Site:
     url: str
@@ -141,30 +118,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     with Upstream(behaviours[0]) as one, Upstream(behaviours[1]) as two:
         (folder / "models.yaml").write_text(models_yaml([one.url, two.url]))
         terms = [t for entry in MODELS for t in entry] + ["Quokka", "Pangolin", f"127.0.0.1:{one.port}", f"127.0.0.1:{two.port}"]
-        port = free_port()
-        env = {**os.environ, "ARENA_DATABASE_URL": f"sqlite:///{folder / 'arena.sqlite3'}", "ARENA_MODELS_WATCH_INTERVAL": "0",
-               "ARENA_PROMPTS_PER_MINUTE": "1000", "ARENA_VOTES_PER_MINUTE": "1000"}
-        log = folder / "app.log"
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--models", str(folder / "models.yaml"), "--host", "127.0.0.1", "--port", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                assert process.poll() is None, log.read_text()
-                try:
-                    if httpx.get(url, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.3)
+        env = {"ARENA_DATABASE_URL": f"sqlite:///{folder / 'arena.sqlite3'}", "ARENA_PROMPTS_PER_MINUTE": "1000",
+               "ARENA_VOTES_PER_MINUTE": "1000"}
+        with running_app(folder, folder / "models.yaml", env) as (url, _):
             yield Site(url, [one, two], Secrets(terms))
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
 
 
 def start_page(browser, site: Site) -> tuple:  # noqa: ANN001, ANN201

@@ -7,42 +7,19 @@ scenario saves a screenshot under ``artifacts/screenshots/``.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT, running_app
 from tests.test_service import models_yaml
 from tests.upstream import Behavior, Upstream
-from tests.vllm_server import free_port
 
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
-
-
-@pytest.fixture(scope="module")
-def browser():  # noqa: ANN201 - a Playwright Browser
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("ARENA_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"chromium required (ARENA_REQUIRE_BROWSER=1) but {CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-        )
-        yield chromium
-        chromium.close()
 
 
 STREAMING = Behavior(reply="Streaming answer " * 8, chunks=16, token_delay_s=0.05)
@@ -71,31 +48,10 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("browser-app")
     with Upstream(STREAMING) as one, Upstream(STREAMING) as two:
         (folder / "models.yaml").write_text(models_yaml(one.url, two.url))
-        port = free_port()
-        env = {**os.environ, "ARENA_DATABASE_URL": f"sqlite:///{folder / 'arena.sqlite3'}", "ARENA_MODELS_WATCH_INTERVAL": "0",
-               "ARENA_PROMPTS_PER_MINUTE": "1000", "ARENA_VOTES_PER_MINUTE": "1000", "ARENA_MAX_PROMPT_CHARS": "300",
-               "ARENA_ADMIN_PASSWORD": "browser-admin"}
-        log = folder / "app.log"
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--models", str(folder / "models.yaml"), "--host", "127.0.0.1", "--port", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}/"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                assert process.poll() is None, log.read_text()
-                try:
-                    if httpx.get(url, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.3)
+        env = {"ARENA_DATABASE_URL": f"sqlite:///{folder / 'arena.sqlite3'}", "ARENA_PROMPTS_PER_MINUTE": "1000",
+               "ARENA_VOTES_PER_MINUTE": "1000", "ARENA_MAX_PROMPT_CHARS": "300", "ARENA_ADMIN_PASSWORD": "browser-admin"}
+        with running_app(folder, folder / "models.yaml", env) as (url, log):
             yield Site(url, one, two)
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
         logged = log.read_text()
         assert "Traceback" not in logged and "unexpected error" not in logged, logged  # no scenario hit a bug
 

@@ -16,8 +16,6 @@ import asyncio
 import json
 import os
 import random
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -28,13 +26,13 @@ from sqlalchemy import text
 
 from arena.store import Store
 from tests.gradio_http import AppConfig, Reply, Session
-from tests.helpers import PROJECT_ROOT
+from tests.helpers import running_app
 from tests.test_service import models_yaml
 from tests.upstream import Behavior, Upstream
-from tests.vllm_server import free_port
 
 QUICK, FULL = 1_000, 10_000  # inputs per database: the default suite, and the slow suite (`-m slow`, run by .ci/run)
 SESSIONS = 12  # concurrent browser tabs
+CALL_TIMEOUT_S = float(os.environ.get("ARENA_FUZZ_CALL_TIMEOUT", "60"))  # an event not completed by then is a failure
 SEED = int(os.environ.get("ARENA_FUZZ_SEED", "20261127"))
 
 NASTY = [
@@ -78,7 +76,7 @@ class Fuzzer:
                 self.server_errors.append(f"{label}: HTTP {status}: {reply.text()[:300]}")
 
     async def call(self, session: Session, api_name: str, *values: Any, **raw: Any) -> Reply:
-        reply = await session.call(api_name, *values, timeout=60, **raw)
+        reply = await session.call(api_name, *values, timeout=CALL_TIMEOUT_S, **raw)
         self._check(api_name, reply)
         return reply
 
@@ -131,9 +129,12 @@ class Fuzzer:
                 await self.step(session)
             except (httpx.TimeoutException, httpx.RemoteProtocolError) as exc:
                 self.server_errors.append(f"no answer: {exc!r}")
+                self.requests += 1
             self.budget[0] -= self.requests - before
             if self.rng.random() < 0.08:
+                await session.close()
                 session = Session(self.client, self.config)  # a new tab
+        await session.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -142,31 +143,11 @@ def fuzz_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict]:
     echo = Behavior(reply=None, chunks=3)  # echoes the prompt: hostile text comes back as model output too
     with Upstream(echo) as one, Upstream(echo) as two:
         (tmp_path / "models.yaml").write_text(models_yaml(one.url, two.url))
-        port = free_port()
-        env = {**os.environ, "ARENA_DATABASE_URL": database_url, "ARENA_MODELS_WATCH_INTERVAL": "0",
-               "ARENA_PROMPTS_PER_MINUTE": "1000000", "ARENA_VOTES_PER_MINUTE": "1000000", "ARENA_BATTLES_PER_HOUR": "1000000",
-               "ARENA_VOTES_PER_DAY": "1000000", "ARENA_ADMIN_PASSWORD": "fuzz-admin-secret", "ARENA_MAX_PROMPT_CHARS": "4000"}
-        log = tmp_path / "app.log"
-        process = subprocess.Popen(
-            [sys.executable, "app.py", "--models", str(tmp_path / "models.yaml"), "--host", "127.0.0.1", "--port", str(port)],
-            cwd=PROJECT_ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                assert process.poll() is None, log.read_text()
-                try:
-                    if httpx.get(url, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.3)
-            yield {"url": url, "database_url": database_url, "log": log}
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
+        env = {"ARENA_DATABASE_URL": database_url, "ARENA_PROMPTS_PER_MINUTE": "1000000", "ARENA_VOTES_PER_MINUTE": "1000000",
+               "ARENA_BATTLES_PER_HOUR": "1000000", "ARENA_VOTES_PER_DAY": "1000000", "ARENA_ADMIN_PASSWORD": "fuzz-admin-secret",
+               "ARENA_MAX_PROMPT_CHARS": "4000"}
+        with running_app(tmp_path, tmp_path / "models.yaml", env) as (url, log):
+            yield {"url": url.rstrip("/"), "database_url": database_url, "log": log}
 
 
 @pytest.mark.parametrize("inputs", [pytest.param(QUICK, id="quick"), pytest.param(FULL, marks=pytest.mark.slow, id="full")])
