@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.token_server import FIRST  # noqa: E402
 from tests.gradio_http import AppConfig, Session  # noqa: E402
+from tests.upstream import free_port  # noqa: E402
 
 POSTGRES_URL = os.environ.get("ARENA_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 MODELS_YAML = """models:
@@ -59,14 +60,6 @@ MODELS_YAML = """models:
     endpoints: ["{url}"]
     model: tok-b
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_http(url: str, process: subprocess.Popen, what: str, timeout: float = 120) -> None:
