@@ -93,6 +93,7 @@ class Session:
         self.session_hash = session_hash or uuid.uuid4().hex[:11]
         self._queues: dict[str, asyncio.Queue] = {}
         self._pending: set[str] = set()
+        self._abandoned: set[str] = set()  # event ids of calls that timed out
         self._reader: asyncio.Task | None = None
         self.stream_statuses: list[int] = []
 
@@ -145,7 +146,12 @@ class Session:
                     arrived, line, message = await asyncio.wait_for(queue.get(), max(0.0, deadline - time.perf_counter()))
                 except asyncio.TimeoutError:
                     reply.stream_status = 599  # no answer in time: for a fuzzer or a load test, a failure of the server
-                    reply.raw.append((time.perf_counter() - started, f"no completion within {timeout:.0f} s"))
+                    self._abandoned.add(event_id)
+                    seen = [m.get("msg") for _, m in reply.messages]
+                    reader = "none" if self._reader is None else ("done" if self._reader.done() else "reading")
+                    reply.raw.append((time.perf_counter() - started, f"no completion within {timeout:.0f} s (session "
+                                      f"{self.session_hash}, event {event_id}, got {seen}, reader {reader}, "
+                                      f"streams {self.stream_statuses})"))
                     return reply
                 if message is None:  # the stream failed
                     reply.stream_status = line if isinstance(line, int) else 599
@@ -161,7 +167,7 @@ class Session:
             self._queues.pop(event_id, None)
 
     async def _read(self, timeout: float) -> None:
-        """Read the session's stream, routing messages by event id, until no call waits."""
+        """Read the session's stream, routing messages by event id; reopen it while calls still wait."""
         while self._pending:
             try:
                 async with self.client.stream("GET", f"{self.config.root}/gradio_api/queue/data",
@@ -182,10 +188,12 @@ class Session:
                             message = json.loads(line[5:])
                             kind, event_id = message.get("msg"), message.get("event_id")
                             if kind == "heartbeat" or kind == "close_stream" or event_id is None:
-                                if not self._pending:
-                                    return  # nobody waits any more (calls that gave up): let the connection go
+                                # Never hang up here: Gradio deletes a session's message queue when one of its
+                                # streams is cut mid-wait, and a call that joined meanwhile would never hear back.
+                                # The server ends the stream itself once the session has no event left.
                                 continue
-                            self._queue(event_id).put_nowait((time.perf_counter(), line, message))
+                            if event_id not in self._abandoned:  # (a call that gave up must not leave a queue behind)
+                                self._queue(event_id).put_nowait((time.perf_counter(), line, message))
             except Exception as exc:  # noqa: BLE001 - whatever broke the stream, every waiting call must hear of it
                 for event_id in list(self._pending):
                     self._queue(event_id).put_nowait((time.perf_counter(), repr(exc), None))

@@ -77,8 +77,15 @@ class Capture:
         if "/queue/data" not in url:
             return
         self._streams[params["requestId"]] = url
-        buffered = self._cdp.send("Network.streamResourceContent", {"requestId": params["requestId"]})
-        self.bodies.append((url, base64.b64decode(buffered.get("bufferedData", ""))))
+        try:
+            buffered = self._cdp.send("Network.streamResourceContent", {"requestId": params["requestId"]})
+            self.bodies.append((url, base64.b64decode(buffered.get("bufferedData", ""))))
+        except Exception as exc:  # noqa: BLE001 - a short stream can finish before we ask: then read it whole
+            if "already finished" not in str(exc):
+                raise
+            whole = self._cdp.send("Network.getResponseBody", {"requestId": params["requestId"]})
+            body = whole["body"]
+            self.bodies.append((url, base64.b64decode(body) if whole.get("base64Encoded") else body.encode()))
 
     def _on_data(self, params: dict) -> None:
         url = self._streams.get(params["requestId"])

@@ -40,9 +40,12 @@ models:
 SECRETS = ("Embedded-Terse", "Embedded-Chatty", "Test Org Terse")
 
 
+CHAT_A, CHAT_B, TITLE_A, TITLE_B, STATUS = range(5)  # a pair tab's first outputs, as gradio_client returns them (no states)
+
+
 def last_status(outputs: list) -> str:
     """The status line as last sent in a stream of outputs (views that only update the panes skip it)."""
-    return next(o[2] for o in reversed(outputs) if isinstance(o[2], str))
+    return next(o[STATUS] for o in reversed(outputs) if isinstance(o[STATUS], str))
 
 
 def text_of(chatbot_update: dict | list) -> str:
@@ -97,7 +100,8 @@ def test_anonymous_battle_then_vote_reveals_and_stores(app: dict) -> None:
     outputs = run(client, "What is the capital of France?", api_name="/battle_send")
     final = outputs[-1]
     chat_a, chat_b, status = final[0], final[1], last_status(outputs)
-    assert isinstance(chat_a, list) and isinstance(chat_b, list)  # messages only: the labels stay "Model A" and "Model B"
+    assert isinstance(chat_a, list) and isinstance(chat_b, list)
+    assert not any(isinstance(o[TITLE_A], str) or isinstance(o[TITLE_B], str) for o in outputs)  # titles stay "Model A", "Model B"
     assert "What is the capital of France?" in text_of(chat_a) and len(text_of(chat_b)) > len("What is the capital of France?")
     assert "Which answer is better" in status
     before_vote = repr(outputs)
@@ -105,12 +109,13 @@ def test_anonymous_battle_then_vote_reveals_and_stores(app: dict) -> None:
         assert secret not in before_vote, f"{secret} leaked before the vote"
 
     revealed = client.predict(api_name="/battle_vote_model_a")
-    assert "Your vote was recorded" in revealed[2]
-    labels = {revealed[0]["label"], revealed[1]["label"]}
-    assert labels == {"Model A: Embedded-Terse", "Model B: Embedded-Chatty"} or labels == {"Model A: Embedded-Chatty", "Model B: Embedded-Terse"}
+    assert "Your vote was recorded" in revealed[STATUS]
+    labels = {revealed[TITLE_A], revealed[TITLE_B]}
+    assert labels in ({"**Model A: Embedded-Terse**", "**Model B: Embedded-Chatty**"},
+                      {"**Model A: Embedded-Chatty**", "**Model B: Embedded-Terse**"})
 
     again = client.predict(api_name="/battle_vote_model_b")
-    assert "already voted" in again[2] or "recorded" in again[2]
+    assert "already voted" in again[STATUS] or "recorded" in again[STATUS]
     store = Store(app["database_url"], migrate=False)
     counts = store.outcome_counts()
     store.close()
@@ -123,7 +128,7 @@ def test_new_round_hides_names_again(app: dict) -> None:
     run(client, "Say hi.", api_name="/battle_send")
     client.predict(api_name="/battle_vote_tie")
     fresh = client.predict(api_name="/battle_new_round")
-    assert fresh[0]["label"] == "Model A" and fresh[0]["value"] == [] and fresh[1]["value"] == []
+    assert fresh[TITLE_A] == "**Model A**" and fresh[TITLE_B] == "**Model B**" and fresh[0] == [] and fresh[1] == []
 
 
 def test_multi_turn_and_limits(app: dict) -> None:
@@ -133,11 +138,11 @@ def test_multi_turn_and_limits(app: dict) -> None:
     second = run(client, "Tell me more.", api_name="/battle_send")[-1]
     assert text_of(second[0]).count("Hi!") == 1 and "Tell me more." in text_of(second[0])
     too_long = run(client, "x" * 301, api_name="/battle_send")[-1]
-    assert "limit is 300" in too_long[2]
+    assert "limit is 300" in too_long[STATUS]
     run(client, "Third.", api_name="/battle_send")
     over = run(client, "Fourth.", api_name="/battle_send")[-1]
-    assert "limit of 3 turns" in over[2]
-    assert isinstance(first[0], list)  # the anonymous label is never replaced before the vote
+    assert "limit of 3 turns" in over[STATUS]
+    assert not isinstance(first[TITLE_A], str)  # the anonymous title is never replaced before the vote
 
 
 def test_regenerate_replaces_the_answers(app: dict) -> None:
@@ -153,10 +158,10 @@ def test_side_by_side_is_named_and_not_counted(app: dict) -> None:
     """Side-by-side shows the chosen names and stores a named battle that the default board ignores."""
     client = Client(app["url"], verbose=False)
     outputs = run(client, "Hello there", "Embedded-Terse", "Embedded-Chatty", api_name="/sbs_send")
-    relabelled = [o for o in outputs if isinstance(o[0], dict)]  # the view that put the names on the panes
-    assert relabelled and relabelled[0][0]["label"] == "Embedded-Terse" and relabelled[0][1]["label"] == "Embedded-Chatty"
+    relabelled = [o for o in outputs if isinstance(o[TITLE_A], str)]  # the view that put the names on the panes
+    assert relabelled and relabelled[0][TITLE_A] == "**Embedded-Terse**" and relabelled[0][TITLE_B] == "**Embedded-Chatty**"
     voted = client.predict(api_name="/sbs_vote_model_b")
-    assert "recorded" in voted[2]
+    assert "recorded" in voted[STATUS]
     store = Store(app["database_url"], migrate=False)
     named = [c for c in store.outcome_counts("all") if c.winner == "model_b"]
     store.close()
@@ -167,14 +172,14 @@ def test_unavailable_model_cannot_be_chosen(app: dict) -> None:
     """A model whose endpoint variable is unset is refused with a clear message."""
     client = Client(app["url"], verbose=False)
     final = run(client, "Hello", "Remote-Unset", "Embedded-Chatty", api_name="/sbs_send")[-1]
-    assert "not available" in final[2]
+    assert "not available" in final[STATUS]
 
 
 def test_direct_chat(app: dict) -> None:
     """Direct chat answers with the chosen model, named."""
     client = Client(app["url"], verbose=False)
     outputs = run(client, "What is 2+2?", "Embedded-Terse", api_name="/direct_send")
-    assert next(o for o in outputs if isinstance(o[0], dict))[0]["label"] == "Embedded-Terse"
+    assert next(o for o in outputs if isinstance(o[1], str))[1] == "**Embedded-Terse**"  # the pane's title
     assert "What is 2+2?" in text_of(outputs[-1][0])
 
 
@@ -267,8 +272,8 @@ def test_api_guard_refuses_malformed_calls_with_a_reason(app: dict) -> None:
         (join(None, b"{not json"), 400, "not JSON"),
         (join([1, 2]), 422, "JSON object"),
         (join({"fn_index": 99999, "data": [], "session_hash": "s"}), 422, "Unknown event"),
-        (join({"fn_index": send["id"], "data": ["only one"], "session_hash": "s"}), 422, "takes 2 input values"),
-        (join({"fn_index": send["id"], "data": [{"a": 1}, None], "session_hash": "s"}), 422, "must be text"),
+        (join({"fn_index": send["id"], "data": ["only one"], "session_hash": "s"}), 422, "takes 3 input values"),  # prompt and two states
+        (join({"fn_index": send["id"], "data": [{"a": 1}, None, None], "session_hash": "s"}), 422, "must be text"),
         (join({"fn_index": board["id"], "data": ["overall", "yes"], "session_hash": "s"}), 422, "true or false"),
         (join(None, b'{"data": ["' + b"x" * 1_100_000 + b'"]}'), 413, "larger than"),
         (httpx.get(app["url"] + "gradio_api/queue/data", params={"session_hash": "never-joined"}, timeout=10), 404, "No events"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from arena.backends.base import GenerationStats
 from arena.battle import Battle, Limits
-from arena.ui.render import GENERATING_MARK, battle_status, pane_label, pane_messages
+from arena.ui.render import GENERATING_MARK, battle_status, pane_label, pane_messages, pane_title
 
 
 def battle() -> Battle:
@@ -62,3 +62,8 @@ def test_display_filter_rewrites_answers_only() -> None:
     assert shown_a[0]["content"] == "hello"  # the user's own words are untouched
     assert shown_a[-1]["content"] == "I am [name hidden]."
     assert b.sides["a"].messages[-1]["content"] == "I am Secret-Model-One."  # the stored answer is unchanged
+
+
+def test_pane_title_is_bold_and_escapes_markdown() -> None:
+    assert pane_title("Model A: Starling-LM-7B-alpha") == "**Model A: Starling-LM-7B-alpha**"
+    assert pane_title("a*b_[x](y)`<i>") == r"**a\*b\_\[x\](y)\`\<i\>**"  # no emphasis, link, code or tag

@@ -117,7 +117,7 @@ def test_a_bug_during_send_is_shown_in_place_and_the_tab_stays_usable(arena: Are
     monkeypatch.setattr(arena, "send", exploding_send)
 
     async def collect() -> list[dict]:
-        return [view async for view in tab._send_flow("anony", "hello", None, None, None)]
+        return [view async for view in tab._send_flow("anony", "hello", None, None, None, None)]
 
     views = asyncio.run(collect())
     status = views[-1][tab.status]
@@ -131,3 +131,20 @@ def test_example_prompt_button_handler_changes_the_prompt(arena: Arena) -> None:
         tab = PairTab(arena, "anony")
     first = tab.example(None)
     assert first and tab.example(first) != first
+
+
+def test_buttons_already_shown_are_not_sent_again(arena: Arena) -> None:
+    """changed_only drops the button updates the page already shows, and remembers the ones it sends."""
+    with gr.Blocks():
+        tab = PairTab(arena, "anony")
+    shown = tab.shown.value
+    assert shown[tab.send._id] is True and shown[tab.stop._id] is False  # as laid out
+    view = tab.changed_only(tab._view(None, prompt=""), shown)
+    assert tab.send not in view and tab.stop not in view and not any(b in view for b in tab.vote_buttons)
+    assert view[tab.prompt] == "" and view[tab.shown] == shown
+    generating = {tab.send: gr.update(interactive=False), tab.stop: gr.update(interactive=True), tab.regenerate: gr.update(interactive=False)}
+    view = tab.changed_only(dict(generating), shown)
+    assert set(view) == {tab.send, tab.stop, tab.shown}  # regenerate was already disabled
+    assert view[tab.shown][tab.send._id] is False and view[tab.shown][tab.stop._id] is True
+    assert shown[tab.send._id] is True  # the caller's record is not changed behind its back
+    assert set(tab.changed_only(dict(generating), view[tab.shown])) == {tab.shown}  # the second time, nothing to send

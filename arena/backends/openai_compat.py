@@ -1,4 +1,4 @@
-"""vLLM (or any OpenAI-compatible server) through the ``openai`` client, streaming.
+"""vLLM (or any OpenAI-compatible server): chat completions, streamed over HTTP with ``httpx``.
 
 A model may have several endpoints. Each request goes to the healthy endpoint
 with the fewest requests in flight; if it fails *before the first token* the
@@ -9,6 +9,7 @@ must not be silently replaced by another sample).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -16,8 +17,6 @@ from dataclasses import dataclass
 from typing import AsyncIterator
 
 import httpx
-import openai
-from openai import AsyncOpenAI
 
 from arena.backends.base import (
     BackendError,
@@ -35,7 +34,7 @@ class Endpoint:
     """One base URL of a model, with its live bookkeeping."""
 
     url: str
-    client: AsyncOpenAI
+    client: httpx.AsyncClient
     in_flight: int = 0
     healthy: bool = True
     last_error: str = ""
@@ -89,9 +88,12 @@ class OpenAICompatBackend:
         self.timeouts = timeouts
         key = api_key or "EMPTY"
         http_timeout = httpx.Timeout(timeouts.total, connect=timeouts.connect)
+        # No cap on connections: a stream cancelled (Stop) while waiting for a pooled connection would leak
+        # that slot in httpcore 1.0.9 (encode/httpcore#1093); the model servers bound concurrency themselves.
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+        headers = {"Authorization": f"Bearer {key}"}
         self.endpoints = [
-            Endpoint(url=url, client=AsyncOpenAI(base_url=url, api_key=key, timeout=http_timeout, max_retries=0))
-            for url in endpoints
+            Endpoint(url=url, client=httpx.AsyncClient(timeout=http_timeout, limits=limits, headers=headers)) for url in endpoints
         ]
         self._api_key = key
         self.backoff_s, self.max_backoff_s = 5.0, 300.0  # probe back-off of a failed endpoint: 5 s, 10 s, 20 s … 5 min
@@ -149,65 +151,91 @@ class OpenAICompatBackend:
 
         # Each await gets its own timeout, so no deadline spans a ``yield`` (and the
         # consumer's task is never cancelled on our behalf while it holds a chunk).
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        request = endpoint.client.build_request("POST", endpoint.url.rstrip("/") + "/chat/completions", json=body)
+        response: httpx.Response | None = None
         try:
             async with asyncio.timeout(remaining()):
-                response = await endpoint.client.chat.completions.create(
-                    model=self.model,
-                    messages=messages,  # type: ignore[arg-type]
-                    temperature=params.temperature,
-                    top_p=params.top_p,
-                    max_tokens=params.max_tokens,
-                    stream=True,
-                    stream_options={"include_usage": True},
-                )
-            async with response:
-                chunks = response.__aiter__()
-                while True:
-                    try:
-                        async with asyncio.timeout(remaining()):
-                            chunk = await chunks.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    for text in self._read_chunk(chunk, stats):
-                        if not got_text:
-                            got_text = True
-                            stats.first_token_s = time.monotonic() - started
-                            deadline = total_deadline
-                        yield text
+                response = await endpoint.client.send(request, stream=True)
+            if response.status_code >= 400:
+                async with asyncio.timeout(remaining()):
+                    detail = (await response.aread()).decode("utf-8", "replace")
+                raise BackendError("http", f"{endpoint.url}: HTTP {response.status_code}: {detail[:300]}")
+            lines = response.aiter_lines()
+            while True:
+                try:
+                    async with asyncio.timeout(remaining()):
+                        line = await lines.__anext__()
+                except StopAsyncIteration:
+                    break
+                if not line.startswith("data:"):
+                    continue  # blank separators, comments, event names
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                for text in self._read_event(data, stats, endpoint.url):
+                    if not got_text:
+                        got_text = True
+                        stats.first_token_s = time.monotonic() - started
+                        deadline = total_deadline
+                    yield text
         except TimeoutError:
             kind = "timeout" if got_text else "first_token_timeout"
             raise BackendError(kind, f"{endpoint.url}: no {'end' if got_text else 'first token'} within the limit") from None
-        except openai.APITimeoutError as exc:
-            raise BackendError("timeout" if got_text else "first_token_timeout", f"{endpoint.url}: {exc}") from None
-        except openai.APIConnectionError as exc:  # refused before the answer, or the connection broke during it
-            raise BackendError("interrupted" if got_text else "connect", f"{endpoint.url}: {exc.__cause__ or exc}") from None
-        except openai.APIStatusError as exc:
-            raise BackendError("http", f"{endpoint.url}: HTTP {exc.status_code}: {str(exc)[:300]}") from None
-        except (openai.APIError, ValueError, TypeError, AttributeError, httpx.HTTPError) as exc:
-            # Wrong-shaped JSON reaches us as attribute or type errors on the parsed chunk.
-            raise BackendError("protocol", f"{endpoint.url}: {type(exc).__name__}: {exc}") from None
+        except httpx.TimeoutException as exc:
+            raise BackendError("timeout" if got_text else "first_token_timeout", f"{endpoint.url}: {exc!r}") from None
+        except (httpx.TransportError, httpx.StreamError) as exc:  # refused before the answer, or broken during it
+            raise BackendError("interrupted" if got_text else "connect", f"{endpoint.url}: {type(exc).__name__}: {exc}") from None
+        finally:
+            if response is not None:
+                await response.aclose()
         if not got_text:
             raise BackendError("protocol", f"{endpoint.url}: stream ended without any answer")
         if stats.finish_reason is None:
             raise BackendError("protocol", f"{endpoint.url}: stream ended without a finish reason (answer truncated)")
 
-    @staticmethod
-    def _read_chunk(chunk, stats: GenerationStats) -> list[str]:  # chunk: ChatCompletionChunk
-        """Texts in one chunk; usage and finish reason go into *stats*.
+    def _read_event(self, data: str, stats: GenerationStats, url: str) -> list[str]:
+        """Texts in one event's JSON; usage and finish reason go into *stats*.
 
+        Parsed by hand rather than through the ``openai`` SDK's typed models:
+        under load the SDK's per-chunk validation was a fifth of the app's CPU.
         Accepts vLLM's shapes (role-only first delta with empty content; a last
         chunk with ``choices: []`` and ``usage``) and llama.cpp's (no ``content``
-        in role deltas, never any usage).
+        in role deltas, never any usage). Anything else is a ``protocol`` error.
         """
-        usage = getattr(chunk, "usage", None)
-        if usage is not None:
-            stats.prompt_tokens = usage.prompt_tokens
-            stats.completion_tokens = usage.completion_tokens
+        try:
+            event = json.loads(data)
+        except ValueError:
+            raise BackendError("protocol", f"{url}: not JSON: {data[:200]!r}") from None
+        if not isinstance(event, dict):
+            raise BackendError("protocol", f"{url}: an event that is not an object: {data[:200]!r}")
+        if "error" in event and not event.get("choices"):
+            raise BackendError("http", f"{url}: error in stream: {str(event['error'])[:300]}")
+        usage = event.get("usage")
+        if isinstance(usage, dict):
+            stats.prompt_tokens = usage.get("prompt_tokens", stats.prompt_tokens)
+            stats.completion_tokens = usage.get("completion_tokens", stats.completion_tokens)
+        choices = event.get("choices") or []
+        if not isinstance(choices, list):
+            raise BackendError("protocol", f"{url}: 'choices' is not a list: {data[:200]!r}")
         texts = []
-        for choice in chunk.choices or []:
-            if choice.finish_reason:
-                stats.finish_reason = choice.finish_reason
-            text = getattr(choice.delta, "content", None) if choice.delta else None
+        for choice in choices:
+            if not isinstance(choice, dict):
+                raise BackendError("protocol", f"{url}: a choice that is not an object: {data[:200]!r}")
+            if choice.get("finish_reason"):
+                stats.finish_reason = choice["finish_reason"]
+            delta = choice.get("delta") or {}
+            text = delta.get("content") if isinstance(delta, dict) else None
+            if text is not None and not isinstance(text, str):
+                raise BackendError("protocol", f"{url}: content that is not text: {data[:200]!r}")
             if text:
                 texts.append(text)
         return texts
@@ -277,7 +305,7 @@ class OpenAICompatBackend:
 
     async def aclose(self) -> None:
         for endpoint in self.endpoints:
-            await endpoint.client.close()
+            await endpoint.client.aclose()
 
 
 def _endpoint_at_fault(exc: BackendError) -> bool:

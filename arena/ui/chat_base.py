@@ -16,6 +16,8 @@ from arena.ui.session import identify
 class ChatTab:
     """Base of the battle, side-by-side and direct-chat tabs; subclasses render with ``_view``."""
 
+    shown: gr.State  # each subclass creates it with controls_state() once its buttons exist
+
     def __init__(self, arena: Arena) -> None:
         self.arena = arena
 
@@ -27,11 +29,33 @@ class ChatTab:
         raise NotImplementedError
 
     @staticmethod
+    def controls_state(buttons: list[gr.Button]) -> gr.State:
+        """A per-session record of each button's ``interactive`` as this page shows it (see :meth:`changed_only`)."""
+        return gr.State({button._id: bool(button.interactive is not False) for button in buttons})
+
+    def changed_only(self, view: dict, shown: dict | None) -> dict:
+        """*view* without the button updates this page already shows; *shown* is updated and sent back.
+
+        Why: every ``interactive`` update rebuilds that button's configuration
+        on the server (Gradio re-validates the component), and a battle's vote,
+        new round and turns would otherwise resend all seven buttons each time.
+        """
+        shown = dict(shown or {})
+        for component, value in list(view.items()):
+            if isinstance(value, dict) and set(value) == {"interactive", "__type__"}:
+                if shown.get(component._id) == value["interactive"]:
+                    del view[component]
+                else:
+                    shown[component._id] = value["interactive"]
+        view[self.shown] = shown
+        return view
+
+    @staticmethod
     def _controls_key(battle: Battle) -> tuple:
         """Everything besides the answers' text that the view depends on: equal keys, equal controls."""
         return battle.state, battle.can_vote, battle.leaked, battle.turns, tuple(side.status for side in battle.sides.values())
 
-    async def _stream(self, updates: AsyncIterator[Battle], *, clear_prompt: bool) -> AsyncIterator[dict]:
+    async def _stream(self, updates: AsyncIterator[Battle], shown: dict | None, *, clear_prompt: bool) -> AsyncIterator[dict]:
         """Views of a generation: the whole view when the controls change, only the panes in between.
 
         Why: a token arrives every few milliseconds per side; rebuilding thirteen
@@ -39,7 +63,6 @@ class ChatTab:
         under load, and only the two panes changed.
         """
         last = None
-        enabled: dict = {}  # button -> interactive, as last sent in this stream
         async for update in updates:
             key = self._controls_key(update)
             if key == last:
@@ -49,12 +72,8 @@ class ChatTab:
             # The prompt box clears once accepted; a new named battle or chat shows its models' names on the panes.
             view = self._view(update, prompt="" if clear_prompt and first else gr.skip(),
                               relabel=first and update.mode != "anony" and update.turns == 1)
-            for component, value in list(view.items()):  # buttons whose state did not change are left alone
-                if isinstance(value, dict) and set(value) == {"interactive", "__type__"}:
-                    if enabled.get(component) == value["interactive"]:
-                        del view[component]
-                    else:
-                        enabled[component] = value["interactive"]
+            view = self.changed_only(view, shown)
+            shown = view[self.shown]
             yield view
             last = key
 
@@ -72,7 +91,7 @@ class ChatTab:
             return None
 
     async def _send_flow(
-        self, mode: Mode, prompt: str, battle_id: str | None, models: list[str] | None, request: gr.Request
+        self, mode: Mode, prompt: str, battle_id: str | None, models: list[str] | None, shown: dict | None, request: gr.Request
     ) -> AsyncIterator[dict]:
         """Send *prompt* in the session's battle, starting one (with *models*, or a drawn pair) if it has none."""
         session, judge_raw = self._identify(request)
@@ -80,23 +99,27 @@ class ChatTab:
         try:
             if battle is None:
                 battle = self.arena.start(mode, session_id=session, judge_hash=self.arena.judge_hash(judge_raw), models=models)
-            async for view in self._stream(self.arena.send(battle.id, prompt, session), clear_prompt=True):
+            async for view in self._stream(self.arena.send(battle.id, prompt, session), shown, clear_prompt=True):
+                shown = view.get(self.shown, shown)
                 yield view
         except RuleViolation as exc:
-            yield self._view(battle, notice=f"⚠️ {exc}")
+            yield self.changed_only(self._view(battle, notice=f"⚠️ {exc}"), shown)
         except Exception as exc:  # a bug or an outage: say so in place, never a stack trace
-            yield self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('send', exc)}", relabel=True)
+            view = self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('send', exc)}", relabel=True)
+            yield self.changed_only(view, shown)
 
-    async def _on_regenerate(self, battle_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
+    async def _on_regenerate(self, battle_id: str | None, shown: dict | None, request: gr.Request) -> AsyncIterator[dict]:
         session, _ = self._identify(request)
         battle = self._current(battle_id, session)
         try:
-            async for view in self._stream(self.arena.regenerate(battle_id or "", session), clear_prompt=False):
+            async for view in self._stream(self.arena.regenerate(battle_id or "", session), shown, clear_prompt=False):
+                shown = view.get(self.shown, shown)
                 yield view
         except RuleViolation as exc:
-            yield self._view(battle, notice=f"⚠️ {exc}")
+            yield self.changed_only(self._view(battle, notice=f"⚠️ {exc}"), shown)
         except Exception as exc:
-            yield self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('regenerate', exc)}", relabel=True)
+            view = self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('regenerate', exc)}", relabel=True)
+            yield self.changed_only(view, shown)
 
     def _after_trouble(self, battle: Battle | None, session: str) -> Battle | None:
         """The battle as the server now holds it, to redraw after an unexpected error (None if it is gone)."""

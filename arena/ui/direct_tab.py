@@ -9,7 +9,7 @@ import gradio as gr
 from arena.battle import Battle
 from arena.service import Arena
 from arena.ui.chat_base import ChatTab
-from arena.ui.render import battle_status, pane_label, pane_messages
+from arena.ui.render import battle_status, pane_label, pane_messages, pane_title
 
 
 class DirectTab(ChatTab):
@@ -19,7 +19,8 @@ class DirectTab(ChatTab):
         super().__init__(arena)
         self.battle_id = gr.State(None)
         self.pick = gr.Dropdown(label="Model", choices=[], interactive=True, allow_custom_value=True, elem_id="direct-pick")  # filled on opening; the service checks the name
-        self.chat = gr.Chatbot(label="Chat", height=520, buttons=["copy"], elem_id="direct-chat", feedback_options=None, elem_classes=["arena-chat"])
+        self.title = gr.Markdown(pane_title("Chat"), elem_id="direct-title", elem_classes=["arena-pane-title"])  # not a label: see PairTab
+        self.chat = gr.Chatbot(show_label=False, height=520, buttons=["copy"], elem_id="direct-chat", feedback_options=None, elem_classes=["arena-chat"])
         self.status = gr.Markdown("Pick a model and start chatting.", elem_id="direct-status")
         with gr.Row():
             self.prompt = gr.Textbox(
@@ -32,18 +33,19 @@ class DirectTab(ChatTab):
             self.regenerate = gr.Button("🔄 Regenerate", interactive=False, elem_id="direct-regenerate")
             self.clear = gr.Button("🗑 New chat", elem_id="direct-clear")
             self.example_button = gr.Button("💡 Example prompt", elem_id="direct-example")
+        self.shown = self.controls_state([self.send, self.stop, self.regenerate])
         self._wire()
 
     @property
     def _outputs(self) -> list[Any]:
-        return [self.battle_id, self.chat, self.status, self.prompt, self.send, self.stop, self.regenerate]
+        return [self.battle_id, self.chat, self.title, self.status, self.prompt, self.send, self.stop, self.regenerate, self.shown]
 
     def _view(self, chat: Battle | None, *, notice: str | None = None, prompt: Any = gr.skip(), relabel: bool = False) -> dict:
         generating = chat is not None and chat.state == "generating"
         return {
             self.battle_id: chat.id if chat else None,
-            self.chat: (gr.Chatbot(value=pane_messages(chat, "a"), label=pane_label(chat, "a") if chat else "Chat") if relabel
-                        else pane_messages(chat, "a")),
+            self.chat: pane_messages(chat, "a"),
+            self.title: pane_title(pane_label(chat, "a") if chat else "Chat") if relabel else gr.skip(),
             self.status: notice or (battle_status(chat) if chat else "Pick a model and start chatting."),
             self.prompt: prompt,
             self.send: gr.update(interactive=not generating),
@@ -54,22 +56,23 @@ class DirectTab(ChatTab):
     def _panes(self, chat: Battle) -> dict:
         return {self.chat: pane_messages(chat, "a")}
 
-    async def _on_send(self, prompt: str, chat_id: str | None, model: str | None, request: gr.Request) -> AsyncIterator[dict]:
-        async for view in self._send_flow("direct", prompt, chat_id, [model or ""], request):
+    async def _on_send(self, prompt: str, chat_id: str | None, model: str | None, shown: dict | None,
+                       request: gr.Request) -> AsyncIterator[dict]:
+        async for view in self._send_flow("direct", prompt, chat_id, [model or ""], shown, request):
             yield view
 
-    def _on_clear(self) -> dict:
-        return self._view(None, prompt="", relabel=True)
+    def _on_clear(self, shown: dict | None) -> dict:
+        return self.changed_only(self._view(None, prompt="", relabel=True), shown)
 
     def _wire(self) -> None:
-        inputs = [self.prompt, self.battle_id, self.pick]
+        inputs = [self.prompt, self.battle_id, self.pick, self.shown]
         for trigger, suffix in ((self.prompt.submit, "submit"), (self.send.click, "send")):
             trigger(self._on_send, inputs=inputs, outputs=self._outputs, api_name=f"direct_{suffix}", show_progress="hidden", concurrency_limit=None)
-        self.regenerate.click(self._on_regenerate, inputs=[self.battle_id], outputs=self._outputs, api_name="direct_regenerate", show_progress="hidden", concurrency_limit=None)
+        self.regenerate.click(self._on_regenerate, inputs=[self.battle_id, self.shown], outputs=self._outputs, api_name="direct_regenerate", show_progress="hidden", concurrency_limit=None)
         self.stop.click(self._on_stop, inputs=[self.battle_id], outputs=None, api_name="direct_stop", concurrency_limit=None)
-        self.clear.click(self._on_clear, inputs=None, outputs=self._outputs, api_name="direct_clear")
+        self.clear.click(self._on_clear, inputs=[self.shown], outputs=self._outputs, api_name="direct_clear")
         self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_visibility="private")
-        self.pick.change(self._on_clear, inputs=None, outputs=self._outputs, api_visibility="private")
+        self.pick.change(self._on_clear, inputs=[self.shown], outputs=self._outputs, api_visibility="private")
 
     def load_choices(self, current: str | None = None) -> dict:
         """Choices from current availability, keeping a valid pick (reopening the tab must not end the chat)."""

@@ -17,7 +17,7 @@ from arena.battle import Battle, RuleViolation, Winner
 from arena.service import Arena
 from arena.ui.chat_base import ChatTab
 from arena.ui.errors import trouble_message
-from arena.ui.render import battle_status, pane_label, pane_messages
+from arena.ui.render import battle_status, pane_label, pane_messages, pane_title
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +43,15 @@ class PairTab(ChatTab):
             with gr.Row():  # choices arrive when the tab is opened (load_choices), not with the page
                 self.pick_a = gr.Dropdown(label="Model A", choices=[], interactive=True, allow_custom_value=True, elem_id=f"{prefix}-pick-a")
                 self.pick_b = gr.Dropdown(label="Model B", choices=[], interactive=True, allow_custom_value=True, elem_id=f"{prefix}-pick-b")
+        # Each pane's title is a Markdown above it, not the Chatbot's label: changing a label rebuilds the whole
+        # component on the server (about 7 ms), changing a Markdown's text costs next to nothing.
         with gr.Row(equal_height=True, elem_classes=["arena-panes"]):
-            self.chat_a = gr.Chatbot(label="Model A", height=460, buttons=["copy"], elem_id=f"{prefix}-chat-a", feedback_options=None, elem_classes=["arena-chat"])
-            self.chat_b = gr.Chatbot(label="Model B", height=460, buttons=["copy"], elem_id=f"{prefix}-chat-b", feedback_options=None, elem_classes=["arena-chat"])
+            with gr.Column(min_width=280):
+                self.title_a = gr.Markdown(pane_title(self._label(None, "a")), elem_id=f"{prefix}-title-a", elem_classes=["arena-pane-title"])
+                self.chat_a = gr.Chatbot(show_label=False, height=460, buttons=["copy"], elem_id=f"{prefix}-chat-a", feedback_options=None, elem_classes=["arena-chat"])
+            with gr.Column(min_width=280):
+                self.title_b = gr.Markdown(pane_title(self._label(None, "b")), elem_id=f"{prefix}-title-b", elem_classes=["arena-pane-title"])
+                self.chat_b = gr.Chatbot(show_label=False, height=460, buttons=["copy"], elem_id=f"{prefix}-chat-b", feedback_options=None, elem_classes=["arena-chat"])
         self.status = gr.Markdown(battle_status(None), elem_id=f"{prefix}-status")
         with gr.Row():
             self.vote_buttons = [
@@ -66,16 +72,17 @@ class PairTab(ChatTab):
             self.regenerate = gr.Button("🔄 Regenerate", interactive=False, elem_id=f"{prefix}-regenerate")
             self.new_round = gr.Button("🎲 New round" if mode == "anony" else "🗑 Clear", elem_id=f"{prefix}-new-round")
             self.example_button = gr.Button("💡 Example prompt", elem_id=f"{prefix}-example")
+        self.shown = self.controls_state([self.send, self.stop, self.regenerate, *self.vote_buttons])
         self._wire()
 
     # --- outputs ---------------------------------------------------------------
     @property
     def _outputs(self) -> list[Any]:
-        return [self.battle_id, self.chat_a, self.chat_b, self.status, self.prompt, self.send, self.stop, self.regenerate, *self.vote_buttons]
+        return [self.battle_id, self.chat_a, self.chat_b, self.title_a, self.title_b, self.status, self.prompt,
+                self.send, self.stop, self.regenerate, *self.vote_buttons, self.shown]
 
     def _view(self, battle: Battle | None, *, notice: str | None = None, prompt: Any = gr.skip(), relabel: bool = False) -> dict:
-        """The whole tab for *battle*. Pane labels are sent only with *relabel* (a label update rebuilds the
-        component on the server, which costs more than everything else in the view together)."""
+        """The whole tab for *battle*; the pane titles only with *relabel*."""
         generating = battle is not None and battle.state == "generating"
         closed = battle is not None and battle.state in ("voted", "failed", "flagged")
         can_vote = battle is not None and battle.can_vote
@@ -83,8 +90,10 @@ class PairTab(ChatTab):
         display = self.arena.display_filter(battle)
         view = {
             self.battle_id: battle.id if battle else None,
-            self.chat_a: self._pane(battle, "a", display, relabel),
-            self.chat_b: self._pane(battle, "b", display, relabel),
+            self.chat_a: pane_messages(battle, "a", display),
+            self.chat_b: pane_messages(battle, "b", display),
+            self.title_a: pane_title(self._label(battle, "a")) if relabel else gr.skip(),
+            self.title_b: pane_title(self._label(battle, "b")) if relabel else gr.skip(),
             self.status: notice or battle_status(battle),
             self.prompt: prompt,
             self.send: gr.update(interactive=not (generating or closed)),
@@ -94,10 +103,6 @@ class PairTab(ChatTab):
         for button in self.vote_buttons:
             view[button] = gr.update(interactive=can_vote)
         return view
-
-    def _pane(self, battle: Battle | None, side: str, display, relabel: bool):  # noqa: ANN001, ANN202
-        messages = pane_messages(battle, side, display)  # type: ignore[arg-type]
-        return gr.Chatbot(value=messages, label=self._label(battle, side)) if relabel else messages
 
     def _panes(self, battle: Battle) -> dict:
         display = self.arena.display_filter(battle)
@@ -109,38 +114,40 @@ class PairTab(ChatTab):
         return pane_label(battle, side)  # type: ignore[arg-type]
 
     # --- handlers ----------------------------------------------------------------
-    async def _on_send_anony(self, prompt: str, battle_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
-        async for view in self._send_flow("anony", prompt, battle_id, None, request):
+    async def _on_send_anony(self, prompt: str, battle_id: str | None, shown: dict | None, request: gr.Request) -> AsyncIterator[dict]:
+        async for view in self._send_flow("anony", prompt, battle_id, None, shown, request):
             yield view
 
     async def _on_send_named(
-        self, prompt: str, battle_id: str | None, model_a: str | None, model_b: str | None, request: gr.Request
+        self, prompt: str, battle_id: str | None, model_a: str | None, model_b: str | None, shown: dict | None, request: gr.Request
     ) -> AsyncIterator[dict]:
-        async for view in self._send_flow("named", prompt, battle_id, [model_a or "", model_b or ""], request):
+        async for view in self._send_flow("named", prompt, battle_id, [model_a or "", model_b or ""], shown, request):
             yield view
 
     def _vote_handler(self, winner: Winner):
-        async def on_vote(battle_id: str | None, request: gr.Request) -> dict:
+        async def on_vote(battle_id: str | None, shown: dict | None, request: gr.Request) -> dict:
             session, _ = self._identify(request)
             battle = self._current(battle_id, session)
             try:
                 await self.arena.vote(battle_id or "", winner, session)
             except RuleViolation as exc:
-                return self._view(battle, notice=f"⚠️ {exc}")
+                return self.changed_only(self._view(battle, notice=f"⚠️ {exc}"), shown)
             except Exception as exc:
-                return self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('vote', exc)}", relabel=True)
-            return self._view(self.arena.get(battle_id or "", session), relabel=True)  # the names, revealed in place
+                view = self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('vote', exc)}", relabel=True)
+                return self.changed_only(view, shown)
+            # The names, revealed in place.
+            return self.changed_only(self._view(self.arena.get(battle_id or "", session), relabel=True), shown)
 
         on_vote.__name__ = f"vote_{winner.replace(' ', '_').replace('(', '').replace(')', '')}"
         return on_vote
 
-    def _on_new_round(self) -> dict:
-        return self._view(None, prompt="", relabel=True)
+    def _on_new_round(self, shown: dict | None) -> dict:
+        return self.changed_only(self._view(None, prompt="", relabel=True), shown)
 
     # --- wiring --------------------------------------------------------------------
     def _wire(self) -> None:
         picks = [self.pick_a, self.pick_b] if self.mode == "named" else []
-        send_inputs = [self.prompt, self.battle_id, *picks]
+        send_inputs = [self.prompt, self.battle_id, *picks, self.shown]
         for trigger, suffix in ((self.prompt.submit, "submit"), (self.send.click, "send")):
             trigger(
                 self._on_send_named if self.mode == "named" else self._on_send_anony,
@@ -151,21 +158,21 @@ class PairTab(ChatTab):
                 concurrency_limit=None,
             )
         self.regenerate.click(
-            self._on_regenerate, inputs=[self.battle_id], outputs=self._outputs,
+            self._on_regenerate, inputs=[self.battle_id, self.shown], outputs=self._outputs,
             api_name=f"{self.prefix}_regenerate", show_progress="hidden", concurrency_limit=None,
         )
         self.stop.click(self._on_stop, inputs=[self.battle_id], outputs=None, api_name=f"{self.prefix}_stop", concurrency_limit=None)
         for button, (winner, _) in zip(self.vote_buttons, VOTES):
             name = winner.replace(" (bothbad)", "_bothbad")
             button.click(
-                self._vote_handler(winner), inputs=[self.battle_id], outputs=self._outputs,
+                self._vote_handler(winner), inputs=[self.battle_id, self.shown], outputs=self._outputs,
                 api_name=f"{self.prefix}_vote_{name}", concurrency_limit=None,
             )
-        self.new_round.click(self._on_new_round, inputs=None, outputs=self._outputs, api_name=f"{self.prefix}_new_round")
+        self.new_round.click(self._on_new_round, inputs=[self.shown], outputs=self._outputs, api_name=f"{self.prefix}_new_round")
         self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_visibility="private")
         if self.mode == "named":
             for pick in picks:
-                pick.change(self._on_new_round, inputs=None, outputs=self._outputs, api_visibility="private")
+                pick.change(self._on_new_round, inputs=[self.shown], outputs=self._outputs, api_visibility="private")
 
     def load_choices(self, current_a: str | None = None, current_b: str | None = None) -> tuple[dict, dict]:
         """Dropdown choices for named mode from current availability; valid picks are kept (no reset on revisit)."""

@@ -55,6 +55,12 @@ def pane_label(battle: Battle | None, side: SideName) -> str:
     return f"{PANE_LABELS[side]}: {names[side]}" if battle.mode == "anony" else names[side]
 
 
+def pane_title(label: str) -> str:
+    """A pane's title as Markdown: the label in bold, with Markdown's own characters escaped."""
+    escaped = "".join("\\" + c if c in "\\`*_[]<>|~" else c for c in label)
+    return f"**{escaped}**"
+
+
 def pane_states(battle: Battle) -> str:
     """Each pane's own state, e.g. 'Model A: done · Model B: writing…' (one line, in the status under the panes)."""
     return " · ".join(f"{PANE_LABELS[name]}: {PANE_STATES.get(side.status, side.status)}" for name, side in battle.sides.items())
