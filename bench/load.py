@@ -7,8 +7,9 @@ Setup, each part in its own process: ``bench/token_server.py`` streams every
 answer at a set rate (the model costs time, not CPU), ``app.py`` serves the
 arena on 127.0.0.1 with two models on that server, and this process runs N
 voters as asyncio tasks speaking Gradio's queue protocol (``tests/gradio_http``,
-one session per voter). Each voter loops: send a prompt and wait for both
-answers, read for ``--read-s``, vote, start a new round, pause ``--pause-s``.
+one session per voter). Each voter loads the page (its first event, during the
+warm-up), then loops: send a prompt and wait for both answers, read for
+``--read-s``, vote, start a new round, pause ``--pause-s``.
 
 Reported per database and N:
 * throughput: voted battles per second;
@@ -95,6 +96,9 @@ async def voter(config: AppConfig, client: httpx.AsyncClient, stats: Stats, unti
     rng = random.Random(seed)
     session = Session(client, config)
     await asyncio.sleep(rng.uniform(0, 1.0))  # stagger the start
+    # The page load: Gradio builds a session's server-side state on its first event (tens of milliseconds of CPU
+    # per visitor). A voter has loaded the page before the first battle, so this happens during the warm-up.
+    await session.call("battle_new_round")
     while time.monotonic() < until:
         try:
             reply = await session.call("battle_send", f"Question {uuid.uuid4().hex[:8]}: tell me something.")
@@ -147,7 +151,7 @@ async def direct_client(url: str, model: str, client: httpx.AsyncClient, ttft: l
 
 
 async def run_level(app_url: str, upstream_url: str, n: int, args: argparse.Namespace) -> tuple[Stats, list[float], float]:
-    limits = httpx.Limits(max_connections=n * 4 + 10, max_keepalive_connections=n * 4 + 10)
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=n * 4 + 10)  # uncapped: see encode/httpcore#1093
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         config = await AppConfig.fetch(client, app_url)
         # Baseline first: N direct clients, same rhythm.
