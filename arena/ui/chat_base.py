@@ -34,7 +34,7 @@ class ChatTab:
         return gr.State({button._id: bool(button.interactive is not False) for button in buttons})
 
     def changed_only(self, view: dict, shown: dict | None) -> dict:
-        """*view* without the button updates this page already shows; *shown* is updated and sent back.
+        """*view* without the button updates this page already shows, plus the updated record for ``self.shown``.
 
         Why: every ``interactive`` update rebuilds that button's configuration
         on the server (Gradio re-validates the component), and a battle's vote,
@@ -58,9 +58,9 @@ class ChatTab:
     async def _stream(self, updates: AsyncIterator[Battle], shown: dict | None, *, clear_prompt: bool) -> AsyncIterator[dict]:
         """Views of a generation: the whole view when the controls change, only the panes in between.
 
-        Why: a token arrives every few milliseconds per side; rebuilding thirteen
-        components for each of ~20 updates a second is most of the app's CPU
-        under load, and only the two panes changed.
+        Why: a token arrives every few milliseconds per side; re-sending every
+        control for each of the many updates a second cost most of the app's
+        CPU under load, and only the two panes changed.
         """
         last = None
         async for update in updates:
