@@ -272,10 +272,15 @@ class Arena:
                 battle.moderated = True
                 log.warning("battle %s: answers flagged by moderation (%s)", battle.id, ", ".join(verdict.categories) or "unspecified")
             try:
-                await asyncio.to_thread(self.store.save_turn, battle, regenerated=regenerated)
+                await asyncio.to_thread(self._store_turn, battle, regenerated)
             except Exception as exc:
                 log.error("could not store turn of battle %s: %r", battle.id, exc)
         yield battle
+
+    def _store_turn(self, battle: Battle, regenerated: bool) -> None:
+        """Store the finished turn; then detect its language (cached) while the voter reads, not when they vote."""
+        self.store.save_turn(battle, regenerated=regenerated)
+        detect_language(battle_prompts_text(battle))
 
     async def _moderate(self, battle: Battle, prompt: str | None = None) -> Verdict:
         """Moderate *prompt* with both sides' whole history; an unreachable moderator lets the turn through (logged)."""
@@ -338,6 +343,11 @@ class Arena:
         return receipt
 
 
+def battle_prompts_text(battle: Battle) -> str:
+    """The voter's prompts as one text: what a battle's language is detected from."""
+    return "\n".join(battle.user_prompts)
+
+
 def vote_facts(battle: Battle, winner: str) -> VoteFacts:
     """The facts a vote is rated and categorised by, measured once at vote time."""
     prompts = battle.user_prompts
@@ -354,7 +364,7 @@ def vote_facts(battle: Battle, winner: str) -> VoteFacts:
         error_flag=battle.ever_failed,
         turns=battle.turns,
         user_tokens=sum(count_tokens(p) for p in prompts),
-        language=detect_language("\n".join(prompts)),
+        language=detect_language(battle_prompts_text(battle)),
         style_a=styles["a"],
         style_b=styles["b"],
     )

@@ -258,3 +258,23 @@ def test_screen_updates_share_a_budget(arena: Arena) -> None:
     arena._streaming = UI_UPDATES_PER_S  # as many battles streaming as updates in the budget
     assert arena.refresh_interval() == pytest.approx(1.0)
     arena._streaming = 0
+
+
+def test_language_is_detected_before_the_vote(arena: Arena) -> None:
+    """A stored turn leaves the battle's language in the cache, so the vote does not wait for the detector."""
+    from arena.language import detect_language
+
+    prompt = "Quelle est la capitale de la France et pourquoi ?"
+
+    async def scenario() -> tuple[int, int]:
+        battle = start(arena)
+        await play(arena, battle.id, prompt)
+        before = detect_language.cache_info().hits
+        await arena.vote(battle.id, "model_a", "s1")
+        return before, detect_language.cache_info().hits
+
+    detect_language.cache_clear()
+    before, after = asyncio.run(scenario())
+    assert after == before + 1  # the vote's detection was a cache hit
+    with arena.store.engine.connect() as conn:
+        assert conn.execute(text("SELECT language FROM votes")).scalar() == "fr"
