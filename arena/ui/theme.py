@@ -8,7 +8,7 @@ THEME = gr.themes.Soft(primary_hue="amber", secondary_hue="slate")
 
 CSS = """
 .arena-panes { gap: 12px; }
-.arena-pane-title { margin-bottom: -6px; }
+.arena-pane-title { margin-bottom: -2px; }
 /* A pane's own "Clear" would wipe the history in the browser only, out of step with the battle on the server. */
 .arena-chat button[aria-label="Clear"] { display: none !important; }
 @media (max-width: 720px) {
