@@ -148,3 +148,11 @@ def test_buttons_already_shown_are_not_sent_again(arena: Arena) -> None:
     assert view[tab.shown][tab.send._id] is False and view[tab.shown][tab.stop._id] is True
     assert shown[tab.send._id] is True  # the caller's record is not changed behind its back
     assert set(tab.changed_only(dict(generating), view[tab.shown])) == {tab.shown}  # the second time, nothing to send
+
+
+def test_picking_a_model_resets_only_a_battle_in_progress(arena: Arena) -> None:
+    with gr.Blocks():
+        tab = PairTab(arena, "named")
+    assert tab._on_pick(None, tab.shown.value) == gr.skip()  # nothing to reset: nothing sent
+    view = tab._on_pick("some-battle", tab.shown.value)
+    assert view[tab.battle_id] is None and view[tab.chat_a] == [] and view[tab.prompt] == ""

@@ -64,6 +64,11 @@ class DirectTab(ChatTab):
     def _on_clear(self, shown: dict | None) -> dict:
         return self.changed_only(self._view(None, prompt="", relabel=True), shown)
 
+    def _on_pick(self, chat_id: str | None, shown: dict | None) -> dict:
+        """Another model ends the chat in progress. Before any chat there is nothing to reset, and resetting anyway
+        could race a first message sent right after the pick."""
+        return self._on_clear(shown) if chat_id else gr.skip()
+
     def _wire(self) -> None:
         inputs = [self.prompt, self.battle_id, self.pick, self.shown]
         for trigger, suffix in ((self.prompt.submit, "submit"), (self.send.click, "send")):
@@ -72,7 +77,7 @@ class DirectTab(ChatTab):
         self.stop.click(self._on_stop, inputs=[self.battle_id], outputs=None, api_name="direct_stop", concurrency_limit=None)
         self.clear.click(self._on_clear, inputs=[self.shown], outputs=self._outputs, api_name="direct_clear")
         self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_visibility="private")
-        self.pick.change(self._on_clear, inputs=[self.shown], outputs=self._outputs, api_visibility="private")
+        self.pick.change(self._on_pick, inputs=[self.battle_id, self.shown], outputs=self._outputs, api_visibility="private")
 
     def load_choices(self, current: str | None = None) -> dict:
         """Choices from current availability, keeping a valid pick (reopening the tab must not end the chat)."""

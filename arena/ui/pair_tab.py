@@ -144,6 +144,11 @@ class PairTab(ChatTab):
     def _on_new_round(self, shown: dict | None) -> dict:
         return self.changed_only(self._view(None, prompt="", relabel=True), shown)
 
+    def _on_pick(self, battle_id: str | None, shown: dict | None) -> dict:
+        """Another model ends the battle in progress. Before any battle there is nothing to reset, and resetting
+        anyway could race a first message sent right after the pick."""
+        return self._on_new_round(shown) if battle_id else gr.skip()
+
     # --- wiring --------------------------------------------------------------------
     def _wire(self) -> None:
         picks = [self.pick_a, self.pick_b] if self.mode == "named" else []
@@ -172,7 +177,7 @@ class PairTab(ChatTab):
         self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_visibility="private")
         if self.mode == "named":
             for pick in picks:
-                pick.change(self._on_new_round, inputs=[self.shown], outputs=self._outputs, api_visibility="private")
+                pick.change(self._on_pick, inputs=[self.battle_id, self.shown], outputs=self._outputs, api_visibility="private")
 
     def load_choices(self, current_a: str | None = None, current_b: str | None = None) -> tuple[dict, dict]:
         """Dropdown choices for named mode from current availability; valid picks are kept (no reset on revisit)."""
