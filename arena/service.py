@@ -42,8 +42,8 @@ from arena.text_stats import count_tokens, style_features
 
 log = logging.getLogger(__name__)
 
-UI_REFRESH_S = 0.05  # at most ~20 screen updates per second per battle...
-UI_UPDATES_PER_S = 200  # ...and at most about this many for all streaming battles together (then each slows down)
+UI_REFRESH_S = 0.1  # at most 10 screen updates per second per battle (smooth to read; each costs a Gradio round)...
+UI_UPDATES_PER_S = 100  # ...and at most about this many per app process for all its streaming battles (then each slows down)
 BATTLE_TTL_S = 6 * 3600
 
 
@@ -172,13 +172,9 @@ class Arena:
                     "Your message was flagged by content moderation and was not sent. This battle is closed: press “New round”."
                 )
             battle.begin_turn(prompt, self.limits)
-        try:
-            await asyncio.to_thread(self.store.save_start, runtime.battle)
-        except Exception as exc:
-            log.error("could not store battle %s: %r", battle_id, exc)
-            self._undo_turn(runtime.battle)
-            raise StoreUnavailable("The arena's database is unavailable; please try again in a moment.") from None
-        async for update in self._generate(runtime, regenerated=False):
+        # The battle is stored while the models start answering: the write stays off the first token's path.
+        saving = None if battle.persisted else asyncio.create_task(asyncio.to_thread(self.store.save_start, battle))
+        async for update in self._generate(runtime, regenerated=False, saving=saving):
             yield update
 
     async def regenerate(self, battle_id: str, session_id: str) -> AsyncIterator[Battle]:
@@ -210,7 +206,8 @@ class Arena:
             del side.messages[-2:]
             side.status = "done" if battle.turns else "idle"
 
-    async def _generate(self, runtime: Runtime, *, regenerated: bool) -> AsyncIterator[Battle]:
+    async def _generate(self, runtime: Runtime, *, regenerated: bool, saving: asyncio.Task | None = None) -> AsyncIterator[Battle]:
+        """Stream both sides; with *saving* (the battle's first write), nothing is shown or kept unless it succeeds."""
         battle = runtime.battle
         changed = asyncio.Event()
 
@@ -246,13 +243,15 @@ class Arena:
                 changed.set()
 
         runtime.tasks = {name: asyncio.create_task(run_side(name)) for name in battle.sides}
+        if saving is not None:
+            await self._await_start_saved(runtime, saving)
         self._streaming += 1
         try:
             yield battle
             shown = 0.0  # the echo of the prompt above does not hold back the first token
             while not all(task.done() for task in runtime.tasks.values()):
                 await changed.wait()
-                # At most ~20 UI updates per second, but never a delay on the first change after a quiet spell
+                # At most ~10 UI updates per second, but never a delay on the first change after a quiet spell
                 # (the first token must reach the voter as soon as it exists).
                 wait = self.refresh_interval() - (time.monotonic() - shown)
                 if wait > 0:
@@ -276,6 +275,30 @@ class Arena:
             except Exception as exc:
                 log.error("could not store turn of battle %s: %r", battle.id, exc)
         yield battle
+
+    async def _await_start_saved(self, runtime: Runtime, saving: asyncio.Task) -> None:
+        """Wait for the battle's first write; if it failed, stop the sides, take the turn back and say why."""
+        try:
+            await asyncio.shield(saving)  # a cancelled consumer must not cut the write short
+            return
+        except asyncio.CancelledError:
+            failure: BaseException | None = None
+            cancelled = True
+        except Exception as exc:
+            failure, cancelled = exc, False
+        for task in runtime.tasks.values():
+            task.cancel()
+        await asyncio.gather(*runtime.tasks.values(), return_exceptions=True)
+        runtime.tasks = {}
+        if cancelled:
+            raise asyncio.CancelledError
+        log.error("could not store battle %s: %r", runtime.battle.id, failure)
+        battle = runtime.battle  # unstored, so this was its first turn: back to a battle that never started
+        self._undo_turn(battle)
+        battle.ever_failed, battle.answers_finished_at = False, None
+        for side in battle.sides.values():
+            side.stats.clear()
+        raise StoreUnavailable("The arena's database is unavailable; please try again in a moment.") from None
 
     def _store_turn(self, battle: Battle, regenerated: bool) -> None:
         """Store the finished turn; then detect its language (cached) while the voter reads, not when they vote."""

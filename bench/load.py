@@ -20,7 +20,14 @@ Reported per database and N:
   prompt until the first token appears in the app's event stream, minus the
   median time to first token of the same server called directly by N clients
   with the same rhythm (the baseline, measured in the same run);
-* errors: failed events, HTTP errors, votes not acknowledged.
+* errors: failed events, HTTP errors, votes not acknowledged;
+* CPU while measuring, in cores, of the app (all its instances), the token
+  server and this process, and the app's CPU per voted battle: the machine's
+  budget, and a figure that moves less from run to run than latencies do.
+
+``--instances P`` starts P app processes on one database (one after the
+other: the first creates the tables) and keeps voter i on instance i mod P, as
+a load balancer with sticky sessions would (``docs/deployment.md``).
 
 Targets on 2 cores: at 100 voters, vote p99 <= 50 ms and zero errors; at 50
 concurrent battles, added time to first token <= 30 ms at p50. The last lines
@@ -150,10 +157,17 @@ async def direct_client(url: str, model: str, client: httpx.AsyncClient, ttft: l
         await asyncio.sleep(args.read_s + args.pause_s)
 
 
-async def run_level(app_url: str, upstream_url: str, n: int, args: argparse.Namespace) -> tuple[Stats, list[float], float]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run_level(app_urls: list[str], upstream_url: str, n: int, args: argparse.Namespace,
+                    pids: dict[str, list[int]]) -> tuple[Stats, list[float], float, dict[str, float]]:
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=n * 4 + 10)  # uncapped: see encode/httpcore#1093
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        config = await AppConfig.fetch(client, app_url)
+        configs = [await AppConfig.fetch(client, url) for url in app_urls]
         # Baseline first: N direct clients, same rhythm.
         baseline: list[float] = []
         measuring = [False]
@@ -167,12 +181,16 @@ async def run_level(app_url: str, upstream_url: str, n: int, args: argparse.Name
         stats = Stats()
         measuring = [False]
         until = time.monotonic() + args.warmup + args.duration
-        tasks = [asyncio.create_task(voter(config, client, stats, until, args, measuring, i)) for i in range(n)]
+        # Voter i stays on instance i mod P, as a load balancer with sticky sessions would keep it.
+        tasks = [asyncio.create_task(voter(configs[i % len(configs)], client, stats, until, args, measuring, i))
+                 for i in range(n)]
         await asyncio.sleep(args.warmup)
         measuring[0] = True
         started = time.monotonic()
+        cpu_before = {name: sum(map(cpu_seconds, group)) for name, group in pids.items()}
         await asyncio.gather(*tasks)
-        return stats, baseline, time.monotonic() - started
+        cpu = {name: sum(map(cpu_seconds, group)) - cpu_before[name] for name, group in pids.items()}
+        return stats, baseline, time.monotonic() - started, cpu
 
 
 def database_url(kind: str, folder: Path) -> tuple[str, callable]:  # type: ignore[valid-type]
@@ -206,6 +224,8 @@ def main() -> None:
     parser.add_argument("--pause-s", type=float, default=0.5, help="pause before the next battle")
     parser.add_argument("--rate", type=float, default=20.0, help="tokens per second from the model server")
     parser.add_argument("--tokens", type=int, default=20, help="tokens per answer")
+    parser.add_argument("--instances", type=int, default=1,
+                        help="app processes sharing the database, each voter kept on one (as behind a sticky load balancer)")
     args = parser.parse_args()
 
     folder = ROOT / "bench" / ".data"
@@ -221,29 +241,41 @@ def main() -> None:
         wait_http(f"{upstream_url}/models", upstream, "the token server")
         for kind in args.databases:
             url, drop = database_url(kind, folder)
-            port = free_port()
             env = {**os.environ, "ARENA_DATABASE_URL": url, "ARENA_MODELS_WATCH_INTERVAL": "0", "ARENA_LOG_LEVEL": "WARNING",
                    "ARENA_PROMPTS_PER_MINUTE": "1000000", "ARENA_VOTES_PER_MINUTE": "1000000", "ARENA_BATTLES_PER_HOUR": "1000000",
                    "ARENA_VOTES_PER_DAY": "1000000", "ARENA_MIN_VOTE_SECONDS": "0", "ARENA_MODERATION": "rules"}
-            app = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--models", str(models), "--host", "127.0.0.1",
-                                    "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            apps: list[subprocess.Popen] = []
+            urls: list[str] = []
             try:
-                wait_http(f"http://127.0.0.1:{port}/", app, "the app")
+                for _ in range(args.instances):  # one after the other: the first creates the database's tables
+                    port = free_port()
+                    apps.append(subprocess.Popen(
+                        [sys.executable, str(ROOT / "app.py"), "--models", str(models), "--host", "127.0.0.1", "--port", str(port)],
+                        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                    urls.append(f"http://127.0.0.1:{port}")
+                    wait_http(urls[-1] + "/", apps[-1], "the app")
                 for n in args.voters:
-                    stats, baseline, seconds = asyncio.run(run_level(f"http://127.0.0.1:{port}", upstream_url, n, args))
+                    pids = {"app": [app.pid for app in apps], "token server": [upstream.pid], "voters": [os.getpid()]}
+                    stats, baseline, seconds, cpu = asyncio.run(run_level(urls, upstream_url, n, args, pids))
                     direct = statistics.median(baseline) if baseline else float("nan")
                     arena = statistics.median(stats.ttft) if stats.ttft else float("nan")
-                    line = (f"load {kind} N={n}: {stats.battles / seconds:.1f} battles/s, vote ack p50 "
+                    instances = f" x{args.instances}" if args.instances > 1 else ""
+                    line = (f"load {kind}{instances} N={n}: {stats.battles / seconds:.1f} battles/s, vote ack p50 "
                             f"{percentile(stats.vote_ack, 50) * 1000:.0f} ms p99 {percentile(stats.vote_ack, 99) * 1000:.0f} ms, "
                             f"first token p50 {arena * 1000:.0f} ms (direct {direct * 1000:.0f} ms, added "
                             f"{(arena - direct) * 1000:.0f} ms), errors {len(stats.errors)} [{stats.battles} battles]")
                     print(line, flush=True)
+                    print("  CPU while measuring: " + ", ".join(
+                        f"{name} {used / seconds:.2f} cores" for name, used in cpu.items())
+                        + f"; app {cpu['app'] * 1000 / max(stats.battles, 1):.0f} ms per battle", flush=True)
                     for error in stats.errors[:3]:
                         print(f"  error: {error}", flush=True)
                     summary.append(line)
             finally:
-                app.terminate()
-                app.wait(timeout=30)
+                for app in apps:
+                    app.terminate()
+                for app in apps:
+                    app.wait(timeout=30)
                 drop()
     finally:
         upstream.terminate()

@@ -223,6 +223,40 @@ def test_vote_not_acknowledged_when_the_database_fails(arena: Arena, monkeypatch
     assert receipt.winner == "model_b" and arena.store.vote_for(receipt.battle_id) == "model_b"
 
 
+def test_battle_not_started_when_the_database_fails(arena: Arena, up: Upstream, up2: Upstream,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The battle's first write runs while the models start; if it fails, the turn is taken back whole.
+
+    The voter is told to retry, no answer is shown or kept, the streams already
+    asked for are stopped, and a retry once the database is back plays normally.
+    """
+    up.behavior = Behavior(reply="slow answer", chunks=5, token_delay_s=0.2)
+    up2.behavior = Behavior(reply="slow answer", chunks=5, token_delay_s=0.2)
+
+    async def scenario():
+        battle = start(arena)
+        real = arena.store.save_start
+
+        def broken(*args, **kwargs):
+            raise OperationalError("INSERT INTO battles", {}, Exception("connection refused"))
+
+        monkeypatch.setattr(arena.store, "save_start", broken)
+        updates = []
+        with pytest.raises(StoreUnavailable, match="database is unavailable"):
+            async for update in arena.send(battle.id, "hello", "s1"):
+                updates.append(update)
+        assert updates == []  # nothing reached the screen
+        assert battle.turns == 0 and not battle.persisted and not battle.ever_failed
+        assert all(side.messages == [] and side.stats == [] and side.status == "idle" for side in battle.sides.values())
+        monkeypatch.setattr(arena.store, "save_start", real)
+        await play(arena, battle.id, "hello again")
+        return battle
+
+    battle = asyncio.run(scenario())
+    assert battle.persisted and battle.turns == 1 and battle.can_vote
+    assert [m["content"] for m in battle.sides["a"].messages] == ["hello again", "slow answer"]
+
+
 def test_unavailable_models_leave_pairing(tmp_path: Path, sqlite_url: str, up: Upstream) -> None:
     """A model whose /models probe fails is not paired; with one model left, a clear message."""
     up.behavior = Behavior(models_status=500)

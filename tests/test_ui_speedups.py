@@ -57,3 +57,63 @@ def test_non_dict_results_go_through_gradio(monkeypatch: pytest.MonkeyPatch) -> 
     expected = asyncio.run(demo.postprocess_data(fn, list(values), SessionState(demo)))
     gradio_speedups.install()
     assert asyncio.run(demo.postprocess_data(fn, list(values), SessionState(demo))) == expected
+
+
+def test_absent_modules_are_remembered_and_present_ones_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    absent = "arena_no_such_module_xyz"
+    monkeypatch.delitem(sys.modules, absent, raising=False)
+    try:
+        assert gradio_speedups.remember_missing_modules((absent, "json")) == [absent]
+        assert sys.modules[absent] is None
+        with pytest.raises(ImportError):
+            __import__(absent)
+        import json
+
+        assert json.dumps([1]) == "[1]"
+        assert gradio_speedups.remember_missing_modules((absent,)) == []  # already known
+    finally:
+        sys.modules.pop(absent, None)
+
+
+def test_text_components_are_converted_in_the_event_loop_and_files_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    import anyio
+    import gradio.blocks as blocks
+
+    monkeypatch.setattr(blocks, "anyio", anyio)  # Gradio as shipped, whatever ran before; restored afterwards
+    threads: dict[str, int] = {}
+
+    class SpyText(gr.Textbox):
+        def postprocess(self, value):  # noqa: ANN001, ANN201
+            threads["text"] = threading.get_ident()
+            return super().postprocess(value)
+
+    class SpyFile(gr.File):
+        def postprocess(self, value):  # noqa: ANN001, ANN201
+            threads["file"] = threading.get_ident()
+            return super().postprocess(value)
+
+    def convert() -> tuple[list, dict[str, int]]:
+        with gr.Blocks() as demo:
+            text, files = SpyText(), SpyFile()
+            gr.Button().click(lambda: None, outputs=[text, files])
+        demo.config = demo.get_config_file()
+        threads.clear()
+        loop_thread: list[int] = []
+
+        async def run() -> list:
+            loop_thread.append(threading.get_ident())
+            return await demo.postprocess_data(demo.fns[0], ["hello", None], SessionState(demo))
+
+        return asyncio.run(run()), {k: v == loop_thread[0] for k, v in threads.items()}
+
+    before, in_loop = convert()
+    assert in_loop == {"text": False, "file": False}  # Gradio's own way: a worker thread each
+    assert gradio_speedups.process_text_components_inline()
+    assert gradio_speedups.process_text_components_inline()  # idempotent
+    after, in_loop = convert()
+    assert in_loop == {"text": True, "file": False}
+    assert after == before
