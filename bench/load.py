@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import statistics
@@ -165,14 +166,18 @@ def cpu_seconds(pid: int) -> float:
 
 async def run_level(app_urls: list[str], upstream_url: str, n: int, args: argparse.Namespace,
                     pids: dict[str, list[int]]) -> tuple[Stats, list[float], float, dict[str, float]]:
-    limits = httpx.Limits(max_connections=None, max_keepalive_connections=n * 4 + 10)  # uncapped: see encode/httpcore#1093
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
-        configs = [await AppConfig.fetch(client, url) for url in app_urls]
+    # One HTTP client per simulated person, as each browser has its own connections. A single shared client is
+    # no good here: httpcore's pool does work proportional to its connections for every request it assigns, and
+    # with a few hundred connections that alone took a whole core (the direct baseline then waited 3 s for a token).
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [await stack.enter_async_context(httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=None)))
+                   for _ in range(n)]  # uncapped: see encode/httpcore#1093
+        configs = [await AppConfig.fetch(clients[0], url) for url in app_urls]
         # Baseline first: N direct clients, same rhythm.
         baseline: list[float] = []
         measuring = [False]
         until = time.monotonic() + args.warmup + args.duration
-        tasks = [asyncio.create_task(direct_client(upstream_url, "tok-a", client, baseline, until, args, measuring, i))
+        tasks = [asyncio.create_task(direct_client(upstream_url, "tok-a", clients[i], baseline, until, args, measuring, i))
                  for i in range(n)]
         await asyncio.sleep(args.warmup)
         measuring[0] = True
@@ -182,7 +187,7 @@ async def run_level(app_urls: list[str], upstream_url: str, n: int, args: argpar
         measuring = [False]
         until = time.monotonic() + args.warmup + args.duration
         # Voter i stays on instance i mod P, as a load balancer with sticky sessions would keep it.
-        tasks = [asyncio.create_task(voter(configs[i % len(configs)], client, stats, until, args, measuring, i))
+        tasks = [asyncio.create_task(voter(configs[i % len(configs)], clients[i], stats, until, args, measuring, i))
                  for i in range(n)]
         await asyncio.sleep(args.warmup)
         measuring[0] = True

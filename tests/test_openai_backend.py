@@ -267,6 +267,46 @@ async def test_least_in_flight_balancing(up: Upstream, up2: Upstream) -> None:
     assert all(e.in_flight == 0 for e in backend.endpoints)
 
 
+@pytest.mark.asyncio
+async def test_many_concurrent_streams_share_small_client_pools(up: Upstream) -> None:
+    """Twenty streams at once on one endpoint: three clients of at most LANE_STREAMS each, all lanes free after."""
+    from arena.backends.openai_compat import LANE_STREAMS
+
+    up.behavior = Behavior(chunks=4, token_delay_s=0.05)
+    backend = OpenAICompatBackend(MODEL, [up.url], timeouts=FAST)
+    lanes = backend.endpoints[0].lanes
+    busiest: list[int] = []
+
+    async def one() -> str:
+        chunks = []
+        async for chunk in backend.stream(HISTORY, PARAMS, GenerationStats()):
+            busiest.append(max(lane.active for lane in lanes._lanes))
+            chunks.append(chunk)
+        return "".join(chunks)
+
+    try:
+        texts = await asyncio.gather(*(one() for _ in range(20)))
+        assert texts == ["You said: hello there"] * 20
+        assert lanes.clients == -(-20 // LANE_STREAMS) and max(busiest) == LANE_STREAMS
+        assert all(lane.active == 0 for lane in lanes._lanes)
+        assert "".join([c async for c in backend.stream(HISTORY, PARAMS, GenerationStats())]) == "You said: hello there"
+        assert lanes.clients == -(-20 // LANE_STREAMS)  # a free lane is reused, not a new client opened
+    finally:
+        await backend.aclose()
+    assert lanes.clients == 0
+
+
+def test_lanes_fill_one_client_before_opening_the_next() -> None:
+    from arena.backends.openai_compat import ClientLanes
+
+    made: list[object] = []
+    lanes = ClientLanes(lambda: made.append(object()) or made[-1], per_lane=2)  # type: ignore[func-returns-value]
+    taken = [lanes.acquire() for _ in range(5)]
+    assert [made.index(lane.client) for lane in taken] == [0, 0, 1, 1, 2]
+    lanes.release(taken[0])
+    assert lanes.acquire() is taken[0] and lanes.clients == 3
+
+
 async def test_truncated_stream_is_an_error_not_a_short_answer(up: Upstream) -> None:
     """A body that ends cleanly without a finish reason is a truncated answer: kind protocol, not success."""
     up.behavior = Behavior(reply="one two three four", chunks=4, die_after=2, die_cleanly=True)

@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 import httpx
 
@@ -29,12 +29,60 @@ from arena.backends.base import (
 log = logging.getLogger(__name__)
 
 
+LANE_STREAMS = 8  # streams one HTTP client carries at once before another is opened (see ClientLanes)
+
+
+@dataclass
+class _Lane:
+    client: httpx.AsyncClient
+    active: int = 0
+
+
+class ClientLanes:
+    """The HTTP clients of one endpoint, each carrying at most *per_lane* streams at once.
+
+    Why: httpcore's connection pool does work proportional to its number of
+    connections each time it assigns a request; one client carrying a hundred
+    streams spent most of a core on that (``bench/load.py``, where the same
+    fix took the benchmark's own client from a whole core to a fifth).
+    Small pools keep that cost flat. Clients are opened as load needs them and
+    kept; idle connections expire on their own.
+    """
+
+    def __init__(self, make_client: Callable[[], httpx.AsyncClient], per_lane: int = LANE_STREAMS) -> None:
+        self._make_client = make_client
+        self._per_lane = per_lane
+        self._lanes: list[_Lane] = []
+
+    def acquire(self) -> _Lane:
+        """A lane with room for one more stream (a new one if all are full); give it back with :meth:`release`."""
+        lane = next((lane for lane in self._lanes if lane.active < self._per_lane), None)
+        if lane is None:
+            lane = _Lane(self._make_client())
+            self._lanes.append(lane)
+        lane.active += 1
+        return lane
+
+    @staticmethod
+    def release(lane: _Lane) -> None:
+        lane.active -= 1
+
+    @property
+    def clients(self) -> int:
+        return len(self._lanes)
+
+    async def aclose(self) -> None:
+        for lane in self._lanes:
+            await lane.client.aclose()
+        self._lanes.clear()
+
+
 @dataclass
 class Endpoint:
     """One base URL of a model, with its live bookkeeping."""
 
     url: str
-    client: httpx.AsyncClient
+    lanes: ClientLanes
     in_flight: int = 0
     healthy: bool = True
     last_error: str = ""
@@ -93,7 +141,8 @@ class OpenAICompatBackend:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
         headers = {"Authorization": f"Bearer {key}"}
         self.endpoints = [
-            Endpoint(url=url, client=httpx.AsyncClient(timeout=http_timeout, limits=limits, headers=headers)) for url in endpoints
+            Endpoint(url=url, lanes=ClientLanes(lambda: httpx.AsyncClient(timeout=http_timeout, limits=limits, headers=headers)))
+            for url in endpoints
         ]
         self._api_key = key
         self.backoff_s, self.max_backoff_s = 5.0, 300.0  # probe back-off of a failed endpoint: 5 s, 10 s, 20 s … 5 min
@@ -160,11 +209,12 @@ class OpenAICompatBackend:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        request = endpoint.client.build_request("POST", endpoint.url.rstrip("/") + "/chat/completions", json=body)
+        lane = endpoint.lanes.acquire()
+        request = lane.client.build_request("POST", endpoint.url.rstrip("/") + "/chat/completions", json=body)
         response: httpx.Response | None = None
         try:
             async with asyncio.timeout(remaining()):
-                response = await endpoint.client.send(request, stream=True)
+                response = await lane.client.send(request, stream=True)
             if response.status_code >= 400:
                 async with asyncio.timeout(remaining()):
                     detail = (await response.aread()).decode("utf-8", "replace")
@@ -195,8 +245,11 @@ class OpenAICompatBackend:
         except (httpx.TransportError, httpx.StreamError) as exc:  # refused before the answer, or broken during it
             raise BackendError("interrupted" if got_text else "connect", f"{endpoint.url}: {type(exc).__name__}: {exc}") from None
         finally:
-            if response is not None:
-                await response.aclose()
+            try:
+                if response is not None:
+                    await response.aclose()
+            finally:
+                endpoint.lanes.release(lane)
         if not got_text:
             raise BackendError("protocol", f"{endpoint.url}: stream ended without any answer")
         if stats.finish_reason is None:
@@ -305,7 +358,7 @@ class OpenAICompatBackend:
 
     async def aclose(self) -> None:
         for endpoint in self.endpoints:
-            await endpoint.client.aclose()
+            await endpoint.lanes.aclose()
 
 
 def _endpoint_at_fault(exc: BackendError) -> bool:

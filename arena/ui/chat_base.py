@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 import gradio as gr
 
@@ -96,29 +96,42 @@ class ChatTab:
         """Send *prompt* in the session's battle, starting one (with *models*, or a drawn pair) if it has none."""
         session, judge_raw = self._identify(request)
         battle = self._current(battle_id, session)
-        try:
+
+        async def turn() -> AsyncIterator[Battle]:
+            nonlocal battle
             if battle is None:
                 battle = self.arena.start(mode, session_id=session, judge_hash=self.arena.judge_hash(judge_raw), models=models)
-            async for view in self._stream(self.arena.send(battle.id, prompt, session), shown, clear_prompt=True):
-                shown = view.get(self.shown, shown)
-                yield view
-        except RuleViolation as exc:
-            yield self.changed_only(self._view(battle, notice=f"⚠️ {exc}"), shown)
-        except Exception as exc:  # a bug or an outage: say so in place, never a stack trace
-            view = self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('send', exc)}", relabel=True)
-            yield self.changed_only(view, shown)
+            async for update in self.arena.send(battle.id, prompt, session):
+                yield update
+
+        async for view in self._shown_in_place("send", turn(), lambda: battle, session, shown, clear_prompt=True):
+            yield view
 
     async def _on_regenerate(self, battle_id: str | None, shown: dict | None, request: gr.Request) -> AsyncIterator[dict]:
         session, _ = self._identify(request)
         battle = self._current(battle_id, session)
+        updates = self.arena.regenerate(battle_id or "", session)
+        async for view in self._shown_in_place("regenerate", updates, lambda: battle, session, shown, clear_prompt=False):
+            yield view
+
+    async def _shown_in_place(
+        self, action: str, updates: AsyncIterator[Battle], battle: Callable[[], Battle | None], session: str,
+        shown: dict | None, *, clear_prompt: bool,
+    ) -> AsyncIterator[dict]:
+        """The views of a generation; a broken rule, an outage or a bug ends it with a notice in place.
+
+        *battle* returns the battle as the caller knows it when the trouble
+        came (a send may have started one). Never a stack trace: unexpected
+        errors are described by :func:`trouble_message`.
+        """
         try:
-            async for view in self._stream(self.arena.regenerate(battle_id or "", session), shown, clear_prompt=False):
+            async for view in self._stream(updates, shown, clear_prompt=clear_prompt):
                 shown = view.get(self.shown, shown)
                 yield view
         except RuleViolation as exc:
-            yield self.changed_only(self._view(battle, notice=f"⚠️ {exc}"), shown)
-        except Exception as exc:
-            view = self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('regenerate', exc)}", relabel=True)
+            yield self.changed_only(self._view(battle(), notice=f"⚠️ {exc}"), shown)
+        except Exception as exc:  # a bug or an outage: say so in place
+            view = self._view(self._after_trouble(battle(), session), notice=f"⚠️ {trouble_message(action, exc)}", relabel=True)
             yield self.changed_only(view, shown)
 
     def _after_trouble(self, battle: Battle | None, session: str) -> Battle | None:
