@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from arena.config import load_catalogue
-from arena.language import detect_language
+from arena.language import use_helper_process
 from arena.leaderboard import LeaderboardService
 from arena.pool import ModelPool
 from arena.reload import ModelsReloader
@@ -55,8 +55,9 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     arena = build_arena(models_path, settings)
     arena.pool.start_background()
-    # langdetect loads its profiles on first use (about a second): do it now, not during somebody's first vote.
-    threading.Thread(target=detect_language, args=("warming up the language detector",), name="warm-up", daemon=True).start()
+    # Language detection gets a process of its own; it loads its profiles there (about a second) now, not during
+    # somebody's first vote.
+    threading.Thread(target=use_helper_process, name="language-helper", daemon=True).start()
     leaderboards = LeaderboardService(arena.store, anchor_model=arena.settings.anchor_model, anchor_score=arena.settings.anchor_score)
     reloader = ModelsReloader(arena, models_path)
     reloader.watch(arena.settings.models_watch_interval)

@@ -158,10 +158,18 @@ async def direct_client(url: str, model: str, client: httpx.AsyncClient, ttft: l
         await asyncio.sleep(args.read_s + args.pause_s)
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far, from /proc (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pid: int, *, descendants: bool = True) -> float:
+    """CPU time (user + system) a process and its living descendants have used so far, from /proc (Linux).
+
+    Descendants count: the app detects languages in a helper process of its own.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                    for child in (task / "children").read_text().split()] if descendants else []
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(map(cpu_seconds, children))
 
 
 async def run_level(app_urls: list[str], upstream_url: str, n: int, args: argparse.Namespace,
@@ -192,9 +200,12 @@ async def run_level(app_urls: list[str], upstream_url: str, n: int, args: argpar
         await asyncio.sleep(args.warmup)
         measuring[0] = True
         started = time.monotonic()
-        cpu_before = {name: sum(map(cpu_seconds, group)) for name, group in pids.items()}
+        def used() -> dict[str, float]:  # the voters are this process alone, not the servers it started
+            return {name: sum(cpu_seconds(pid, descendants=name != "voters") for pid in group) for name, group in pids.items()}
+
+        cpu_before = used()
         await asyncio.gather(*tasks)
-        cpu = {name: sum(map(cpu_seconds, group)) - cpu_before[name] for name, group in pids.items()}
+        cpu = {name: seconds - cpu_before[name] for name, seconds in used().items()}
         return stats, baseline, time.monotonic() - started, cpu
 
 
