@@ -219,6 +219,7 @@ class Store:
     def save_turn(self, battle: domain.Battle, *, regenerated: bool) -> None:
         """Store the newest user turn and answers (and mark replaced answers on regenerate)."""
         now = utcnow()
+        rows: list[dict] = []  # inserted in one statement: the ORM's unit of work was a third of this method's CPU
         with self.session() as session, session.begin():
             for side in battle.sides.values():
                 next_position = session.scalar(
@@ -239,31 +240,21 @@ class Store:
                             .values(superseded=True)
                         )
                 else:
-                    session.add(
-                        Message(
-                            conversation_id=side.conversation_id, position=next_position, turn=battle.turns,
-                            role="user", content=side.messages[-2]["content"], created_at=now,
-                        )
-                    )
+                    rows.append(_message_row(side.conversation_id, next_position, battle.turns, "user",
+                                             side.messages[-2]["content"], now))
                     next_position += 1
                 stats = side.stats[-1] if side.stats else None
-                session.add(
-                    Message(
-                        conversation_id=side.conversation_id,
-                        position=next_position,
-                        turn=battle.turns,
-                        role="assistant",
-                        content=side.messages[-1]["content"],
-                        finish_reason=stats.finish_reason if stats else None,
-                        prompt_tokens=stats.prompt_tokens if stats else None,
-                        completion_tokens=stats.completion_tokens if stats else None,
-                        first_token_s=stats.first_token_s if stats else None,
-                        duration_s=stats.duration_s if stats else None,
-                        error_kind=side.error_kind,
-                        error_detail=side.error_detail,
-                        created_at=now,
-                    )
-                )
+                rows.append(_message_row(
+                    side.conversation_id, next_position, battle.turns, "assistant", side.messages[-1]["content"], now,
+                    finish_reason=stats.finish_reason if stats else None,
+                    prompt_tokens=stats.prompt_tokens if stats else None,
+                    completion_tokens=stats.completion_tokens if stats else None,
+                    first_token_s=stats.first_token_s if stats else None,
+                    duration_s=stats.duration_s if stats else None,
+                    error_kind=side.error_kind,
+                    error_detail=side.error_detail,
+                ))
+            session.execute(insert_into(Message.__table__), rows)
             if battle.mode != "direct":
                 errors = [f"{n}: {s.error_kind}: {s.error_detail}" for n, s in battle.sides.items() if s.status == "error"]
                 values: dict = dict(
@@ -547,6 +538,17 @@ def vote_columns(facts: VoteFacts) -> dict:
         language=facts.language, len_a=len_a, len_b=len_b, headers_a=headers_a, headers_b=headers_b,
         lists_a=lists_a, lists_b=lists_b, bold_a=bold_a, bold_b=bold_b,
     )
+
+
+def _message_row(conversation_id: str, position: int, turn: int, role: str, content: str, created_at: datetime,
+                 **stats: object) -> dict:
+    """One ``messages`` row for a bulk insert; every row carries every column (an executemany needs equal keys)."""
+    row = dict.fromkeys(("finish_reason", "prompt_tokens", "completion_tokens", "first_token_s", "duration_s",
+                         "error_kind", "error_detail"))
+    row.update(stats)
+    row.update(conversation_id=conversation_id, position=position, turn=turn, role=role, content=content,
+               superseded=False, created_at=created_at)
+    return row
 
 
 def _usage(battle: domain.Battle) -> dict:
