@@ -280,25 +280,20 @@ class Arena:
         """Wait for the battle's first write; if it failed, stop the sides, take the turn back and say why."""
         try:
             await asyncio.shield(saving)  # a cancelled consumer must not cut the write short
-            return
-        except asyncio.CancelledError:
-            failure: BaseException | None = None
-            cancelled = True
-        except Exception as exc:
-            failure, cancelled = exc, False
-        for task in runtime.tasks.values():
-            task.cancel()
-        await asyncio.gather(*runtime.tasks.values(), return_exceptions=True)
-        runtime.tasks = {}
-        if cancelled:
-            raise asyncio.CancelledError
-        log.error("could not store battle %s: %r", runtime.battle.id, failure)
-        battle = runtime.battle  # unstored, so this was its first turn: back to a battle that never started
-        self._undo_turn(battle)
-        battle.ever_failed, battle.answers_finished_at = False, None
-        for side in battle.sides.values():
-            side.stats.clear()
-        raise StoreUnavailable("The arena's database is unavailable; please try again in a moment.") from None
+        except BaseException as exc:
+            for task in runtime.tasks.values():
+                task.cancel()
+            await asyncio.gather(*runtime.tasks.values(), return_exceptions=True)
+            runtime.tasks = {}
+            if not isinstance(exc, Exception):
+                raise  # cancelled: the consumer went away
+            log.error("could not store battle %s: %r", runtime.battle.id, exc)
+            battle = runtime.battle  # unstored, so this was its first turn: back to a battle that never started
+            self._undo_turn(battle)
+            battle.ever_failed, battle.answers_finished_at = False, None
+            for side in battle.sides.values():
+                side.stats.clear()
+            raise StoreUnavailable("The arena's database is unavailable; please try again in a moment.") from None
 
     def _store_turn(self, battle: Battle, regenerated: bool) -> None:
         """Store the finished turn; then detect its language (cached) while the voter reads, not when they vote."""
