@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from datetime import datetime, timezone
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -29,9 +30,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+class CurrentStderrHandler(logging.StreamHandler):
+    """Writes each record to ``sys.stderr`` as it is then, not as it was when logging was configured.
+
+    Why: a plain ``StreamHandler`` keeps the stream it was given. Where
+    stderr is swapped (pytest's capture, a redirect), a background thread
+    logging later wrote to a closed stream: "I/O operation on closed file".
+    """
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201 - a text stream
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass  # always the current sys.stderr
+
+
 def configure_logging(level: str, fmt: str = "text") -> None:
     """Root logging for the app and the CLI; quiets chatty libraries."""
-    handler = logging.StreamHandler()
+    handler = CurrentStderrHandler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

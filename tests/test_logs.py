@@ -24,6 +24,23 @@ def test_json_lines_carry_level_logger_message_and_extra_fields(capsys: pytest.C
         logging.getLogger().handlers[:] = previous
 
 
+def test_records_go_to_stderr_as_it_is_when_they_are_logged(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    previous = logging.getLogger().handlers[:]
+    try:
+        first = io.StringIO()
+        monkeypatch.setattr("sys.stderr", first)
+        configure_logging("INFO")
+        first.close()  # as pytest closes a finished test's capture
+        second = io.StringIO()
+        monkeypatch.setattr("sys.stderr", second)
+        logging.getLogger("arena.test").warning("logged after the swap")  # from a background thread, say
+        assert "logged after the swap" in second.getvalue()
+    finally:
+        logging.getLogger().handlers[:] = previous
+
+
 def test_log_format_is_validated() -> None:
     assert Settings.from_env({"ARENA_LOG_FORMAT": "json"}).log_format == "json"
     with pytest.raises(SettingsError, match="ARENA_LOG_FORMAT"):
