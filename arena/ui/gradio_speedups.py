@@ -1,4 +1,4 @@
-"""Two measured fixes to Gradio's per-event costs (found with py-spy under ``bench/load.py``).
+"""Three measured fixes to Gradio's per-event costs (found with py-spy under ``bench/load.py``).
 
 1. Components an event leaves alone cost nothing (:func:`install`).
 2. Absent optional modules are looked for once, not at every event
