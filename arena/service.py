@@ -200,11 +200,22 @@ class Arena:
             task.cancel()
 
     @staticmethod
-    def _undo_turn(battle: Battle) -> None:
-        battle.turns -= 1
+    def _unstart(battle: Battle) -> None:
+        """Back to a battle that never started: its first turn could not be stored."""
+        battle.turns = 0
+        battle.ever_failed, battle.answers_finished_at = False, None
         for side in battle.sides.values():
-            del side.messages[-2:]
-            side.status = "done" if battle.turns else "idle"
+            side.messages.clear()
+            side.stats.clear()
+            side.status = "idle"
+
+    @staticmethod
+    async def _stop_sides(runtime: Runtime) -> None:
+        """Cancel the sides still generating (a no-op for finished ones) and wait until they have wound up."""
+        for task in runtime.tasks.values():
+            task.cancel()
+        await asyncio.gather(*runtime.tasks.values(), return_exceptions=True)
+        runtime.tasks = {}
 
     async def _generate(self, runtime: Runtime, *, regenerated: bool, saving: asyncio.Task | None = None) -> AsyncIterator[Battle]:
         """Stream both sides; with *saving* (the battle's first write), nothing is shown or kept unless it succeeds."""
@@ -261,10 +272,7 @@ class Arena:
                 yield battle
         finally:
             self._streaming -= 1
-            for task in runtime.tasks.values():
-                task.cancel()  # no-op for finished sides; stops them if our consumer went away
-            await asyncio.gather(*runtime.tasks.values(), return_exceptions=True)
-            runtime.tasks = {}
+            await self._stop_sides(runtime)  # stops the sides if our consumer went away
             self._check_leak(battle)
             verdict = await self._moderate(battle)
             if verdict.flagged:
@@ -281,18 +289,11 @@ class Arena:
         try:
             await asyncio.shield(saving)  # a cancelled consumer must not cut the write short
         except BaseException as exc:
-            for task in runtime.tasks.values():
-                task.cancel()
-            await asyncio.gather(*runtime.tasks.values(), return_exceptions=True)
-            runtime.tasks = {}
+            await self._stop_sides(runtime)
             if not isinstance(exc, Exception):
                 raise  # cancelled: the consumer went away
             log.error("could not store battle %s: %r", runtime.battle.id, exc)
-            battle = runtime.battle  # unstored, so this was its first turn: back to a battle that never started
-            self._undo_turn(battle)
-            battle.ever_failed, battle.answers_finished_at = False, None
-            for side in battle.sides.values():
-                side.stats.clear()
+            self._unstart(runtime.battle)  # unstored, so this was its first turn
             raise StoreUnavailable("The arena's database is unavailable; please try again in a moment.") from None
 
     def _store_turn(self, battle: Battle, regenerated: bool) -> None:
