@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 UI_REFRESH_S = 0.1  # at most 10 screen updates per second per battle (smooth to read; each costs a Gradio round)...
 UI_UPDATES_PER_S = 100  # ...and at most about this many per app process for all its streaming battles (then each slows down)
 BATTLE_TTL_S = 6 * 3600
+SETTLE_TIMEOUT_S = 30.0  # longest a vote or regenerate waits for the previous turn to be checked and stored
 
 
 class UnknownBattle(RuleViolation):
@@ -65,6 +66,19 @@ class Runtime:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     tasks: dict[SideName, asyncio.Task] = field(default_factory=dict)
     touched: float = field(default_factory=time.monotonic)
+    # Clear from a turn's start until it is wrapped up (leak check, moderation, stored): the answers
+    # may all be in before that, and nothing may act on the turn (vote, regenerate, send) in between.
+    settled: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
+
+    @property
+    def finished(self) -> bool:
+        """Whether every side's generation has ended (answered, failed or stopped)."""
+        return all(task.done() for task in self.tasks.values())
+
+
+def _set(event: asyncio.Event) -> asyncio.Event:
+    event.set()
+    return event
 
 
 class Arena:
@@ -161,6 +175,7 @@ class Arena:
         self._check_rate("prompt", runtime.battle.judge_hash, self.settings.prompts_per_minute)
         battle = runtime.battle
         async with runtime.lock:
+            await self._settled(runtime)
             battle.check_prompt(prompt, self.limits)
             verdict = await self._moderate(battle, prompt)
             if verdict.flagged:
@@ -172,6 +187,7 @@ class Arena:
                     "Your message was flagged by content moderation and was not sent. This battle is closed: press “New round”."
                 )
             battle.begin_turn(prompt, self.limits)
+            runtime.settled.clear()
         # The battle is stored while the models start answering: the write stays off the first token's path.
         saving = None if battle.persisted else asyncio.create_task(asyncio.to_thread(self.store.save_start, battle))
         async for update in self._generate(runtime, regenerated=False, saving=saving):
@@ -182,7 +198,9 @@ class Arena:
         runtime = self._runtime(battle_id, session_id)
         self._check_rate("prompt", runtime.battle.judge_hash, self.settings.prompts_per_minute)
         async with runtime.lock:
+            await self._settled(runtime)
             runtime.battle.begin_regenerate()
+            runtime.settled.clear()
         async for update in self._generate(runtime, regenerated=True):
             yield update
 
@@ -208,6 +226,20 @@ class Arena:
             side.messages.clear()
             side.stats.clear()
             side.status = "idle"
+
+    @staticmethod
+    async def _settled(runtime: Runtime) -> None:
+        """Wait for the last turn's wrap-up if its answers are in but it is not yet checked and stored.
+
+        Why: a vote or a regenerate in that moment would act on a turn that may
+        still be flagged (a leak, moderation) or that is not in the database yet.
+        While the answers stream, the rules refuse at once instead.
+        """
+        if runtime.battle.state != "generating" and not runtime.settled.is_set():
+            try:
+                await asyncio.wait_for(runtime.settled.wait(), SETTLE_TIMEOUT_S)
+            except TimeoutError:
+                log.warning("battle %s: the last turn was not wrapped up in %g s; going on", runtime.battle.id, SETTLE_TIMEOUT_S)
 
     @staticmethod
     async def _stop_sides(runtime: Runtime) -> None:
@@ -253,36 +285,46 @@ class Arena:
                 metrics.observe_generation(spec.name, stats, error_kind=error_kind)
                 changed.set()
 
-        runtime.tasks = {name: asyncio.create_task(run_side(name)) for name in battle.sides}
-        if saving is not None:
-            await self._await_start_saved(runtime, saving)
-        self._streaming += 1
         try:
-            yield battle
-            shown = 0.0  # the echo of the prompt above does not hold back the first token
-            while not all(task.done() for task in runtime.tasks.values()):
-                await changed.wait()
-                # At most ~10 UI updates per second, but never a delay on the first change after a quiet spell
-                # (the first token must reach the voter as soon as it exists).
-                wait = self.refresh_interval() - (time.monotonic() - shown)
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                changed.clear()
-                shown = time.monotonic()
-                yield battle
-        finally:
-            self._streaming -= 1
-            await self._stop_sides(runtime)  # stops the sides if our consumer went away
-            self._check_leak(battle)
-            verdict = await self._moderate(battle)
-            if verdict.flagged:
-                battle.moderated = True
-                log.warning("battle %s: answers flagged by moderation (%s)", battle.id, ", ".join(verdict.categories) or "unspecified")
+            runtime.tasks = {name: asyncio.create_task(run_side(name)) for name in battle.sides}
+            if saving is not None:
+                await self._await_start_saved(runtime, saving)
+            self._streaming += 1
             try:
-                await asyncio.to_thread(self._store_turn, battle, regenerated)
-            except Exception as exc:
-                log.error("could not store turn of battle %s: %r", battle.id, exc)
+                yield battle
+                shown = 0.0  # the echo of the prompt above does not hold back the first token
+                while True:
+                    await changed.wait()
+                    # At most ~10 UI updates per second, but never a delay on the first change after a quiet spell
+                    # (the first token must reach the voter as soon as it exists).
+                    wait = self.refresh_interval() - (time.monotonic() - shown)
+                    if wait > 0 and not runtime.finished:
+                        await asyncio.sleep(wait)
+                    if runtime.finished:
+                        break  # the finished turn is shown once it is wrapped up, below
+                    changed.clear()
+                    shown = time.monotonic()
+                    yield battle
+            finally:
+                self._streaming -= 1
+                await self._wrap_up(runtime, regenerated)
+        finally:
+            runtime.settled.set()
         yield battle
+
+    async def _wrap_up(self, runtime: Runtime, regenerated: bool) -> None:
+        """End a turn: stop what still streams, check the answers for leaks and by moderation, store the turn."""
+        battle = runtime.battle
+        await self._stop_sides(runtime)  # stops the sides if our consumer went away
+        self._check_leak(battle)
+        verdict = await self._moderate(battle)
+        if verdict.flagged:
+            battle.moderated = True
+            log.warning("battle %s: answers flagged by moderation (%s)", battle.id, ", ".join(verdict.categories) or "unspecified")
+        try:
+            await asyncio.to_thread(self._store_turn, battle, regenerated)
+        except Exception as exc:
+            log.error("could not store turn of battle %s: %r", battle.id, exc)
 
     async def _await_start_saved(self, runtime: Runtime, saving: asyncio.Task) -> None:
         """Wait for the battle's first write; if it failed, stop the sides, take the turn back and say why."""
@@ -337,6 +379,7 @@ class Arena:
         runtime = self._runtime(battle_id, session_id)
         battle = runtime.battle
         async with runtime.lock:
+            await self._settled(runtime)
             if battle.winner is not None and battle.session_id == session_id and battle.winner == winner:
                 return battle.receipt()  # a retried click: same answer as the first time
             battle.check_vote(winner, session_id)

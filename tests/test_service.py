@@ -257,6 +257,62 @@ def test_battle_not_started_when_the_database_fails(arena: Arena, up: Upstream, 
     assert [m["content"] for m in battle.sides["a"].messages] == ["hello again", "slow answer"]
 
 
+@pytest.mark.parametrize("action", ["vote", "regenerate"])
+def test_a_turn_is_acted_on_only_once_wrapped_up(arena: Arena, up: Upstream, monkeypatch: pytest.MonkeyPatch, action: str) -> None:
+    """Answers all in, turn not yet checked and stored: the voter is not offered the vote, and a vote or regenerate waits.
+
+    Why: a vote in that moment could count a leak not yet flagged or precede its
+    turn in the database, and a regenerate could be stopped by the turn's cleanup.
+    """
+    import threading
+
+    up.behavior = Behavior(reply="Hello! I was built by Alpha Labs.")
+    entered, release = threading.Event(), threading.Event()
+    real = arena.store.save_turn
+
+    def slow_save_turn(*args, **kwargs):
+        entered.set()
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    async def scenario():
+        battle = start(arena)
+        offered = []  # for each update the voter sees: could they vote?
+
+        async def consume():
+            async for update in arena.send(battle.id, "hi", "s1"):
+                offered.append(update.can_vote)
+
+        sending = asyncio.create_task(consume())
+        while not entered.is_set():
+            await asyncio.sleep(0.01)
+        assert battle.state == "awaiting_vote" and not any(offered)  # the answers are in, but not shown as votable
+        monkeypatch.setattr(arena.store, "save_turn", real)
+        if action == "vote":
+            acting = asyncio.create_task(arena.vote(battle.id, "model_a", "s1"))
+        else:
+            async def regenerate():
+                async for update in arena.regenerate(battle.id, "s1"):
+                    pass
+                return update
+            acting = asyncio.create_task(regenerate())
+        await asyncio.sleep(0.3)
+        assert not acting.done()  # it waits for the turn's wrap-up
+        release.set()
+        await sending
+        assert offered[-1]
+        return battle, await acting
+
+    monkeypatch.setattr(arena.store, "save_turn", slow_save_turn)
+    battle, result = asyncio.run(scenario())
+    if action == "vote":
+        assert not result.counted  # the leak was flagged before the vote was taken
+        assert arena.store.battle_row(battle.id).leak_flag
+    else:
+        assert all(side.status == "done" for side in result.sides.values())  # the new answers were not cut short
+        assert [m["content"] for m in result.sides[side_of(result, "Alpha-Model")].messages] == ["hi", "Hello! I was built by Alpha Labs."]
+
+
 def test_unavailable_models_leave_pairing(tmp_path: Path, sqlite_url: str, up: Upstream) -> None:
     """A model whose /models probe fails is not paired; with one model left, a clear message."""
     up.behavior = Behavior(models_status=500)
