@@ -6,6 +6,7 @@ import concurrent.futures
 import functools
 import logging
 import multiprocessing
+import os
 import threading
 
 from arena.text_stats import count_tokens
@@ -60,9 +61,28 @@ def use_helper_process() -> None:
     global _helper
     if _helper is not None:
         return
-    helper = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    helper = concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                    initializer=_exit_with_parent)
     helper.submit(_detect, "warming up the language detector").result()
     _helper = helper
+
+
+def _exit_with_parent() -> None:
+    """In the helper: end when the app process ends, however it ends.
+
+    Why: a worker of a process pool holds both ends of its task pipe, so it
+    never sees the app go; after a SIGTERM or SIGKILL (no clean shutdown) it
+    waited forever, about 100 MB each.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()  # returns when the parent's end of the sentinel pipe closes, i.e. the parent exited
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
 def stop_helper_process() -> None:

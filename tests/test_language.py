@@ -49,3 +49,42 @@ def test_a_dead_helper_falls_back_to_this_process(fresh_cache) -> None:  # noqa:
     assert language._helper is not None
     language._helper.shutdown(wait=True)  # submit() now raises
     assert language.detect_language("Quelle est la capitale de la France et pourquoi ?") == "fr"
+
+
+def test_the_helper_ends_when_the_app_is_killed() -> None:
+    """A SIGKILLed app (or a SIGTERMed one: no clean shutdown either) leaves no helper process behind."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.helpers import PROJECT_ROOT
+
+    script = ("import os, sys, time; from arena import language; language.use_helper_process(); "
+              "print(language._helper.submit(os.getpid).result(), flush=True); time.sleep(60)")
+    app = subprocess.Popen([sys.executable, "-c", script], cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        helper_pid = int(app.stdout.readline())
+        os.kill(helper_pid, 0)  # it runs
+    finally:
+        app.send_signal(signal.SIGKILL)
+        app.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(helper_pid, 0)
+        except ProcessLookupError:
+            return  # gone (reaped by init once it exited)
+        if _is_zombie(helper_pid):
+            return
+        time.sleep(0.1)
+    os.kill(helper_pid, signal.SIGKILL)
+    pytest.fail("the language helper outlived the killed app")
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return False
