@@ -11,11 +11,14 @@ import hashlib
 import json
 import logging
 import secrets
+import threading
 import uuid
 from collections import Counter
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import ContextManager, Iterator
 
 import numpy as np
 from sqlalchemy import create_engine, delete, event, func, literal, select, update
@@ -123,6 +126,10 @@ class Store:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._salt: str | None = None
+        # SQLite has one writer at a time, and a thread that finds the file locked sleeps in SQLite's busy
+        # handler in steps of up to 100 ms, so under load a write could wait most of a second for a lock
+        # freed long before. Threads of one process queue here instead and start the moment it is free.
+        self._write_turn: ContextManager = threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
         if migrate:
             upgrade_schema(self.engine)
             if self._counts_missing():
@@ -131,6 +138,12 @@ class Store:
 
     def session(self) -> Session:
         return self._sessions()
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A session in a transaction that commits on success: every write goes through here (see ``_write_turn``)."""
+        with self._write_turn, self.session() as session, session.begin():
+            yield session
 
     def close(self) -> None:
         self.engine.dispose()
@@ -180,7 +193,7 @@ class Store:
         if battle.persisted:
             return
         now = utcnow()
-        with self.session() as session, session.begin():
+        with self.writing() as session:
             judge_id = self._judge_id(session, battle.judge_hash)
             if battle.mode != "direct":
                 session.add(
@@ -220,7 +233,7 @@ class Store:
         """Store the newest user turn and answers (and mark replaced answers on regenerate)."""
         now = utcnow()
         rows: list[dict] = []  # inserted in one statement: the ORM's unit of work was a third of this method's CPU
-        with self.session() as session, session.begin():
+        with self.writing() as session:
             for side in battle.sides.values():
                 next_position = session.scalar(
                     select(func.coalesce(func.max(Message.position), -1)).where(Message.conversation_id == side.conversation_id)
@@ -273,7 +286,7 @@ class Store:
 
     def flag_moderation(self, battle_id: str) -> None:
         """Mark a stored battle as flagged by content moderation (a refused prompt: nothing else changes)."""
-        with self.session() as session, session.begin():
+        with self.writing() as session:
             session.execute(update(Battle).where(Battle.id == battle_id).values(moderation_flag=True, updated_at=utcnow()))
 
     # --- votes ---------------------------------------------------------------
@@ -283,7 +296,7 @@ class Store:
         Raises :class:`VoteConflict` if the battle already has a vote.
         """
         try:
-            with self.session() as session, session.begin():
+            with self.writing() as session:
                 judge_id = self._judge_id(session, judge_hash)
                 conversation_a, conversation_b, finish_reasons = self._current_transcript(session, battle_id)
                 moderated = bool(session.scalar(select(Battle.moderation_flag).where(Battle.id == battle_id)))
@@ -327,7 +340,7 @@ class Store:
 
     def rebuild_vote_counts(self) -> None:
         """Recompute vote_counts from the votes table (after imports, or a new long-prompt threshold)."""
-        with self.session() as session, session.begin():
+        with self.writing() as session:
             session.execute(delete(VoteCount))
             languages = [row[0] for row in session.execute(select(Vote.language).where(Vote.language.is_not(None)).distinct())]
             for category in [*CATEGORIES, *(LANGUAGE_PREFIX + code for code in languages)]:
@@ -346,7 +359,7 @@ class Store:
         if not records:
             return 0, 0
         unique = list({r.battle_id: r for r in records}.values())
-        with self.session() as session, session.begin():
+        with self.writing() as session:
             ids = [r.battle_id for r in unique]
             existing = set(session.scalars(select(Battle.id).where(Battle.id.in_(ids))))
             fresh = [r for r in unique if r.battle_id not in existing]
@@ -450,7 +463,7 @@ class Store:
         """Persist online-Elo state (never moving it backwards), so a restart folds in only new votes."""
         key = f"elo:{category}"
         value = json.dumps({"last_vote_id": last_vote_id, "ratings": ratings})
-        with self.session() as session, session.begin():
+        with self.writing() as session:
             saved = session.get(ArenaMeta, key, with_for_update=True)
             if saved is None:
                 session.add(ArenaMeta(key=key, value=value))

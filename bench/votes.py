@@ -1,16 +1,24 @@
 """Vote acknowledge latency: Store.record_vote (one committed transaction) vs a bare INSERT.
 
     .venv/bin/python bench/votes.py [--votes 500] [--database-url URL]
+    .venv/bin/python bench/votes.py --threads 6     # concurrent votes, as the app's worker threads cast them
 
 Prints p50 / p99 in milliseconds for both, and the ratio of medians last.
+
+With ``--threads T`` the votes are cast by T threads at once, and the
+baseline is the same store without its per-process write turn
+(``Store.writing``): on SQLite, writers then meet the file lock and wait in
+SQLite's busy handler. The last line gives the ratio of the p99s.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -43,12 +51,53 @@ def prepare(store: Store, n: int) -> list[Battle]:
     return battles
 
 
+def concurrent_votes(store: Store, battles: list[Battle], threads: int) -> list[float]:
+    """Milliseconds per vote, *battles* voted on by *threads* threads at once (each pausing 2 ms between votes)."""
+    latencies: list[float] = []
+    shares = [battles[i::threads] for i in range(threads)]
+
+    def cast(share: list[Battle]) -> None:
+        for battle in share:
+            started = time.perf_counter()
+            store.record_vote(battle.id, vote_facts(battle, "model_a"), battle.judge_hash, 1.0)
+            latencies.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.002)  # the app does other work between votes
+
+    workers = [threading.Thread(target=cast, args=(share,)) for share in shares]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return latencies
+
+
+def main_concurrent(url: str, votes: int, threads: int) -> None:
+    store = Store(url)
+    battles = prepare(store, 2 * votes)
+    ours = concurrent_votes(store, battles[:votes], threads)
+    store._write_turn = contextlib.nullcontext()  # the baseline: every thread straight at the database
+    baseline = concurrent_votes(store, battles[votes:], threads)
+    store.close()
+    dialect = url.split(":", 1)[0]
+    for name, values in (("with the write turn", ours), ("without it (baseline)", baseline)):
+        print(f"{name:22} p50 {statistics.median(values):.2f} ms  p99 {percentile(values, 0.99):.2f} ms  "
+              f"max {max(values):.0f} ms  ({votes} votes, {threads} threads, {dialect})")
+    print(f"concurrent vote ack p99 {percentile(ours, 0.99):.2f} ms (baseline {percentile(baseline, 0.99):.2f} ms) "
+          f"ratio {percentile(baseline, 0.99) / percentile(ours, 0.99):.1f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--votes", type=int, default=500)
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--threads", type=int, default=0, help="cast the votes from this many threads at once")
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
+    if args.threads:
+        if not url.startswith("sqlite"):
+            parser.error("--threads compares SQLite's per-process write turn; PostgreSQL has none (its rows lock, not its file)")
+        main_concurrent(url, args.votes, args.threads)
+        return
     store = Store(url)
     battles = prepare(store, 2 * args.votes)
     ours, baseline = [], []

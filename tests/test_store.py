@@ -84,6 +84,41 @@ def test_concurrent_votes_leave_exactly_one(store: Store) -> None:
         assert conn.execute(text("SELECT COUNT(*) FROM votes")).scalar() == 1
 
 
+def test_writes_of_one_process_take_turns_on_sqlite(store: Store) -> None:
+    """On SQLite a second writer waits for the first in the store, not in SQLite's busy handler; PostgreSQL's overlap.
+
+    Why: SQLite's busy handler sleeps in steps of up to 100 ms, so a writer that
+    met the file lock often slept long after it was free (``bench/votes.py --threads``).
+    """
+    inside, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def first() -> None:
+        with store.writing():
+            order.append("first in")
+            inside.set()
+            release.wait(10)
+            order.append("first out")
+
+    def second() -> None:
+        inside.wait(10)
+        with store.writing():
+            order.append("second in")
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    inside.wait(10)
+    threads[1].join(0.3)  # time for the second writer to get in, if it may
+    release.set()
+    for t in threads:
+        t.join()
+    if store.engine.dialect.name == "sqlite":
+        assert order == ["first in", "first out", "second in"]
+    else:
+        assert order == ["first in", "second in", "first out"]  # no needless queue where rows, not the file, are locked
+
+
 def test_judges_are_salted_hashes(store: Store) -> None:
     """The raw client address never reaches the database; the same address maps to one judge."""
     played(store, judge="203.0.113.9")
