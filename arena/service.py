@@ -364,6 +364,10 @@ class Arena:
         """
         return max(UI_REFRESH_S, self._streaming / UI_UPDATES_PER_S)
 
+    def _store_vote(self, battle: Battle, winner: Winner, time_to_vote: float) -> None:
+        """Measure the vote's facts and store it: one trip to a worker thread (under load each trip waits for one)."""
+        self.store.record_vote(battle.id, vote_facts(battle, winner), battle.judge_hash, time_to_vote)
+
     def _check_leak(self, battle: Battle) -> None:
         if battle.mode != "anony":
             return
@@ -392,8 +396,7 @@ class Arena:
             self._check_rate("vote", battle.judge_hash, self.settings.votes_per_minute)
             self._check_rate("vote", battle.judge_hash, self.settings.votes_per_day, "day")
             try:
-                facts = await asyncio.to_thread(vote_facts, battle, winner)
-                await asyncio.to_thread(self.store.record_vote, battle.id, facts, battle.judge_hash, time_to_vote)
+                await asyncio.to_thread(self._store_vote, battle, winner, time_to_vote)
             except VoteConflict as conflict:
                 winner = conflict.winner  # type: ignore[assignment]
             except Exception as exc:
