@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 import secrets
-import threading
 import uuid
 from collections import Counter
 from contextlib import contextmanager, nullcontext
@@ -36,6 +35,7 @@ from arena.prompts import prompt_hash
 from arena.snapshot import assemble, freeze
 from arena.tables import ArenaMeta, Battle, Conversation, Judge, Message, Vote, VoteCount
 from arena.vote_arrays import STYLE_LIMITS, VoteArrays, read_vote_arrays
+from arena.write_turn import WriteTurn
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,16 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def write_turn_for(engine: Engine) -> ContextManager:
+    """How writers of *engine*'s database take turns: on SQLite a :class:`WriteTurn` (its file's lock file
+    beside it); PostgreSQL locks rows, not the database, so nothing."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    database = engine.url.database
+    in_memory = not database or database == ":memory:" or database.startswith("file::memory:")
+    return WriteTurn(None if in_memory else Path(f"{database}-write.lock"))
+
+
 def upgrade_schema(engine: Engine) -> None:
     """Bring the schema to the newest Alembic revision (run at every start)."""
     from alembic import command
@@ -126,10 +136,7 @@ class Store:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._salt: str | None = None
-        # SQLite has one writer at a time, and a thread that finds the file locked sleeps in SQLite's busy
-        # handler in steps of up to 100 ms, so under load a write could wait most of a second for a lock
-        # freed long before. Threads of one process queue here instead and start the moment it is free.
-        self._write_turn: ContextManager = threading.RLock() if self.engine.dialect.name == "sqlite" else nullcontext()
+        self._write_turn: ContextManager = write_turn_for(self.engine)
         if migrate:
             upgrade_schema(self.engine)
             if self._counts_missing():
@@ -147,6 +154,8 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if isinstance(self._write_turn, WriteTurn):
+            self._write_turn.close()
 
     # --- judges ------------------------------------------------------------
     def judge_salt(self, configured: str = "") -> str:

@@ -2,19 +2,24 @@
 
     .venv/bin/python bench/votes.py [--votes 500] [--database-url URL]
     .venv/bin/python bench/votes.py --threads 6     # concurrent votes, as the app's worker threads cast them
+    .venv/bin/python bench/votes.py --threads 3 --processes 2   # ...and as two app instances on one file cast them
 
 Prints p50 / p99 in milliseconds for both, and the ratio of medians last.
 
 With ``--threads T`` the votes are cast by T threads at once, and the
 baseline is the same store without its per-process write turn
-(``Store.writing``): on SQLite, writers then meet the file lock and wait in
-SQLite's busy handler. The last line gives the ratio of the p99s.
+(``Store.writing``, ``arena/write_turn.py``): on SQLite, writers then meet
+the file lock and wait in SQLite's busy handler. With ``--processes P`` as
+many processes, each with its own store and T threads, vote at once. The
+last line gives the ratio of the p99s.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
+import multiprocessing
 import statistics
 import sys
 import tempfile
@@ -71,17 +76,36 @@ def concurrent_votes(store: Store, battles: list[Battle], threads: int) -> list[
     return latencies
 
 
-def main_concurrent(url: str, votes: int, threads: int) -> None:
+def votes_in_a_process(url: str, battles: list[Battle], threads: int, take_turns: bool) -> list[float]:
+    """One process's share: its own store (as an app instance has), *threads* threads voting."""
+    store = Store(url, migrate=False)
+    if not take_turns:
+        store._write_turn = contextlib.nullcontext()  # the baseline: every writer straight at the database
+    try:
+        return concurrent_votes(store, battles, threads)
+    finally:
+        store.close()
+
+
+def votes_in_processes(url: str, battles: list[Battle], threads: int, processes: int, take_turns: bool) -> list[float]:
+    if processes == 1:
+        return votes_in_a_process(url, battles, threads, take_turns)
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
+        shares = [pool.submit(votes_in_a_process, url, battles[i::processes], threads, take_turns) for i in range(processes)]
+        return [ms for share in shares for ms in share.result()]
+
+
+def main_concurrent(url: str, votes: int, threads: int, processes: int) -> None:
     store = Store(url)
     battles = prepare(store, 2 * votes)
-    ours = concurrent_votes(store, battles[:votes], threads)
-    store._write_turn = contextlib.nullcontext()  # the baseline: every thread straight at the database
-    baseline = concurrent_votes(store, battles[votes:], threads)
     store.close()
+    ours = votes_in_processes(url, battles[:votes], threads, processes, take_turns=True)
+    baseline = votes_in_processes(url, battles[votes:], threads, processes, take_turns=False)
     dialect = url.split(":", 1)[0]
     for name, values in (("with the write turn", ours), ("without it (baseline)", baseline)):
         print(f"{name:22} p50 {statistics.median(values):.2f} ms  p99 {percentile(values, 0.99):.2f} ms  "
-              f"max {max(values):.0f} ms  ({votes} votes, {threads} threads, {dialect})")
+              f"max {max(values):.0f} ms  ({votes} votes, {processes} x {threads} threads, {dialect})")
     print(f"concurrent vote ack p99 {percentile(ours, 0.99):.2f} ms (baseline {percentile(baseline, 0.99):.2f} ms) "
           f"ratio {percentile(baseline, 0.99) / percentile(ours, 0.99):.1f}x")
 
@@ -91,12 +115,13 @@ def main() -> None:
     parser.add_argument("--votes", type=int, default=500)
     parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
     parser.add_argument("--threads", type=int, default=0, help="cast the votes from this many threads at once")
+    parser.add_argument("--processes", type=int, default=1, help="with --threads: in this many processes, each with its own store")
     args = parser.parse_args()
     url = args.database_url or f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite3"
     if args.threads:
         if not url.startswith("sqlite"):
             parser.error("--threads compares SQLite's per-process write turn; PostgreSQL has none (its rows lock, not its file)")
-        main_concurrent(url, args.votes, args.threads)
+        main_concurrent(url, args.votes, args.threads, args.processes)
         return
     store = Store(url)
     battles = prepare(store, 2 * args.votes)
