@@ -45,7 +45,7 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     from starlette.middleware import Middleware
 
     from arena.security import ApiGuard, SecurityHeaders
-    from arena.ui import build_demo
+    from arena.ui import build_demo, queue_naps
     from arena.ui.app import export_root
     from arena.ui.theme import CSS, THEME
 
@@ -63,6 +63,7 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     reloader.watch(arena.settings.models_watch_interval)
     demo = build_demo(arena, leaderboards, reloader)
     demo.queue(default_concurrency_limit=None, max_size=512)
+    queue_naps.install(demo._queue)  # an idle queue waits for work instead of polling every millisecond
     demo.launch(
         server_name=host,
         server_port=port,
