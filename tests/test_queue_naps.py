@@ -14,6 +14,9 @@ from arena.ui import queue_naps
 from tests.gradio_http import AppConfig, Session
 from tests.upstream import free_port
 
+# Gradio's queue sets pandas options that pandas 3 deprecates (not ours to fix).
+pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"), pytest.mark.filterwarnings("ignore:The copy keyword")]
+
 
 @pytest.fixture
 def napping_app(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
