@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +83,23 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     _serve_metrics(demo)
     log.info("Starling Arena is running at http://%s:%d (metrics on /metrics)", host, port)
     if block:
+        stop_on_sigterm()
         demo.block_thread()
     return Running(arena=arena, demo=demo)
+
+
+def stop_on_sigterm() -> bool:
+    """Let SIGTERM (``docker stop``, systemd, a rolling deploy) stop the app as Ctrl-C does; True if set.
+
+    Why: Python ends at once on SIGTERM, so answers being streamed were cut
+    and their turns never stored. As an interrupt, the server stops taking
+    connections and lets running events finish (Gradio waits up to 5 s),
+    then the app exits normally. Only the main thread may set handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    return True
 
 
 def _serve_metrics(demo) -> None:  # noqa: ANN001 - gr.Blocks, launched
