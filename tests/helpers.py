@@ -113,6 +113,13 @@ def running_app(folder: Path, models_path: Path, env: dict[str, str], *, name: s
 
     The app is stopped (SIGTERM) on exit. Tests that need to kill it mid-run start their own (tests/test_crash.py).
     """
+    with app_process(folder, models_path, env, name=name) as (_, url, log):
+        yield url, log
+
+
+@contextmanager
+def app_process(folder: Path, models_path: Path, env: dict[str, str], *, name: str = "app"):  # noqa: ANN201
+    """Like :func:`running_app`, yielding (process, url, log) for tests that signal the process themselves."""
     import os
     import subprocess
     import sys
@@ -141,7 +148,12 @@ def running_app(folder: Path, models_path: Path, env: dict[str, str], *, name: s
                 pass
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.3)
-        yield url, log
+        yield process, url, log
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
