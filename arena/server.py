@@ -46,7 +46,7 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     from starlette.middleware import Middleware
 
     from arena.security import ApiGuard, SecurityHeaders
-    from arena.ui import build_demo, queue_naps
+    from arena.ui import build_demo, gradio_speedups, queue_naps
     from arena.ui.app import export_root
     from arena.ui.theme import CSS, THEME
 
@@ -80,6 +80,7 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
         # Images and frames from this server only; malformed API calls refused and text cleaned before Gradio sees them.
         app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(ApiGuard, blocks=demo)]},
     )
+    gradio_speedups.run_login_check_inline(demo.app)
     _serve_metrics(demo)
     log.info("Starling Arena is running at http://%s:%d (metrics on /metrics)", host, port)
     if block:

@@ -84,6 +84,11 @@ def wait_http(url: str, process: subprocess.Popen, what: str, timeout: float = 1
     raise SystemExit(f"{what} did not start within {timeout:.0f} s")
 
 
+def progress(message: str) -> None:
+    """A phase's start, on stderr: the figures come only at the end of each level."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -97,6 +102,7 @@ class Stats:
     ttft: list[float] = field(default_factory=list)
     vote_ack: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    loop_lag: list[float] = field(default_factory=list)
 
 
 async def voter(config: AppConfig, client: httpx.AsyncClient, stats: Stats, until: float, args: argparse.Namespace,
@@ -182,6 +188,7 @@ async def run_level(app_urls: list[str], upstream_url: str, n: int, args: argpar
                    for _ in range(n)]  # uncapped: see encode/httpcore#1093
         configs = [await AppConfig.fetch(clients[0], url) for url in app_urls]
         # Baseline first: N direct clients, same rhythm.
+        progress(f"N={n}: the token server called directly, {args.warmup + args.duration:.0f} s")
         baseline: list[float] = []
         measuring = [False]
         until = time.monotonic() + args.warmup + args.duration
@@ -191,6 +198,7 @@ async def run_level(app_urls: list[str], upstream_url: str, n: int, args: argpar
         measuring[0] = True
         await asyncio.gather(*tasks)
         # The arena: N voters.
+        progress(f"N={n}: {n} voters load the page and warm up for {args.warmup:.0f} s")
         stats = Stats()
         measuring = [False]
         until = time.monotonic() + args.warmup + args.duration
@@ -199,14 +207,25 @@ async def run_level(app_urls: list[str], upstream_url: str, n: int, args: argpar
                  for i in range(n)]
         await asyncio.sleep(args.warmup)
         measuring[0] = True
+        progress(f"N={n}: measuring the arena for {args.duration:.0f} s")
         started = time.monotonic()
         def used() -> dict[str, float]:  # the voters are this process alone, not the servers it started
             return {name: sum(cpu_seconds(pid, descendants=name != "voters") for pid in group) for name, group in pids.items()}
 
         cpu_before = used()
+        lag_task = asyncio.create_task(loop_lag(stats.loop_lag))
         await asyncio.gather(*tasks)
+        lag_task.cancel()
         cpu = {name: seconds - cpu_before[name] for name, seconds in used().items()}
         return stats, baseline, time.monotonic() - started, cpu
+
+
+async def loop_lag(lags: list[float], every_s: float = 0.02) -> None:
+    """How late this process's event loop wakes a sleeper: what the voters' own timings may be inflated by."""
+    while True:
+        asked = time.perf_counter()
+        await asyncio.sleep(every_s)
+        lags.append(time.perf_counter() - asked - every_s)
 
 
 def database_url(kind: str, folder: Path) -> tuple[str, callable]:  # type: ignore[valid-type]
@@ -284,6 +303,8 @@ def main() -> None:
                     print("  CPU while measuring: " + ", ".join(
                         f"{name} {used / seconds:.2f} cores" for name, used in cpu.items())
                         + f"; app {cpu['app'] * 1000 / max(stats.battles, 1):.0f} ms per battle", flush=True)
+                    print(f"  voters' event loop lag (inflates their timings): p50 {percentile(stats.loop_lag, 50) * 1000:.1f} ms,"
+                          f" p99 {percentile(stats.loop_lag, 99) * 1000:.1f} ms", flush=True)
                     for error in stats.errors[:3]:
                         print(f"  error: {error}", flush=True)
                     summary.append(line)

@@ -132,18 +132,21 @@ def open_app(browser, app: str, tab: str | None = None):  # noqa: ANN001, ANN201
     return page
 
 
-def test_multi_turn_regenerate_and_stop(browser, app: str) -> None:  # noqa: ANN001
-    page = open_app(browser, app)
+def test_multi_turn_regenerate_and_stop(browser, site: Site) -> None:  # noqa: ANN001
+    page = open_app(browser, site.url)
     prompt = page.locator("#battle-prompt textarea")
     for text in ("First question?", "And a follow-up?"):
         prompt.fill(text)
         prompt.press("Enter")
         page.locator("#battle-vote-0:not([disabled])").wait_for(timeout=30_000)
     assert page.locator("#battle-chat-a").inner_text().count("Streaming answer") >= 2  # two turns in each pane
-    page.locator("#battle-regenerate").click()
-    page.locator("#battle-status").get_by_text("Generating").wait_for(timeout=15_000)
-    page.locator("#battle-stop:not([disabled])").click()  # stop mid-stream: partial answers are kept
-    page.locator("#battle-stop[disabled]").wait_for(timeout=15_000)
+    # The regenerated answers take 6 s, so that Stop lands mid-stream however busy the machine is (0.8 s was a race).
+    slow = Behavior(reply="Streaming answer " * 8, chunks=16, token_delay_s=0.4)
+    with site.behaving(one=slow, two=slow):
+        page.locator("#battle-regenerate").click()
+        page.locator("#battle-status").get_by_text("Generating").wait_for(timeout=15_000)
+        page.locator("#battle-stop:not([disabled])").click(timeout=5_000)  # stop mid-stream: partial answers are kept
+        page.locator("#battle-stop[disabled]").wait_for(timeout=15_000)
     shot(page, "battle-stopped")
     assert "Follow-up" not in page.locator("#battle-status").inner_text()
     page.close()

@@ -117,3 +117,96 @@ def test_text_components_are_converted_in_the_event_loop_and_files_in_a_thread(m
     after, in_loop = convert()
     assert in_loop == {"text": True, "file": False}
     assert after == before
+
+
+UPDATE_SEQUENCES = [
+    [lambda c, t, b, x, s: {b: gr.update(interactive=True)}, lambda c, t, b, x, s: {b: gr.update(interactive=False)}],
+    [lambda c, t, b, x, s: {b: gr.update(interactive=True, visible=False), t: "**X**"},
+     lambda c, t, b, x, s: {b: gr.update(visible=True), x: gr.update(placeholder="ask", interactive=False)}],
+    [lambda c, t, b, x, s: {b: gr.update(interactive=True, label=None)},  # None is dropped, as Gradio does
+     lambda c, t, b, x, s: {b: gr.update(value="Again")}],  # a value: Gradio's own path
+]
+
+
+@pytest.mark.parametrize("sequence", UPDATE_SEQUENCES)
+def test_property_updates_match_gradio_in_message_and_session_config(sequence, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(Blocks, "postprocess_data", Blocks.postprocess_data)
+    monkeypatch.setattr(gradio_speedups, "prop_updates", gradio_speedups.PropUpdates())
+    slow_demo, slow_fn, slow_blocks = demo_with_outputs()
+    slow_state = SessionState(slow_demo)
+    expected = [asyncio.run(slow_demo.postprocess_data(slow_fn, make(*slow_blocks), slow_state)) for make in sequence]
+    gradio_speedups.install()
+    fast_demo, fast_fn, fast_blocks = demo_with_outputs()
+    for _session in range(2):  # the second session reuses what the first built
+        fast_state = SessionState(fast_demo)
+        got = [asyncio.run(fast_demo.postprocess_data(fast_fn, make(*fast_blocks), fast_state)) for make in sequence]
+        assert got == expected
+        last = {key._id for key in sequence[-1](*fast_blocks)}
+        for slow, fast in zip(slow_blocks, fast_blocks):
+            if fast._id in last:  # (the configuration of skipped components is the other shortcut's business)
+                assert fast_state.config_values[fast._id] == {**slow_state.config_values[slow._id], "id": fast._id}
+        fast_button, slow_button = fast_state.blocks_config.blocks[fast_blocks[2]._id], slow_state.blocks_config.blocks[slow_blocks[2]._id]
+        assert fast_button.constructor_args == slow_button.constructor_args
+
+
+def test_a_property_update_is_built_once_for_all_sessions(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Blocks, "postprocess_data", Blocks.postprocess_data)
+    cache = gradio_speedups.PropUpdates()
+    monkeypatch.setattr(gradio_speedups, "prop_updates", cache)
+    gradio_speedups.install()
+    demo, fn, (chat, title, button, box, remembered) = demo_with_outputs()
+    states = [SessionState(demo) for _ in range(5)]
+    for state in states:
+        for interactive in (True, False, True):
+            asyncio.run(demo.postprocess_data(fn, {button: gr.update(interactive=interactive)}, state))
+    assert cache.built == 3  # enable, disable, enable again (from the disabled instance): once each, for five sessions
+    assert all(state.blocks_config.blocks[button._id].interactive is True for state in states)
+    first, second = states[0].config_values[button._id], states[1].config_values[button._id]
+    assert first == second and first["props"] is not second["props"]  # each session may write to its own
+
+
+def test_the_property_cache_forgets_beyond_its_capacity() -> None:
+    demo, fn, (chat, title, button, box, remembered) = demo_with_outputs()
+    cache = gradio_speedups.PropUpdates(capacity=2)
+    state = SessionState(demo)
+    for label in ("a", "b", "c"):
+        assert cache.apply(box, gr.update(label=label), state, postprocess=True) == {"__type__": "update", "label": label}
+    assert cache.built == 3 and len(cache._made) == 2
+    assert cache.apply(box, gr.update(label="a"), state, postprocess=True) == {"__type__": "update", "label": "a"}
+    assert cache.built == 4  # "a" from "c" was never built
+    assert cache.apply(box, gr.update(info=["x"]), state, postprocess=True) is None  # a list: not remembered
+    assert cache.apply(remembered, gr.update(interactive=True), state, postprocess=True) is None  # state: Gradio's
+
+
+@pytest.mark.parametrize("with_auth", [False, True])
+def test_the_login_check_runs_without_a_thread_hop_and_still_checks(with_auth: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fastapi.dependencies.utils as fastapi_dependencies
+    import httpx
+
+    from tests.upstream import free_port
+
+    with gr.Blocks() as demo:
+        box = gr.Textbox()
+        gr.Button("Go").click(lambda: "done", outputs=box, api_name="go")
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                auth=("ada", "secret") if with_auth else None)
+    try:
+        hops: list[str] = []
+        real = fastapi_dependencies.run_in_threadpool
+
+        async def counting(call, *args, **kwargs):  # noqa: ANN001, ANN202
+            hops.append(getattr(call, "__name__", "?"))
+            return await real(call, *args, **kwargs)
+
+        monkeypatch.setattr(fastapi_dependencies, "run_in_threadpool", counting)
+        urls = [f"http://127.0.0.1:{port}/gradio_api/info", f"http://127.0.0.1:{port}/config"]  # a router's, the app's
+        before = [httpx.get(url, timeout=10).status_code for url in urls]
+        assert hops.count("login_check") == 2
+        assert gradio_speedups.run_login_check_inline(demo.app) > 10  # every route of Gradio's that checks
+        hops.clear()
+        after = [httpx.get(url, timeout=10).status_code for url in urls]
+        assert "login_check" not in hops
+        assert after == before == ([401, 401] if with_auth else [200, 200])  # the check still checks
+    finally:
+        demo.close()

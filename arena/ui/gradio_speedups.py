@@ -1,10 +1,14 @@
-"""Three measured fixes to Gradio's per-event costs (found with py-spy under ``bench/load.py``).
+"""Five measured fixes to Gradio's per-event costs (found with py-spy under ``bench/load.py``).
 
 1. Components an event leaves alone cost nothing (:func:`install`).
 2. Absent optional modules are looked for once, not at every event
    (:func:`remember_missing_modules`).
 3. Text components are converted in the event loop, not in a worker thread
    (:func:`process_text_components_inline`).
+4. A property-only update (a button enabled or disabled) is built once, not
+   once per session and event (:class:`PropUpdates`, used by :func:`install`).
+5. Gradio's login check runs in the event loop, not in a worker thread
+   (:func:`run_login_check_inline`).
 
 The first, in detail:
 
@@ -33,7 +37,8 @@ import importlib.util
 import inspect
 import logging
 import sys
-from typing import Any
+from collections import OrderedDict
+from typing import Any, Iterator
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +128,116 @@ def process_text_components_inline() -> bool:
     return True
 
 
+class PropUpdates:
+    """Remembers what a property-only update (``gr.update(interactive=False)``) of a component makes.
+
+    Why: for each such update Gradio builds a new instance of the component
+    from its constructor arguments and computes its configuration twice, for
+    every session, although the result depends only on the component as the
+    session shows it and on the update. A battle enables and disables its
+    buttons a few times per round, and under load that was a tenth of the
+    app's CPU (``bench/load.py``, profiled with py-spy). The first session
+    pays; later ones reuse the instance, its configuration and the message.
+
+    Only updates without a ``value`` and with hashable properties are
+    remembered; anything else returns None and goes through Gradio. The
+    instances are shared between sessions, which Gradio only reads (it makes
+    a new instance for any later update). Each session gets its own copy of
+    the configuration, the part Gradio writes to.
+    """
+
+    def __init__(self, capacity: int = 2048) -> None:
+        self._capacity = capacity
+        # (component id, id of the instance updated, the update) -> (that instance, new instance, config, message).
+        # Holding the updated instance keeps its id from being reused while the entry lives.
+        self._made: OrderedDict[tuple, tuple[Any, Any, dict, dict]] = OrderedDict()
+        self.built = 0
+
+    def apply(self, block: Any, update: Any, state: Any, *, postprocess: bool) -> dict | None:
+        """What Gradio would send for *update* of *block* in the session *state*, applied to *state*; None: not handled."""
+        from gradio.blocks import postprocess_update_dict
+        from gradio.utils import delete_none, is_prop_update
+
+        if block.stateful or not is_prop_update(update) or "value" in update:
+            return None
+        update = delete_none(dict(update), skip_value=True)
+        try:
+            frozen = tuple(sorted(update.items()))
+            hash(frozen)
+        except TypeError:
+            return None
+        shown = state.get(block._id, block)
+        key = (block._id, id(shown), frozen)
+        made = self._made.get(key)
+        if made is None:
+            kwargs = {**shown.constructor_args, **update, "render": False}
+            kwargs.pop("value", None)
+            kwargs.pop("__type__")
+            instance = block.__class__(**kwargs)
+            config = state.blocks_config.config_for_block(block._id, [], instance)
+            message = postprocess_update_dict(block=instance, update_dict=dict(update), postprocess=postprocess)
+            made = self._made[key] = (shown, instance, config, message)
+            self.built += 1
+            if len(self._made) > self._capacity:
+                self._made.popitem(last=False)
+        else:
+            self._made.move_to_end(key)
+        _, instance, config, message = made
+        state.blocks_config.blocks[block._id] = instance
+        state.config_values[block._id] = {**config, "props": dict(config.get("props", {}))}
+        return dict(message)
+
+
+prop_updates = PropUpdates()
+
+
+def run_login_check_inline(app: Any) -> int:
+    """Make the login check of every route of *app* (a launched Gradio app) run without a thread hop; returns how many.
+
+    Why: Gradio declares ``login_check`` as a plain function, and FastAPI
+    runs plain dependencies in its thread pool, so each request (two per
+    event: joining the queue and opening its stream) paid a hand-off to a
+    worker thread and back, for a dictionary lookup. It does no I/O, so it may
+    as well run in the event loop. The routes' dependency trees are edited in
+    place; anything that is not that plain function is left alone.
+    """
+    from fastapi.routing import APIRoute
+
+    inline: dict[Any, Any] = {}
+
+    def async_version(call: Any) -> Any:
+        async def login_check(**values: Any) -> Any:
+            return call(**values)
+
+        return login_check
+
+    def edit(dependant: Any) -> int:
+        count = 0
+        for sub in dependant.dependencies:
+            call = sub.call
+            if getattr(call, "__name__", "") == "login_check" and inspect.isfunction(call) and not (
+                inspect.iscoroutinefunction(call) or inspect.isgeneratorfunction(call)
+            ):
+                sub.call = inline.setdefault(call, async_version(call))
+                count += 1
+            count += edit(sub)
+        return count
+
+    def routes_of(routes: list[Any]) -> Iterator[Any]:
+        for route in routes:
+            if isinstance(route, APIRoute) or hasattr(route, "dependant"):
+                yield route
+            # FastAPI >= 0.130 keeps an included router's routes apart and builds their dependency trees anew, once,
+            # on first use ("effective" routes): build them now so that the edit reaches the trees requests use.
+            if callable(getattr(route, "effective_candidates", None)):
+                yield from routes_of(route.effective_candidates())
+
+    edited = sum(edit(route.dependant) for route in routes_of(app.routes) if getattr(route, "dependant", None) is not None)
+    if not edited:
+        log.warning("no login check found among Gradio's routes; requests keep their thread hop")
+    return edited
+
+
 def install() -> bool:
     """Install the shortcut once per process (and the other two fixes); True if the shortcut is in place."""
     from gradio.blocks import Block, Blocks
@@ -153,13 +268,21 @@ def install() -> bool:
         if not by_id.keys() <= {block._id for block in outputs}:
             return await original(self, block_fn, predictions, state)  # Gradio explains the mistake
         touched = [block for block in outputs if block._id in by_id and by_id[block._id] != _SKIP]
+        done: dict[int, Any] = {}
+        if state is not None:
+            for block in touched:
+                result = prop_updates.apply(block, by_id[block._id], state, postprocess=block_fn.postprocess)
+                if result is not None:
+                    done[block._id] = result
+        rest = [block for block in touched if block._id not in done]
         processed: list[Any] = []
-        if touched:
-            fewer = {block: by_id[block._id] for block in touched}
-            processed = await original(self, _FewerOutputs(block_fn, touched), fewer, state)
+        if rest:
+            fewer = {block: by_id[block._id] for block in rest}
+            processed = await original(self, _FewerOutputs(block_fn, rest), fewer, state)
         results = iter(processed)
         touched_ids = {block._id for block in touched}
-        return [next(results) if block._id in touched_ids else (None if block.stateful else dict(_SKIP)) for block in outputs]
+        return [done[block._id] if block._id in done else next(results) if block._id in touched_ids
+                else (None if block.stateful else dict(_SKIP)) for block in outputs]
 
     setattr(postprocess_data, _INSTALLED_FLAG, True)
     postprocess_data.__doc__ = original.__doc__
