@@ -127,6 +127,9 @@ class BattleRecord:
     moderation_flag: bool = False
 
 
+KNOWN_JUDGES = 100_000  # judge ids remembered per process (about 15 MB)
+
+
 class Store:
     """The arena's database: one instance per process, shared by all sessions."""
 
@@ -136,6 +139,7 @@ class Store:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._salt: str | None = None
+        self._known_judges: dict[str, int] = {}  # judge hash -> id, oldest first (see _judge_id)
         self._write_turn: ContextManager = write_turn_for(self.engine)
         if migrate:
             upgrade_schema(self.engine)
@@ -183,18 +187,32 @@ class Store:
         return hashlib.sha256(f"{salt}:{raw_identity}".encode()).hexdigest()
 
     def _judge_id(self, session: Session, judge_hash: str) -> int:
+        """The id of *judge_hash*'s row, created if new.
+
+        Ids already seen committed are remembered (they never change, and
+        judges are never deleted): a vote and a battle start each asked the
+        database first.
+        """
+        known = self._known_judges.get(judge_hash)
+        if known is not None:
+            return known
         found = session.scalar(select(Judge.id).where(Judge.judge_hash == judge_hash))
         if found is not None:
+            # Found by a transaction that had not created it, so committed: safe to remember. A row this
+            # transaction creates is not remembered, since the transaction may yet roll back.
+            if len(self._known_judges) >= KNOWN_JUDGES:
+                self._known_judges.pop(next(iter(self._known_judges)))
+            self._known_judges[judge_hash] = found
             return found
-        try:
-            with session.begin_nested():
-                judge = Judge(judge_hash=judge_hash, created_at=utcnow())
-                session.add(judge)
-            return judge.id
-        except IntegrityError:
-            found = session.scalar(select(Judge.id).where(Judge.judge_hash == judge_hash))
-            assert found is not None
-            return found
+        # Not a savepoint: pysqlite commits a SAVEPOINT taken before the transaction's first write on RELEASE, so
+        # the judge was stored even when the rest rolled back. ON CONFLICT DO NOTHING also settles a race with another
+        # instance creating the same judge (PostgreSQL waits for that insert, then skips its own).
+        dialect = session.get_bind().dialect.name
+        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        session.execute(insert(Judge).values(judge_hash=judge_hash, created_at=utcnow()).on_conflict_do_nothing(index_elements=["judge_hash"]))
+        created = session.scalar(select(Judge.id).where(Judge.judge_hash == judge_hash))
+        assert created is not None
+        return created
 
     # --- battles and conversations ------------------------------------------
     def save_start(self, battle: domain.Battle) -> None:
@@ -202,40 +220,21 @@ class Store:
         if battle.persisted:
             return
         now = utcnow()
+        # Core statements, not the ORM's unit of work: half of this method's CPU went to the latter.
         with self.writing() as session:
             judge_id = self._judge_id(session, battle.judge_hash)
             if battle.mode != "direct":
-                session.add(
-                    Battle(
-                        id=battle.id,
-                        mode=battle.mode,
-                        model_a=battle.sides["a"].model,
-                        model_b=battle.sides["b"].model,
-                        judge_id=judge_id,
-                        status="chatting",
-                        turns=0,
-                        leak_flag=False,
-                        leak_terms=[],
-                        error_flag=False,
-                        usage={},
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                session.flush()
-            for side_name, side in battle.sides.items():
-                session.add(
-                    Conversation(
-                        id=side.conversation_id,
-                        battle_id=battle.id if battle.mode != "direct" else None,
-                        side=side_name if battle.mode != "direct" else None,
-                        mode=battle.mode,
-                        model=side.model,
-                        system_prompt=side.system_prompt,
-                        judge_id=judge_id,
-                        created_at=now,
-                    )
-                )
+                session.execute(insert_into(Battle.__table__), [dict(
+                    id=battle.id, mode=battle.mode, model_a=battle.sides["a"].model, model_b=battle.sides["b"].model,
+                    judge_id=judge_id, status="chatting", turns=0, leak_flag=False, leak_terms=[], error_flag=False,
+                    usage={}, created_at=now, updated_at=now,
+                )])
+            session.execute(insert_into(Conversation.__table__), [dict(
+                id=side.conversation_id,
+                battle_id=battle.id if battle.mode != "direct" else None,
+                side=side_name if battle.mode != "direct" else None,
+                mode=battle.mode, model=side.model, system_prompt=side.system_prompt, judge_id=judge_id, created_at=now,
+            ) for side_name, side in battle.sides.items()])
         battle.persisted = True
 
     def save_turn(self, battle: domain.Battle, *, regenerated: bool) -> None:
@@ -308,16 +307,19 @@ class Store:
             with self.writing() as session:
                 judge_id = self._judge_id(session, judge_hash)
                 conversation_a, conversation_b, finish_reasons = self._current_transcript(session, battle_id)
-                moderated = bool(session.scalar(select(Battle.moderation_flag).where(Battle.id == battle_id)))
-                session.add(Vote(battle_id=battle_id, judge_id=judge_id, time_to_vote_s=time_to_vote_s, created_at=utcnow(),
-                                 prompt_hash=prompt_hash(m["content"] for m in conversation_a if m["role"] == "user"),
-                                 transcript=freeze(conversation_a, conversation_b, finish_reasons), moderation_flag=moderated,
-                                 **vote_columns(facts)))
-                session.flush()
+                # Closing the battle tells whether moderation flagged it, in one statement (undone if the insert fails).
+                moderated = bool(session.scalar(
+                    update(Battle).where(Battle.id == battle_id).values(status="voted", updated_at=utcnow()).returning(Battle.moderation_flag)
+                ))
+                session.execute(insert_into(Vote.__table__), [dict(
+                    battle_id=battle_id, judge_id=judge_id, time_to_vote_s=time_to_vote_s, created_at=utcnow(),
+                    prompt_hash=prompt_hash(m["content"] for m in conversation_a if m["role"] == "user"),
+                    transcript=freeze(conversation_a, conversation_b, finish_reasons), moderation_flag=moderated,
+                    **vote_columns(facts),
+                )])
                 self._bump_counts(session, Counter(
                     (category, facts.model_a, facts.model_b, facts.winner) for category in categories_of(facts, self.long_prompt_tokens)
                 ))
-                session.execute(update(Battle).where(Battle.id == battle_id).values(status="voted", updated_at=utcnow()))
         except IntegrityError:
             existing = self.vote_for(battle_id)
             if existing is None:

@@ -132,6 +132,36 @@ def test_judges_are_salted_hashes(store: Store) -> None:
             assert "203.0.113.9" not in repr(rows)
 
 
+def test_a_judges_id_is_asked_of_the_database_once_it_is_committed(store: Store) -> None:
+    """Judge ids are remembered once seen committed; one from a transaction that rolled back never is."""
+    judge = store.hash_judge("198.51.100.7")
+    with pytest.raises(RuntimeError), store.writing() as session:  # created, then rolled back
+        store._judge_id(session, judge)
+        raise RuntimeError("the transaction fails after creating the judge")
+    assert judge not in store._known_judges
+    with store.session() as session:  # nor stored: the judge's insert rolled back with the rest
+        assert session.scalar(select(Judge.id).where(Judge.judge_hash == judge)) is None
+    first = played(store, judge="198.51.100.7")  # creates it for good (not remembered: created by that transaction)
+    with store.session() as session:
+        stored = session.scalar(select(Judge.id).where(Judge.judge_hash == judge))
+    assert stored is not None and store._known_judges.get(judge) is None
+    asked: list[str] = []
+    listen = lambda *args: asked.append(args[2])  # noqa: E731 - (conn, cursor, statement, ...)
+    from sqlalchemy import event
+
+    event.listen(store.engine, "before_cursor_execute", listen)
+    try:
+        played(store, judge="198.51.100.7")  # found committed: remembered
+        assert store._known_judges[judge] == stored
+        asked.clear()
+        store.record_vote(first.id, vote_facts(first, "tie"), judge, 2.0)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listen)
+    assert not any("FROM judges" in statement for statement in asked), asked
+    with store.session() as session:
+        assert session.scalar(text("SELECT judge_id FROM votes")) == stored
+
+
 def test_salt_is_shared_through_the_database(database_url: str) -> None:
     """Two store instances (two app processes) agree on the judge salt."""
     first, second = Store(database_url), Store(database_url)
