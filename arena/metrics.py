@@ -26,6 +26,14 @@ TOKENS_PER_SECOND = Histogram(
 )
 GENERATION_ERRORS = Counter("arena_generation_errors_total", "Answers that failed, per model and kind of error.", ["model", "kind"])
 GENERATIONS_IN_FLIGHT = Gauge("arena_generations_in_flight", "Answers being generated now, per model (the queue in front of each backend).", ["model"])
+GC_PAUSE = Histogram(
+    "arena_gc_pause_seconds", "Garbage collections of this process, by generation (2: a full one); nothing else runs meanwhile.",
+    ["generation"], buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
+EVENT_LOOP_LAG = Histogram(
+    "arena_event_loop_lag_seconds", "How late the web server's event loop runs a task it was asked to run at a given time.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 ACTIVE_BATTLES = Gauge("arena_active_battles", "Battles and chats held in memory by this instance (active sessions).")
 
 

@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from arena import responsiveness
 from arena.config import load_catalogue
 from arena.language import use_helper_process
 from arena.leaderboard import LeaderboardService
@@ -82,6 +83,11 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     )
     gradio_speedups.run_login_check_inline(demo.app)
     _serve_metrics(demo)
+    responsiveness.watch_gc()
+    loop = responsiveness.server_loop(getattr(demo, "server", None))
+    if loop is not None:
+        responsiveness.watch_loop(loop)
+    responsiveness.settle_heap()  # last: what start-up made is the app itself, never garbage
     log.info("Starling Arena is running at http://%s:%d (metrics on /metrics)", host, port)
     if block:
         stop_on_sigterm()

@@ -103,6 +103,7 @@ class Stats:
     vote_ack: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     loop_lag: list[float] = field(default_factory=list)
+    app_health: dict[str, dict[float, float]] = field(default_factory=dict)  # histogram buckets over the measurement
 
 
 async def voter(config: AppConfig, client: httpx.AsyncClient, stats: Stats, until: float, args: argparse.Namespace,
@@ -213,11 +214,38 @@ async def run_level(app_urls: list[str], upstream_url: str, n: int, args: argpar
             return {name: sum(cpu_seconds(pid, descendants=name != "voters") for pid in group) for name, group in pids.items()}
 
         cpu_before = used()
+        health_before = [await app_health(clients[0], url) for url in app_urls]
         lag_task = asyncio.create_task(loop_lag(stats.loop_lag))
         await asyncio.gather(*tasks)
         lag_task.cancel()
         cpu = {name: seconds - cpu_before[name] for name, seconds in used().items()}
+        health_after = [await app_health(clients[0], url) for url in app_urls]
+        for before, after in zip(health_before, health_after):
+            for key, buckets in after.items():
+                stats.app_health[key] = {bound: stats.app_health.get(key, {}).get(bound, 0.0) + count - before.get(key, {}).get(bound, 0.0)
+                                         for bound, count in buckets.items()}
         return stats, baseline, time.monotonic() - started, cpu
+
+
+async def app_health(client: httpx.AsyncClient, url: str) -> dict[str, dict[float, float]]:
+    """Cumulative buckets of the app's event-loop lag and full-GC pause histograms, from its /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    wanted = {"arena_event_loop_lag_seconds": "loop lag", "arena_gc_pause_seconds": "full GC"}
+    found: dict[str, dict[float, float]] = {}
+    for family in text_string_to_metric_families((await client.get(f"{url}/metrics")).text):
+        for sample in family.samples:
+            key = wanted.get(sample.name.removesuffix("_bucket")) if sample.name.endswith("_bucket") else None
+            if key and (key != "full GC" or sample.labels.get("generation") == "2"):
+                found.setdefault(key, {})[float(sample.labels["le"])] = sample.value
+    return found
+
+
+def bucket_quantile(buckets: dict[float, float], q: float) -> float:
+    """The upper bound of the histogram bucket holding quantile *q* (cumulative *buckets*: bound -> count)."""
+    ordered = sorted(buckets.items())
+    total = ordered[-1][1] if ordered else 0
+    return next((bound for bound, count in ordered if total and count >= q * total), float("nan"))
 
 
 async def loop_lag(lags: list[float], every_s: float = 0.02) -> None:
@@ -305,6 +333,11 @@ def main() -> None:
                         + f"; app {cpu['app'] * 1000 / max(stats.battles, 1):.0f} ms per battle", flush=True)
                     print(f"  voters' event loop lag (inflates their timings): p50 {percentile(stats.loop_lag, 50) * 1000:.1f} ms,"
                           f" p99 {percentile(stats.loop_lag, 99) * 1000:.1f} ms", flush=True)
+                    lag, collections = stats.app_health.get("loop lag", {}), stats.app_health.get("full GC", {})
+                    print(f"  app's event loop lag (/metrics, bucket bounds): p50 <= {bucket_quantile(lag, 0.5) * 1000:g} ms, "
+                          f"p99 <= {bucket_quantile(lag, 0.99) * 1000:g} ms; full garbage collections: "
+                          f"{max(collections.values(), default=0):.0f}, longest <= {bucket_quantile(collections, 1.0) * 1000:g} ms",
+                          flush=True)
                     for error in stats.errors[:3]:
                         print(f"  error: {error}", flush=True)
                     summary.append(line)
