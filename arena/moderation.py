@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Protocol
 
-import httpx
+from arena.http_clients import async_client
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ class OpenAIModerator:
         if self.model:
             body["model"] = self.model
         # One client per call: a client is bound to its event loop, and one request per turn needs no pool.
-        async with httpx.AsyncClient(timeout=self._timeout_s, headers=self._headers) as client:
+        async with async_client(timeout=self._timeout_s, headers=self._headers) as client:
             response = await client.post(self.url, json=body)
         response.raise_for_status()
         categories: set[str] = set()

@@ -25,6 +25,7 @@ from arena.backends.base import (
     Message,
     SamplingParams,
 )
+from arena.http_clients import async_client
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class OpenAICompatBackend:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
         headers = {"Authorization": f"Bearer {key}"}
         self.endpoints = [
-            Endpoint(url=url, lanes=ClientLanes(lambda: httpx.AsyncClient(timeout=http_timeout, limits=limits, headers=headers)))
+            Endpoint(url=url, lanes=ClientLanes(lambda: async_client(timeout=http_timeout, limits=limits, headers=headers)))
             for url in endpoints
         ]
         self._api_key = key
@@ -326,7 +327,7 @@ class OpenAICompatBackend:
         url = endpoint.url.rstrip("/") + "/models"
         started = time.monotonic()
         try:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeouts.connect * 2, connect=self.timeouts.connect)) as client:
+            async with async_client(timeout=httpx.Timeout(self.timeouts.connect * 2, connect=self.timeouts.connect)) as client:
                 response = await client.get(url, headers={"Authorization": f"Bearer {self._api_key}"})
         except httpx.HTTPError as exc:
             return False, f"unreachable ({type(exc).__name__})", [], 0.0
@@ -348,7 +349,7 @@ class OpenAICompatBackend:
         """vLLM's ``GET /health`` beside ``/v1`` (a server may list models while its engine is dead); None if fine or absent."""
         root = endpoint.url.rstrip("/").removesuffix("/v1")
         try:
-            async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeouts.connect * 2, connect=self.timeouts.connect)) as client:
+            async with async_client(timeout=httpx.Timeout(self.timeouts.connect * 2, connect=self.timeouts.connect)) as client:
                 response = await client.get(root + "/health")
         except httpx.HTTPError as exc:
             return f"/health unreachable ({type(exc).__name__})"
