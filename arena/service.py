@@ -291,7 +291,8 @@ class Arena:
                 await self._await_start_saved(runtime, saving)
             self._streaming += 1
             try:
-                yield battle
+                if not runtime.finished:  # answers all in while the start was stored: the wrapped-up turn comes next
+                    yield battle  # the prompt's echo
                 shown = 0.0  # the echo of the prompt above does not hold back the first token
                 while True:
                     await changed.wait()

@@ -139,7 +139,7 @@ class Store:
         self.engine = make_engine(url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._salt: str | None = None
-        self._known_judges: dict[str, int] = {}  # judge hash -> id, oldest first (see _judge_id)
+        self._known_judges: dict[str, int] = {}  # judge hash -> id (see _judge_id)
         self._write_turn: ContextManager = write_turn_for(self.engine)
         if migrate:
             upgrade_schema(self.engine)
@@ -201,7 +201,7 @@ class Store:
             # Found by a transaction that had not created it, so committed: safe to remember. A row this
             # transaction creates is not remembered, since the transaction may yet roll back.
             if len(self._known_judges) >= KNOWN_JUDGES:
-                self._known_judges.pop(next(iter(self._known_judges)))
+                self._known_judges.clear()  # start over: one step, safe with other threads writing (PostgreSQL)
             self._known_judges[judge_hash] = found
             return found
         # Not a savepoint: pysqlite commits a SAVEPOINT taken before the transaction's first write on RELEASE, so

@@ -313,6 +313,36 @@ def test_a_turn_is_acted_on_only_once_wrapped_up(arena: Arena, up: Upstream, mon
         assert [m["content"] for m in result.sides[side_of(result, "Alpha-Model")].messages] == ["hi", "Hello! I was built by Alpha Labs."]
 
 
+def test_answers_in_before_the_start_is_stored_are_not_offered_for_a_vote_early(arena: Arena, up: Upstream,
+                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fast model and a slow database: both answers end while the battle's first write runs. The prompt's echo
+    must not show that finished turn as votable before its leak check and storage (the echo came first, and did)."""
+    import time
+
+    up.behavior = Behavior(reply="Hello! I was built by Alpha Labs.")
+    stored: list[bool] = []
+    real_start, real_turn = arena.store.save_start, arena.store.save_turn
+
+    def slow_save_start(*args, **kwargs):
+        time.sleep(0.5)  # the answers (instant here) are all in meanwhile
+        return real_start(*args, **kwargs)
+
+    def recorded_save_turn(*args, **kwargs):
+        real_turn(*args, **kwargs)
+        stored.append(True)
+
+    monkeypatch.setattr(arena.store, "save_start", slow_save_start)
+    monkeypatch.setattr(arena.store, "save_turn", recorded_save_turn)
+
+    async def scenario() -> list[tuple[bool, bool, bool]]:
+        battle = start(arena)
+        return [(update.can_vote, update.leaked, bool(stored)) async for update in arena.send(battle.id, "hi", "s1")]
+
+    seen = asyncio.run(scenario())
+    assert seen[-1] == (True, True, True)  # votable in the end: leak flagged, turn stored
+    assert all(stored_then for votable, _, stored_then in seen if votable), seen
+
+
 def test_unavailable_models_leave_pairing(tmp_path: Path, sqlite_url: str, up: Upstream) -> None:
     """A model whose /models probe fails is not paired; with one model left, a clear message."""
     up.behavior = Behavior(models_status=500)
