@@ -210,3 +210,31 @@ def test_the_login_check_runs_without_a_thread_hop_and_still_checks(with_auth: b
         assert after == before == ([401, 401] if with_auth else [200, 200])  # the check still checks
     finally:
         demo.close()
+
+
+async def test_the_analytics_summary_takes_a_thread_trip_only_when_due(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradio.queueing as queueing
+
+    assert gradio_speedups.summarise_analytics_only_when_due()
+    assert gradio_speedups.summarise_analytics_only_when_due()  # idempotent
+    assert queueing.run_sync is gradio_speedups._run_sync_unless_idle
+    trips: list[str] = []
+
+    async def recording(fn, *args, **kwargs):  # noqa: ANN001, ANN202 - stands in for the thread trip
+        trips.append(fn.__name__)
+        return "computed" if fn.__name__ == "compute_analytics_summary" else fn(*args, **kwargs)
+
+    monkeypatch.setattr(gradio_speedups, "_real_run_sync", recording)
+    with gr.Blocks() as demo:
+        gr.Button("x")
+    demo.queue()
+    queue = demo._queue
+    queue.ANAYLTICS_CACHE_FREQUENCY, queue.event_count_at_last_cache = 3, 0
+    queue.cached_event_analytics_summary = {"functions": {"earlier": {}}}
+    summaries = []
+    for recorded in (1, 2, 3):
+        queue.events_recorded = recorded
+        summaries.append(await queueing.run_sync(queue.compute_analytics_summary, [{"function": "f"}]))
+    assert summaries == [{"functions": {"earlier": {}}}] * 2 + ["computed"]
+    assert trips == ["compute_analytics_summary"]  # only the due one went to a thread
+    assert await queueing.run_sync(len, [1, 2]) == 2 and trips[-1] == "len"  # anything else still does

@@ -1,4 +1,4 @@
-"""Five measured fixes to Gradio's per-event costs (found with py-spy under ``bench/load.py``).
+"""Six measured fixes to Gradio's per-event costs (found with py-spy under ``bench/load.py``).
 
 1. Components an event leaves alone cost nothing (:func:`install`).
 2. Absent optional modules are looked for once, not at every event
@@ -9,6 +9,8 @@
    once per session and event (:class:`PropUpdates`, used by :func:`install`).
 5. Gradio's login check runs in the event loop, not in a worker thread
    (:func:`run_login_check_inline`).
+6. The queue's analytics summary takes a worker-thread trip only when it is
+   due, not after every event (:func:`summarise_analytics_only_when_due`).
 
 The first, in detail:
 
@@ -238,12 +240,50 @@ def run_login_check_inline(app: Any) -> int:
     return edited
 
 
+async def _run_sync_unless_idle(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``anyio.to_thread.run_sync`` for ``gradio.queueing``, except for an analytics summary that is not due."""
+    queue = getattr(fn, "__self__", None)
+    if getattr(fn, "__name__", "") == "compute_analytics_summary" and queue is not None:
+        due = queue.events_recorded - queue.event_count_at_last_cache >= queue.ANAYLTICS_CACHE_FREQUENCY
+        if not due:
+            return queue.cached_event_analytics_summary  # what the method returns when it is not due
+    return await _real_run_sync(fn, *args, **kwargs)
+
+
+_real_run_sync: Any = None
+
+
+def summarise_analytics_only_when_due() -> bool:
+    """Let Gradio's queue skip the thread trip for an analytics summary it would not compute; True if in place.
+
+    Why: after every event the queue hands ``compute_analytics_summary`` to
+    a worker thread, which returns at once unless a summary is due (once per
+    ``GRADIO_ANALYTICS_CACHE_FREQUENCY`` events, which ``server.serve`` sets
+    to 1,000). The trip itself (a thread hand-off, a wake-up of the loop) was
+    the cost: three per battle. A due summary still goes to a thread.
+    """
+    global _real_run_sync
+    import gradio.queueing as queueing
+
+    if queueing.run_sync is _run_sync_unless_idle:
+        return True
+    needed = ("events_recorded", "event_count_at_last_cache", "ANAYLTICS_CACHE_FREQUENCY", "cached_event_analytics_summary")
+    source = inspect.getsource(queueing.Queue.__init__) + inspect.getsource(queueing.Queue.compute_analytics_summary)
+    if not all(name in source for name in needed):
+        log.warning("Gradio's queue analytics changed shape; each event keeps its thread trip for them")
+        return False
+    _real_run_sync = queueing.run_sync
+    queueing.run_sync = _run_sync_unless_idle
+    return True
+
+
 def install() -> bool:
     """Install the shortcut once per process (and the other two fixes); True if the shortcut is in place."""
     from gradio.blocks import Block, Blocks
 
     remember_missing_modules()
     process_text_components_inline()
+    summarise_analytics_only_when_due()
 
     original = Blocks.postprocess_data
     if getattr(original, _INSTALLED_FLAG, False):
