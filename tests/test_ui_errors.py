@@ -153,6 +153,19 @@ def test_buttons_already_shown_are_not_sent_again(arena: Arena) -> None:
 def test_picking_a_model_resets_only_a_battle_in_progress(arena: Arena) -> None:
     with gr.Blocks():
         tab = PairTab(arena, "named")
-    assert tab._on_pick(None, tab.shown.value) == gr.skip()  # nothing to reset: nothing sent
-    view = tab._on_pick("some-battle", tab.shown.value)
+    assert asyncio.run(tab._on_pick(None, tab.shown.value)) == gr.skip()  # nothing to reset: nothing sent
+    view = asyncio.run(tab._on_pick("some-battle", tab.shown.value))
     assert view[tab.battle_id] is None and view[tab.chat_a] == [] and view[tab.prompt] == ""
+
+
+def test_cheap_handlers_run_in_the_event_loop(arena: Arena) -> None:
+    """Gradio runs a plain function in a worker thread; the handlers that only build a view are coroutines, so a new
+    round or a pick costs no thread trip."""
+    import inspect
+
+    from arena.ui.direct_tab import DirectTab
+
+    with gr.Blocks():
+        pair, direct = PairTab(arena, "named"), DirectTab(arena)
+    for handler in (pair._on_new_round, pair._on_pick, direct._on_clear, direct._on_pick):
+        assert inspect.iscoroutinefunction(handler), handler

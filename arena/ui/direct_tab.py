@@ -61,13 +61,14 @@ class DirectTab(ChatTab):
         async for view in self._send_flow("direct", prompt, chat_id, [model or ""], shown, request):
             yield view
 
-    def _on_clear(self, shown: dict | None) -> dict:
+    async def _on_clear(self, shown: dict | None) -> dict:
+        # async, though it awaits nothing: Gradio runs a plain function in a worker thread.
         return self.changed_only(self._view(None, prompt="", relabel=True), shown)
 
-    def _on_pick(self, chat_id: str | None, shown: dict | None) -> dict:
+    async def _on_pick(self, chat_id: str | None, shown: dict | None) -> dict:
         """Another model ends the chat in progress. Before any chat there is nothing to reset, and resetting anyway
         could race a first message sent right after the pick."""
-        return self._on_clear(shown) if chat_id else gr.skip()
+        return await self._on_clear(shown) if chat_id else gr.skip()
 
     def _wire(self) -> None:
         inputs = [self.prompt, self.battle_id, self.pick, self.shown]

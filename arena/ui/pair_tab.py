@@ -141,13 +141,14 @@ class PairTab(ChatTab):
         on_vote.__name__ = f"vote_{winner.replace(' ', '_').replace('(', '').replace(')', '')}"
         return on_vote
 
-    def _on_new_round(self, shown: dict | None) -> dict:
+    async def _on_new_round(self, shown: dict | None) -> dict:
+        # async, though it awaits nothing: Gradio runs a plain function in a worker thread, a trip per round.
         return self.changed_only(self._view(None, prompt="", relabel=True), shown)
 
-    def _on_pick(self, battle_id: str | None, shown: dict | None) -> dict:
+    async def _on_pick(self, battle_id: str | None, shown: dict | None) -> dict:
         """Another model ends the battle in progress. Before any battle there is nothing to reset, and resetting
         anyway could race a first message sent right after the pick."""
-        return self._on_new_round(shown) if battle_id else gr.skip()
+        return await self._on_new_round(shown) if battle_id else gr.skip()
 
     # --- wiring --------------------------------------------------------------------
     def _wire(self) -> None:
