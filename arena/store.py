@@ -88,6 +88,11 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def upsert_for(session: Session):  # noqa: ANN201 - sqlalchemy's dialect-specific insert()
+    """The ``insert`` of *session*'s dialect, the one with ``on_conflict_do_*`` (SQLite and PostgreSQL spell it alike)."""
+    return sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+
+
 def write_turn_for(engine: Engine) -> ContextManager:
     """How writers of *engine*'s database take turns: on SQLite a :class:`WriteTurn` (its file's lock file
     beside it); PostgreSQL locks rows, not the database, so nothing."""
@@ -207,9 +212,7 @@ class Store:
         # Not a savepoint: pysqlite commits a SAVEPOINT taken before the transaction's first write on RELEASE, so
         # the judge was stored even when the rest rolled back. ON CONFLICT DO NOTHING also settles a race with another
         # instance creating the same judge (PostgreSQL waits for that insert, then skips its own).
-        dialect = session.get_bind().dialect.name
-        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
-        session.execute(insert(Judge).values(judge_hash=judge_hash, created_at=utcnow()).on_conflict_do_nothing(index_elements=["judge_hash"]))
+        session.execute(upsert_for(session)(Judge).values(judge_hash=judge_hash, created_at=utcnow()).on_conflict_do_nothing(index_elements=["judge_hash"]))
         created = session.scalar(select(Judge.id).where(Judge.judge_hash == judge_hash))
         assert created is not None
         return created
@@ -340,8 +343,7 @@ class Store:
         """Add to vote_counts with one upsert per key (atomic on SQLite and PostgreSQL)."""
         if not increments:
             return
-        dialect = session.get_bind().dialect.name
-        insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
+        insert = upsert_for(session)
         rows = [dict(category=c, model_a=a, model_b=b, winner=w, n=n) for (c, a, b, w), n in sorted(increments.items())]
         statement = insert(VoteCount)
         statement = statement.on_conflict_do_update(

@@ -203,8 +203,6 @@ def run_login_check_inline(app: Any) -> int:
     as well run in the event loop. The routes' dependency trees are edited in
     place; anything that is not that plain function is left alone.
     """
-    from fastapi.routing import APIRoute
-
     inline: dict[Any, Any] = {}
 
     def async_version(call: Any) -> Any:
@@ -227,14 +225,14 @@ def run_login_check_inline(app: Any) -> int:
 
     def routes_of(routes: list[Any]) -> Iterator[Any]:
         for route in routes:
-            if isinstance(route, APIRoute) or hasattr(route, "dependant"):
+            if getattr(route, "dependant", None) is not None:  # an APIRoute, or one of FastAPI's effective routes
                 yield route
             # FastAPI >= 0.130 keeps an included router's routes apart and builds their dependency trees anew, once,
             # on first use ("effective" routes): build them now so that the edit reaches the trees requests use.
             if callable(getattr(route, "effective_candidates", None)):
                 yield from routes_of(route.effective_candidates())
 
-    edited = sum(edit(route.dependant) for route in routes_of(app.routes) if getattr(route, "dependant", None) is not None)
+    edited = sum(edit(route.dependant) for route in routes_of(app.routes))
     if not edited:
         log.warning("no login check found among Gradio's routes; requests keep their thread hop")
     return edited
