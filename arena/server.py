@@ -82,6 +82,7 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
         app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(ApiGuard, blocks=demo)]},
     )
     gradio_speedups.run_login_check_inline(demo.app)
+    keep_connections_alive(demo, arena.settings.keep_alive_seconds)
     _serve_metrics(demo)
     responsiveness.watch_gc()
     loop = responsiveness.server_loop(getattr(demo, "server", None))
@@ -93,6 +94,25 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
         stop_on_sigterm()
         demo.block_thread()
     return Running(arena=arena, demo=demo)
+
+
+def keep_connections_alive(demo, seconds: float) -> bool:  # noqa: ANN001 - gr.Blocks, launched
+    """Keep idle client connections open *seconds* (uvicorn's default is 5 s, which Gradio keeps); True if set.
+
+    Why: a client that reuses a pooled connection just as the server closes
+    it gets a reset instead of an answer. A load balancer that keeps its
+    upstream connections longer than the app (60 s on AWS ALB and nginx)
+    turns that race into sporadic 502s, and the load benchmark's HTTP client
+    (which expires idle connections after 5 s as well) into sporadic read
+    errors. The server must be the side that waits longer. Connections
+    accepted from now on use the new value; the app has taken none yet.
+    """
+    config = getattr(getattr(demo, "server", None), "config", None)
+    if config is None or not hasattr(config, "timeout_keep_alive"):
+        log.warning("cannot set the keep-alive of Gradio's server (its shape changed); idle connections close after uvicorn's default")
+        return False
+    config.timeout_keep_alive = seconds
+    return True
 
 
 def stop_on_sigterm() -> bool:

@@ -59,6 +59,7 @@ class Settings:
     min_vote_seconds: float = _setting(1.5, "Votes cast sooner than this after both answers finished are refused (nobody reads two answers that fast).")
     admin_password: str = _setting("", "Password of the Admin tab (exports, and later model operations); empty: the tab refuses everything.")
     export_dir: str = _setting("", "Where the Admin tab writes export files (empty: exports/ in the project).")
+    keep_alive_seconds: float = _setting(75.0, "Seconds the web server keeps an idle HTTP connection open; keep it above the load balancer's idle timeout (60 s on AWS ALB and nginx).")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

@@ -86,3 +86,21 @@ def test_the_server_loop_is_found_on_a_started_server_only() -> None:
         assert responsiveness.server_loop(None) is None
     finally:
         loop.close()
+
+
+def test_absent_modules_are_remembered_and_present_ones_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    absent = "arena_no_such_module_xyz"
+    monkeypatch.delitem(sys.modules, absent, raising=False)
+    try:
+        assert responsiveness.remember_missing_modules((absent, "json")) == [absent]
+        assert sys.modules[absent] is None
+        with pytest.raises(ImportError):
+            __import__(absent)
+        import json
+
+        assert json.dumps([1]) == "[1]"
+        assert responsiveness.remember_missing_modules((absent,)) == []  # already known
+    finally:
+        sys.modules.pop(absent, None)

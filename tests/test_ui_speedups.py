@@ -59,24 +59,6 @@ def test_non_dict_results_go_through_gradio(monkeypatch: pytest.MonkeyPatch) -> 
     assert asyncio.run(demo.postprocess_data(fn, list(values), SessionState(demo))) == expected
 
 
-def test_absent_modules_are_remembered_and_present_ones_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    absent = "arena_no_such_module_xyz"
-    monkeypatch.delitem(sys.modules, absent, raising=False)
-    try:
-        assert gradio_speedups.remember_missing_modules((absent, "json")) == [absent]
-        assert sys.modules[absent] is None
-        with pytest.raises(ImportError):
-            __import__(absent)
-        import json
-
-        assert json.dumps([1]) == "[1]"
-        assert gradio_speedups.remember_missing_modules((absent,)) == []  # already known
-    finally:
-        sys.modules.pop(absent, None)
-
-
 def test_text_components_are_converted_in_the_event_loop_and_files_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
 
@@ -238,3 +220,59 @@ async def test_the_analytics_summary_takes_a_thread_trip_only_when_due(monkeypat
     assert summaries == [{"functions": {"earlier": {}}}] * 2 + ["computed"]
     assert trips == ["compute_analytics_summary"]  # only the due one went to a thread
     assert await queueing.run_sync(len, [1, 2]) == 2 and trips[-1] == "len"  # anything else still does
+
+
+def test_state_writes_keep_their_configuration_and_still_store_value_and_lifetime(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gradio.state_holder as state_holder
+    from gradio.blocks import BlocksConfig
+
+    setitem = state_holder.SessionState.__setitem__
+    monkeypatch.setattr(state_holder.SessionState, "__setitem__", getattr(setitem, "__wrapped__", setitem))  # Gradio's own
+    with gr.Blocks() as demo:
+        remembered = gr.State({}, time_to_live=60)
+        box = gr.Textbox()
+    slow = SessionState(demo)
+    slow[remembered._id] = {"k": 1}
+    slow[box._id] = gr.Textbox("replaced", render=False)  # a component write: not a State
+    assert gradio_speedups.keep_state_configs()
+    assert gradio_speedups.keep_state_configs()  # idempotent
+    fast = SessionState(demo)
+    computed: list[int] = []
+    real = BlocksConfig.config_for_block
+    monkeypatch.setattr(BlocksConfig, "config_for_block", staticmethod(lambda _id, *a, **k: computed.append(_id) or real(_id, *a, **k)))
+    fast[remembered._id] = {"k": 1}
+    fast[box._id] = gr.Textbox("replaced", render=False)
+    assert computed == [box._id]  # the State's configuration was not recomputed; the component's was
+    assert fast.state_data == slow.state_data and fast[remembered._id] == {"k": 1}
+    assert fast._state_ttl[remembered._id][0] == 60 and set(fast._state_ttl) == set(slow._state_ttl)
+    assert fast.config_values == slow.config_values  # what a reconnecting page would get is unchanged
+
+
+def test_type_hints_are_read_once_per_handler_and_stay_right(monkeypatch: pytest.MonkeyPatch) -> None:
+    import typing
+
+    import gradio.utils as gradio_utils
+
+    hints = gradio_utils.get_type_hints
+    monkeypatch.setattr(gradio_utils, "get_type_hints", getattr(hints, "__wrapped__", hints))  # Gradio's own, for this test
+    read: list[object] = []
+    real = typing.get_type_hints
+    monkeypatch.setattr(typing, "get_type_hints", lambda fn, *a, **k: read.append(fn) or real(fn, *a, **k))
+
+    class Tab:
+        def on_send(self, prompt: str, request: gr.Request) -> None: ...
+
+    def plain(x: int) -> None: ...
+
+    expected = gradio_utils.get_type_hints(Tab().on_send)
+    assert gradio_speedups.remember_type_hints()
+    assert gradio_speedups.remember_type_hints()  # idempotent
+    read.clear()
+    tab = Tab()
+    for _ in range(3):
+        assert gradio_utils.get_type_hints(tab.on_send) == expected  # a fresh bound method each time
+        assert gradio_utils.get_type_hints(plain) == {"x": int, "return": type(None)}
+    assert len(read) == 2  # once per function
+    gradio_utils.get_type_hints(plain)["x"] = str  # a caller's change does not leak into the next call
+    assert gradio_utils.get_type_hints(plain)["x"] is int
+    assert gradio_utils.get_type_hints(len) == {}  # a builtin: no hints, and nothing kept

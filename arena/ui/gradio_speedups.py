@@ -1,8 +1,8 @@
-"""Six measured fixes to Gradio's per-event costs (found with py-spy under ``bench/load.py``).
+"""Eight measured fixes to Gradio's per-event costs (found with py-spy under ``bench/load.py``).
 
 1. Components an event leaves alone cost nothing (:func:`install`).
 2. Absent optional modules are looked for once, not at every event
-   (:func:`remember_missing_modules`).
+   (:func:`arena.responsiveness.remember_missing_modules`).
 3. Text components are converted in the event loop, not in a worker thread
    (:func:`process_text_components_inline`).
 4. A property-only update (a button enabled or disabled) is built once, not
@@ -11,6 +11,10 @@
    (:func:`run_login_check_inline`).
 6. The queue's analytics summary takes a worker-thread trip only when it is
    due, not after every event (:func:`summarise_analytics_only_when_due`).
+7. An event handler's type hints are read once, not at every event
+   (:func:`remember_type_hints`).
+8. Writing a ``gr.State`` does not recompute its configuration, which never
+   changes (:func:`keep_state_configs`).
 
 The first, in detail:
 
@@ -35,18 +39,17 @@ change shape, the wrapper is not installed and a warning is logged
 
 from __future__ import annotations
 
-import importlib.util
+import datetime
 import inspect
 import logging
-import sys
+import weakref
 from collections import OrderedDict
 from typing import Any, Iterator
 
+from arena.responsiveness import remember_missing_modules
+
 log = logging.getLogger(__name__)
 
-# Imported on every call by code on the hot path, inside try/except ImportError: Gradio imports matplotlib
-# twice per event (to switch its backend), httpcore imports sniffio around its locks.
-OPTIONAL_PER_CALL = ("matplotlib", "sniffio")
 _SKIP = {"__type__": "update"}
 _INSTALLED_FLAG = "_arena_skip_shortcut"
 
@@ -60,21 +63,6 @@ class _FewerOutputs:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._block_fn, name)
-
-
-def remember_missing_modules(names: tuple[str, ...] = OPTIONAL_PER_CALL) -> list[str]:
-    """Make ``import name`` fail at once for each of *names* that is not installed; returns those.
-
-    Why: a failed import is not cached by Python, so each attempt searches
-    every ``sys.path`` entry again. Gradio and httpcore try such imports on
-    every event and stream; under load that was about 5 % of the app's CPU.
-    A ``None`` in ``sys.modules`` is Python's own way to say "known absent":
-    the import raises ``ModuleNotFoundError`` without touching the disk.
-    """
-    missing = [name for name in names if name not in sys.modules and importlib.util.find_spec(name) is None]
-    for name in missing:
-        sys.modules[name] = None  # type: ignore[assignment]
-    return missing
 
 
 class _InlineTextProcessing:
@@ -275,6 +263,78 @@ def summarise_analytics_only_when_due() -> bool:
     return True
 
 
+def remember_type_hints() -> bool:
+    """Let Gradio read each event handler's type hints once, not at every event; True if in place.
+
+    Why: to find which parameters want a ``gr.Request`` or event data, Gradio
+    evaluates the handler's annotations (``typing.get_type_hints``, string
+    annotations parsed anew) on every call: about 2 % of the app's CPU under
+    load. A function's hints are fixed once it is defined, so they are kept
+    per function (weakly: a handler that goes away takes its entry along).
+    """
+    import gradio.utils as gradio_utils
+
+    if getattr(gradio_utils.get_type_hints, _INSTALLED_FLAG, False):
+        return True
+    original = gradio_utils.get_type_hints
+    if list(inspect.signature(original).parameters) != ["fn"]:
+        log.warning("Gradio's get_type_hints changed shape; type hints are read at every event")
+        return False
+    known: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    def get_type_hints(fn: Any) -> dict:
+        key = getattr(fn, "__func__", fn)  # a bound method is made anew at each attribute access; its function is not
+        try:
+            return dict(known[key])
+        except (KeyError, TypeError):  # not seen yet, or not weakly referable (then not kept)
+            hints = original(fn)
+        try:
+            known[key] = hints
+        except TypeError:
+            pass
+        return dict(hints)
+
+    setattr(get_type_hints, _INSTALLED_FLAG, True)
+    get_type_hints.__wrapped__ = original  # type: ignore[attr-defined]
+    gradio_utils.get_type_hints = get_type_hints
+    return True
+
+
+def keep_state_configs() -> bool:
+    """Let a session's ``gr.State`` writes skip recomputing that State's configuration; True if in place.
+
+    Why: Gradio recomputes a component's configuration whenever a session
+    writes it, a State included, though a State's configuration leaves its
+    value out and so never changes. A battle writes two States a few times
+    per round (which buttons are on, the battle id); each recomputation
+    inspected the State's constructor. The session still gets its value and
+    time-to-live exactly as before; only the unchanged configuration is kept.
+    """
+    import gradio.state_holder as state_holder
+    from gradio.components import State
+
+    original = state_holder.SessionState.__setitem__
+    if getattr(original, _INSTALLED_FLAG, False):
+        return True
+    source = inspect.getsource(original)
+    if not all(name in source for name in ("_state_ttl", "state_data", "config_values", "time_to_live", "datetime.datetime.now()")):
+        log.warning("Gradio's SessionState changed shape; State writes recompute their configuration")
+        return False
+
+    def __setitem__(self: Any, key: int, value: Any) -> None:  # noqa: N807 - replaces Gradio's own
+        block = self.blocks_config.blocks.get(key)
+        if isinstance(block, State) and key in self.config_values:
+            self._state_ttl[key] = (block.time_to_live, datetime.datetime.now())
+            self.state_data[key] = value
+            return
+        original(self, key, value)
+
+    setattr(__setitem__, _INSTALLED_FLAG, True)
+    __setitem__.__wrapped__ = original  # type: ignore[attr-defined]
+    state_holder.SessionState.__setitem__ = __setitem__
+    return True
+
+
 def install() -> bool:
     """Install the shortcut once per process (and the other two fixes); True if the shortcut is in place."""
     from gradio.blocks import Block, Blocks
@@ -282,6 +342,8 @@ def install() -> bool:
     remember_missing_modules()
     process_text_components_inline()
     summarise_analytics_only_when_due()
+    remember_type_hints()
+    keep_state_configs()
 
     original = Blocks.postprocess_data
     if getattr(original, _INSTALLED_FLAG, False):
