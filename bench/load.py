@@ -24,8 +24,6 @@ Reported per database and N:
 * CPU while measuring, in cores, of the app (all its instances), the token
   server and this process, and the app's CPU per voted battle: the machine's
   budget, and a figure that moves less from run to run than latencies do.
-* machine speed: the time of a fixed pure-Python workload, measured first. Shared
-  hosts vary by day (2.5x seen); figures of runs at different speeds do not compare.
 
 ``--instances P`` starts P app processes on one database (one after the
 other: the first creates the tables) and keeps voter i on instance i mod P, as
@@ -283,23 +281,6 @@ def database_url(kind: str, folder: Path) -> tuple[str, callable]:  # type: igno
     return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}", drop
 
 
-def machine_speed(rounds: int = 5) -> float:
-    """Seconds this machine takes for a fixed pure-Python workload (3M additions; best of *rounds*).
-
-    Why: the same code gave 2.5x different CPU per battle on different days on
-    "the same" 2-core machine (shared hosts). Printed beside the figures, it
-    says whether two runs on different days can be compared at all.
-    """
-    best = float("inf")
-    for _ in range(rounds):
-        started = time.perf_counter()
-        total = 0
-        for i in range(3_000_000):
-            total += i
-        best = min(best, time.perf_counter() - started)
-    return best
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--voters", type=int, nargs="+", default=[10, 50, 100])
@@ -314,7 +295,6 @@ def main() -> None:
                         help="app processes sharing the database, each voter kept on one (as behind a sticky load balancer)")
     args = parser.parse_args()
     remember_missing_modules()  # the voters' HTTP client (httpx) looks for sniffio on every request otherwise
-    speed = machine_speed()
 
     folder = ROOT / "bench" / ".data"
     folder.mkdir(parents=True, exist_ok=True)
@@ -376,8 +356,6 @@ def main() -> None:
         upstream.terminate()
         upstream.wait(timeout=10)
     print("\nsummary (targets at 100 voters: vote p99 <= 50 ms, 0 errors; at 50: added first token <= 30 ms p50)")
-    print(f"machine speed: 3M Python additions in {speed * 1000:.0f} ms (best of 5; larger is slower; compare runs only at"
-          f" similar values)")
     for line in summary:
         print(line)
 

@@ -336,7 +336,7 @@ def keep_state_configs() -> bool:
 
 
 def install() -> bool:
-    """Install the shortcut once per process (and the other two fixes); True if the shortcut is in place."""
+    """Install the shortcut once per process, and the other fixes but the login check (which needs the app); True if the shortcut is in place."""
     from gradio.blocks import Block, Blocks
 
     remember_missing_modules()
