@@ -300,7 +300,8 @@ class Arena:
                     # (the first token must reach the voter as soon as it exists).
                     wait = self.refresh_interval() - (time.monotonic() - shown)
                     if wait > 0 and not runtime.finished:
-                        await asyncio.sleep(wait)
+                        # ...and never a delay on the last: the finished answers end the wait.
+                        await asyncio.wait(runtime.tasks.values(), timeout=wait)
                     if runtime.finished:
                         break  # the finished turn is shown once it is wrapped up, below
                     changed.clear()

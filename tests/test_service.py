@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
-from arena.battle import RuleViolation
+from arena.battle import Battle, RuleViolation
 from arena.service import Arena, StoreUnavailable
 from arena.tables import Message
 from tests.helpers import make_arena, play
@@ -371,13 +371,36 @@ def test_regenerate_through_the_service(arena: Arena, up: Upstream, up2: Upstrea
 
 
 def test_screen_updates_share_a_budget(arena: Arena) -> None:
-    """Few streaming battles refresh 20 times a second; many share a total budget and refresh less often each."""
+    """Few streaming battles refresh 10 times a second; many share a total budget and refresh less often each."""
     from arena.service import UI_REFRESH_S, UI_UPDATES_PER_S
 
     assert arena.refresh_interval() == UI_REFRESH_S
     arena._streaming = UI_UPDATES_PER_S  # as many battles streaming as updates in the budget
     assert arena.refresh_interval() == pytest.approx(1.0)
     arena._streaming = 0
+
+
+def test_finished_answers_are_not_held_back_by_the_refresh_interval(
+    arena: Arena, up: Upstream, up2: Upstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A busy arena refreshes each battle rarely, but answers that finish show (and open the vote) at once.
+
+    Before, the stream slept out the whole interval after its last token.
+    """
+    up.behavior = Behavior(reply="a" * 6, chunks=6, token_delay_s=0.05)
+    up2.behavior = Behavior(reply="b" * 6, chunks=6, token_delay_s=0.05)
+    monkeypatch.setattr(arena, "refresh_interval", lambda: 6.0)  # as under a heavy load
+
+    async def scenario() -> tuple[Battle, float]:
+        battle = start(arena)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        battle, _ = await play(arena, battle.id, "hi")
+        return battle, loop.time() - began
+
+    battle, elapsed = asyncio.run(scenario())
+    assert battle.can_vote
+    assert elapsed < 3.0, f"the finished answers waited for the next refresh ({elapsed:.2f} s)"
 
 
 def test_language_is_detected_before_the_vote(arena: Arena) -> None:
