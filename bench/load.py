@@ -9,7 +9,8 @@ arena on 127.0.0.1 with two models on that server, and this process runs N
 voters as asyncio tasks speaking Gradio's queue protocol (``tests/gradio_http``,
 one session per voter). Each voter loads the page (its first event, during the
 warm-up), then loops: send a prompt and wait for both answers, read for
-``--read-s``, vote, start a new round, pause ``--pause-s``.
+``--read-s``, vote, start a new round, pause ``--pause-s`` (or longer, to start
+battles no more often than ``--battle-every`` seconds).
 
 Reported per database and N:
 * throughput: voted battles per second;
@@ -21,6 +22,9 @@ Reported per database and N:
   median time to first token of the same server called directly by N clients
   with the same rhythm (the baseline, measured in the same run);
 * errors: failed events, HTTP errors, votes not acknowledged;
+* the pace (battles per voter per hour, against the arena's default limit of
+  120) and how many battles were answering at once on average: the load
+  behind "N voters" and "N concurrent battles";
 * CPU while measuring, in cores, of the app (all its instances), the token
   server and this process, and the app's CPU per voted battle: the machine's
   budget, and a figure that moves less from run to run than latencies do.
@@ -100,6 +104,7 @@ def percentile(values: list[float], q: float) -> float:
 @dataclass
 class Stats:
     battles: int = 0
+    answering_s: float = 0.0  # summed time from sending a prompt until both answers were in (measured battles)
     ttft: list[float] = field(default_factory=list)
     vote_ack: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -107,16 +112,29 @@ class Stats:
     app_health: dict[str, dict[float, float]] = field(default_factory=dict)  # histogram buckets over the measurement
 
 
+def stagger_s(args: argparse.Namespace) -> float:
+    """Over how many seconds the clients' first battles are spread: a battle's period, or an answer's length."""
+    return max(1.0, args.battle_every, args.tokens / args.rate)
+
+
+def next_battle_in(began: float, until: float, pause_s: float, battle_every: float) -> float:
+    """Seconds to wait before the next battle: *pause_s*, or until *battle_every* after the last one began;
+    never past the end of the run (a trailing nap would count as measured time)."""
+    now = time.monotonic()
+    return min(max(pause_s, battle_every - (now - began)), max(0.0, until - now))
+
+
 async def voter(config: AppConfig, client: httpx.AsyncClient, stats: Stats, until: float, args: argparse.Namespace,
                 measuring: list[bool], seed: int) -> None:
     rng = random.Random(seed)
     session = Session(client, config)
-    await asyncio.sleep(rng.uniform(0, 1.0))  # stagger the start
+    await asyncio.sleep(rng.uniform(0, stagger_s(args)))  # start spread out, not in step
     # The page load: Gradio builds a session's server-side state on its first event (tens of milliseconds of CPU
     # per visitor). A voter has loaded the page before the first battle, so this happens during the warm-up.
     await session.call("battle_new_round")
     while time.monotonic() < until:
         step = "send"
+        began = time.monotonic()
         try:
             reply = await session.call("battle_send", f"Question {uuid.uuid4().hex[:8]}: tell me something.")
             first = reply.first_time(FIRST)
@@ -133,11 +151,12 @@ async def voter(config: AppConfig, client: httpx.AsyncClient, stats: Stats, unti
                 stats.errors.append(f"vote: {vote.status} {vote.text()[-200:]}")
             elif measuring[0]:
                 stats.battles += 1
+                stats.answering_s += reply.messages[-1][0]
                 stats.ttft.append(first)
                 stats.vote_ack.append(vote.messages[-1][0])
             step = "new round"
             await session.call("battle_new_round")
-            await asyncio.sleep(args.pause_s)
+            await asyncio.sleep(next_battle_in(began, until, args.pause_s, args.battle_every))
         except (httpx.HTTPError, asyncio.TimeoutError) as exc:
             stats.errors.append(f"{step}: {type(exc).__name__}: {exc!r}")
             session = Session(client, config)
@@ -147,7 +166,7 @@ async def direct_client(url: str, model: str, client: httpx.AsyncClient, ttft: l
                         args: argparse.Namespace, measuring: list[bool], seed: int) -> None:
     """The baseline: the same rhythm against the token server itself (two answers per 'battle', as the arena asks)."""
     rng = random.Random(seed)
-    await asyncio.sleep(rng.uniform(0, 1.0))
+    await asyncio.sleep(rng.uniform(0, stagger_s(args)))
     body = {"model": model, "messages": [{"role": "user", "content": "hi"}], "stream": True}
 
     async def one() -> float | None:
@@ -160,13 +179,14 @@ async def direct_client(url: str, model: str, client: httpx.AsyncClient, ttft: l
         return first
 
     while time.monotonic() < until:
+        began = time.monotonic()
         try:
             firsts = await asyncio.gather(one(), one())
         except httpx.HTTPError:  # the token server dropped a connection under load: not the arena's doing
             continue
         if measuring[0] and firsts[0] is not None:
             ttft.append(firsts[0])
-        await asyncio.sleep(args.read_s + args.pause_s)
+        await asyncio.sleep(next_battle_in(began, until, args.read_s + args.pause_s, args.battle_every))
 
 
 def cpu_seconds(pid: int, *, descendants: bool = True) -> float:
@@ -289,6 +309,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring starts")
     parser.add_argument("--read-s", type=float, default=1.0, help="a voter's reading time before voting")
     parser.add_argument("--pause-s", type=float, default=0.5, help="pause before the next battle")
+    parser.add_argument("--battle-every", type=float, default=0.0,
+                        help="a voter starts a battle at most this often, in seconds (30: the fastest pace the arena's "
+                             "default ARENA_BATTLES_PER_HOUR of 120 admits); voters start spread over this period "
+                             "(or an answer's length, if longer), so give --warmup as long")
     parser.add_argument("--rate", type=float, default=20.0, help="tokens per second from the model server")
     parser.add_argument("--tokens", type=int, default=20, help="tokens per answer")
     parser.add_argument("--instances", type=int, default=1,
@@ -333,6 +357,8 @@ def main() -> None:
                             f"first token p50 {arena * 1000:.0f} ms (direct {direct * 1000:.0f} ms, added "
                             f"{(arena - direct) * 1000:.0f} ms), errors {len(stats.errors)} [{stats.battles} battles]")
                     print(line, flush=True)
+                    print(f"  pace: {stats.battles / seconds * 3600 / n:.0f} battles per voter per hour (the arena's default "
+                          f"limit is 120); battles answering at once: {stats.answering_s / seconds:.1f} on average", flush=True)
                     print("  CPU while measuring: " + ", ".join(
                         f"{name} {used / seconds:.2f} cores" for name, used in cpu.items())
                         + f"; app {cpu['app'] * 1000 / max(stats.battles, 1):.0f} ms per battle", flush=True)
