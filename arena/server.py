@@ -7,8 +7,10 @@ import logging
 import os
 import signal
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from arena import responsiveness
 from arena.config import load_catalogue
@@ -66,23 +68,24 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     demo = build_demo(arena, leaderboards, reloader)
     demo.queue(default_concurrency_limit=None, max_size=512)
     queue_naps.install(demo._queue)  # an idle queue waits for work instead of polling every millisecond
-    demo.launch(
-        server_name=host,
-        server_port=port,
-        prevent_thread_lock=True,
-        theme=THEME,
-        css=CSS,
-        footer_links=[],
-        quiet=True,
-        show_error=False,
-        run_history=False,  # chats must not linger in the browser's storage
-        ssr_mode=False,
-        allowed_paths=[str(export_root(arena.settings))],  # the Admin tab's export downloads
-        # Images and frames from this server only; malformed API calls refused and text cleaned before Gradio sees them.
-        app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(ApiGuard, blocks=demo)]},
-    )
+    with keep_alive_from_the_start(arena.settings.keep_alive_seconds):
+        demo.launch(
+            server_name=host,
+            server_port=port,
+            prevent_thread_lock=True,
+            theme=THEME,
+            css=CSS,
+            footer_links=[],
+            quiet=True,
+            show_error=False,
+            run_history=False,  # chats must not linger in the browser's storage
+            ssr_mode=False,
+            allowed_paths=[str(export_root(arena.settings))],  # the Admin tab's export downloads
+            # Images and frames from this server only; malformed API calls refused and text cleaned before Gradio sees them.
+            app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(ApiGuard, blocks=demo)]},
+        )
     gradio_speedups.run_login_check_inline(demo.app)
-    keep_connections_alive(demo, arena.settings.keep_alive_seconds)
+    keep_connections_alive(demo, arena.settings.keep_alive_seconds)  # checks the setting took (warns if Gradio changed)
     _serve_metrics(demo)
     responsiveness.watch_gc()
     loop = responsiveness.server_loop(getattr(demo, "server", None))
@@ -96,6 +99,36 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     return Running(arena=arena, demo=demo)
 
 
+
+@contextmanager
+def keep_alive_from_the_start(seconds: float) -> Iterator[None]:
+    """While Gradio launches inside this block, its server keeps idle connections *seconds* from the first one.
+
+    Why: uvicorn reads the keep-alive once per connection, when it accepts
+    it, and Gradio's server answers before ``launch`` returns. Set only
+    afterwards (:func:`keep_connections_alive`), the first connections of a
+    busy start kept uvicorn's 5 s (CI caught it). Gradio builds its server
+    and starts its thread inside ``launch``; this sets the value in between.
+    """
+    from gradio import http_server
+
+    original = getattr(getattr(http_server, "Server", None), "run_in_thread", None)
+    if original is None:  # Gradio changed: keep_connections_alive still sets it, a moment later
+        log.warning("cannot set the keep-alive before Gradio's server starts (its shape changed)")
+        yield
+        return
+
+    def run_in_thread(server) -> None:  # noqa: ANN001 - gradio.http_server.Server
+        server.config.timeout_keep_alive = seconds
+        original(server)
+
+    http_server.Server.run_in_thread = run_in_thread
+    try:
+        yield
+    finally:
+        http_server.Server.run_in_thread = original
+
+
 def keep_connections_alive(demo, seconds: float) -> bool:  # noqa: ANN001 - gr.Blocks, launched
     """Keep idle client connections open *seconds* (uvicorn's default is 5 s, which Gradio keeps); True if set.
 
@@ -105,7 +138,8 @@ def keep_connections_alive(demo, seconds: float) -> bool:  # noqa: ANN001 - gr.B
     turns that race into sporadic 502s, and the load benchmark's HTTP client
     (which expires idle connections after 5 s as well) into sporadic read
     errors. The server must be the side that waits longer. Connections
-    accepted from now on use the new value; the app has taken none yet.
+    accepted from now on use the new value; :func:`keep_alive_from_the_start`
+    sets it before the first.
     """
     config = getattr(getattr(demo, "server", None), "config", None)
     if config is None or not hasattr(config, "timeout_keep_alive"):

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from arena.server import keep_connections_alive
+from arena.server import keep_alive_from_the_start, keep_connections_alive
 from tests.helpers import app_process
 from tests.test_service import models_yaml
 from tests.upstream import Upstream
@@ -50,6 +50,21 @@ def test_idle_connections_stay_open_for_the_configured_time(tmp_path: Path, up: 
                 time.sleep(0.2)
         finally:
             connection.close()
+
+
+def test_keep_alive_is_set_before_the_server_takes_a_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside the block, Gradio's server has the setting when its thread starts; outside, Gradio is as it was."""
+    from gradio import http_server
+
+    seen: list[float] = []
+    monkeypatch.setattr(http_server.Server, "run_in_thread", lambda server: seen.append(server.config.timeout_keep_alive))
+    server = SimpleNamespace(config=SimpleNamespace(timeout_keep_alive=5))
+    with keep_alive_from_the_start(75.0):
+        http_server.Server.run_in_thread(server)
+    assert seen == [75.0]
+    server.config.timeout_keep_alive = 5
+    http_server.Server.run_in_thread(server)
+    assert seen == [75.0, 5]
 
 
 def test_keep_alive_is_set_on_the_servers_config() -> None:
