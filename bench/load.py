@@ -22,8 +22,8 @@ Reported per database and N:
   median time to first token of the same server called directly by N clients
   with the same rhythm (the baseline, measured in the same run);
 * errors: failed events, HTTP errors, votes not acknowledged;
-* the pace (battles per voter per hour, against the arena's default limit of
-  120) and how many battles were answering at once on average: the load
+* the pace (battles per voter per hour, against the arena's default limit,
+  ``ARENA_BATTLES_PER_HOUR``) and how many battles were answering at once on average: the load
   behind "N voters" and "N concurrent battles";
 * CPU while measuring, in cores, of the app (all its instances), the token
   server and this process, and the app's CPU per voted battle: the machine's
@@ -59,6 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from arena.responsiveness import remember_missing_modules  # noqa: E402
+from arena.settings import Settings  # noqa: E402
 from bench.token_server import FIRST  # noqa: E402
 from tests.gradio_http import AppConfig, Session  # noqa: E402
 from tests.upstream import free_port  # noqa: E402
@@ -358,7 +359,8 @@ def main() -> None:
                             f"{(arena - direct) * 1000:.0f} ms), errors {len(stats.errors)} [{stats.battles} battles]")
                     print(line, flush=True)
                     print(f"  pace: {stats.battles / seconds * 3600 / n:.0f} battles per voter per hour (the arena's default "
-                          f"limit is 120); battles answering at once: {stats.answering_s / seconds:.1f} on average", flush=True)
+                          f"limit is {Settings.battles_per_hour}); battles answering at once: "
+                          f"{stats.answering_s / seconds:.1f} on average", flush=True)
                     print("  CPU while measuring: " + ", ".join(
                         f"{name} {used / seconds:.2f} cores" for name, used in cpu.items())
                         + f"; app {cpu['app'] * 1000 / max(stats.battles, 1):.0f} ms per battle", flush=True)

@@ -71,7 +71,8 @@ def main() -> None:
     parser.add_argument("--prefill-ms", type=float, default=50.0, help="delay before the first token")
     args = parser.parse_args()
     app = build_app(args.models, args.rate, args.tokens, args.prefill_ms / 1000)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    # The plain asyncio loop and h11 whatever else is installed: the stand-in model must cost the same in every run.
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, loop="asyncio", http="h11")
 
 
 if __name__ == "__main__":
