@@ -85,7 +85,7 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
             app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(ApiGuard, blocks=demo)]},
         )
     gradio_speedups.run_login_check_inline(demo.app)
-    keep_connections_alive(demo, arena.settings.keep_alive_seconds)  # checks the setting took (warns if Gradio changed)
+    keep_connections_alive(demo, arena.settings.keep_alive_seconds)  # the fallback if Gradio's server class changed
     _serve_metrics(demo)
     responsiveness.watch_gc()
     loop = responsiveness.server_loop(getattr(demo, "server", None))
@@ -97,7 +97,6 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
         stop_on_sigterm()
         demo.block_thread()
     return Running(arena=arena, demo=demo)
-
 
 
 @contextmanager
