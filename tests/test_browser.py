@@ -138,8 +138,12 @@ def test_multi_turn_regenerate_and_stop(browser, site: Site) -> None:  # noqa: A
     for text in ("First question?", "And a follow-up?"):
         prompt.fill(text)
         prompt.press("Enter")
+        # The turn has begun once its prompt shows in the pane (the same update disables the vote); only then does an
+        # enabled vote button mean that this turn is done. (The first turn's enabled button matched at once before.)
+        page.locator("#battle-chat-a").get_by_text(text).wait_for(timeout=30_000)
         page.locator("#battle-vote-0:not([disabled])").wait_for(timeout=30_000)
-    assert page.locator("#battle-chat-a").inner_text().count("Streaming answer") >= 2  # two turns in each pane
+    pane = page.locator("#battle-chat-a").inner_text()
+    assert "First question?" in pane and "And a follow-up?" in pane and pane.count("Streaming answer") >= 16  # two turns
     # The regenerated answers take 6 s, so that Stop lands mid-stream however busy the machine is (0.8 s was a race).
     slow = Behavior(reply="Streaming answer " * 8, chunks=16, token_delay_s=0.4)
     with site.behaving(one=slow, two=slow):
