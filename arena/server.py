@@ -68,7 +68,7 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
     demo = build_demo(arena, leaderboards, reloader)
     demo.queue(default_concurrency_limit=None, max_size=512)
     queue_naps.install(demo._queue)  # an idle queue waits for work instead of polling every millisecond
-    with keep_alive_from_the_start(arena.settings.keep_alive_seconds):
+    with keep_alive_from_the_start(arena.settings.keep_alive_seconds) as set_before_start:
         demo.launch(
             server_name=host,
             server_port=port,
@@ -85,7 +85,8 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
             app_kwargs={"middleware": [Middleware(SecurityHeaders), Middleware(ApiGuard, blocks=demo)]},
         )
     gradio_speedups.run_login_check_inline(demo.app)
-    keep_connections_alive(demo, arena.settings.keep_alive_seconds)  # the fallback if Gradio's server class changed
+    if not set_before_start:  # Gradio's server class changed: a moment late is better than never
+        keep_connections_alive(demo, arena.settings.keep_alive_seconds)
     _serve_metrics(demo)
     responsiveness.watch_gc()
     loop = responsiveness.server_loop(getattr(demo, "server", None))
@@ -100,8 +101,10 @@ def serve(models_path: str | Path, host: str, port: int, *, block: bool = True, 
 
 
 @contextmanager
-def keep_alive_from_the_start(seconds: float) -> Iterator[None]:
+def keep_alive_from_the_start(seconds: float) -> Iterator[bool]:
     """While Gradio launches inside this block, its server keeps idle connections *seconds* from the first one.
+
+    Yields whether that is in place (False if Gradio's server changed shape).
 
     Why: uvicorn reads the keep-alive once per connection, when it accepts
     it, and Gradio's server answers before ``launch`` returns. Set only
@@ -112,9 +115,9 @@ def keep_alive_from_the_start(seconds: float) -> Iterator[None]:
     from gradio import http_server
 
     original = getattr(getattr(http_server, "Server", None), "run_in_thread", None)
-    if original is None:  # Gradio changed: keep_connections_alive still sets it, a moment later
+    if original is None:
         log.warning("cannot set the keep-alive before Gradio's server starts (its shape changed)")
-        yield
+        yield False
         return
 
     def run_in_thread(server) -> None:  # noqa: ANN001 - gradio.http_server.Server
@@ -123,7 +126,7 @@ def keep_alive_from_the_start(seconds: float) -> Iterator[None]:
 
     http_server.Server.run_in_thread = run_in_thread
     try:
-        yield
+        yield True
     finally:
         http_server.Server.run_in_thread = original
 

@@ -59,9 +59,9 @@ def test_keep_alive_is_set_before_the_server_takes_a_connection(monkeypatch: pyt
     seen: list[float] = []
     monkeypatch.setattr(http_server.Server, "run_in_thread", lambda server: seen.append(server.config.timeout_keep_alive))
     server = SimpleNamespace(config=SimpleNamespace(timeout_keep_alive=5))
-    with keep_alive_from_the_start(75.0):
+    with keep_alive_from_the_start(75.0) as in_place:
         http_server.Server.run_in_thread(server)
-    assert seen == [75.0]
+    assert in_place and seen == [75.0]
     server.config.timeout_keep_alive = 5
     http_server.Server.run_in_thread(server)
     assert seen == [75.0, 5]
