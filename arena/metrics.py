@@ -34,6 +34,15 @@ EVENT_LOOP_LAG = Histogram(
     "arena_event_loop_lag_seconds", "How late the web server's event loop runs a task it was asked to run at a given time.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+RATE_LIMIT_REDIS_DOWN = Counter(
+    "arena_rate_limit_redis_down_total",
+    "Rate-limit checks made while Redis was unreachable, by what was done (ARENA_RATE_LIMIT_ON_REDIS_DOWN: memory, open, closed).",
+    ["policy"],
+)
+PATCH_ACTIVE = Gauge(
+    "arena_framework_patch_active", "Each registered reach into a framework's internals (arena/patches.py): 1 if in place, 0 if it declined.",
+    ["patch"],
+)
 ACTIVE_BATTLES = Gauge("arena_active_battles", "Battles and chats held in memory by this instance (active sessions).")
 
 

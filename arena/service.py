@@ -69,6 +69,8 @@ class Runtime:
     # Clear from a turn's start until it is wrapped up (leak check, moderation, stored): the answers
     # may all be in before that, and nothing may act on the turn (vote, regenerate, send) in between.
     settled: asyncio.Event = field(default_factory=lambda: _set(asyncio.Event()))
+    # The vote's write, in a task of its own so that a cancelled handler cannot cut it short (see Arena.vote).
+    voting: asyncio.Future | None = None
 
     @property
     def finished(self) -> bool:
@@ -92,7 +94,7 @@ class Arena:
         self.rng = rng
         self.leaks = LeakDetector(pool.identity_terms())
         self.masker = LeakDetector(pool.identity_terms(), well_known=False)
-        self.limiter = build_rate_limiter(settings.redis_url)
+        self.limiter = build_rate_limiter(settings.redis_url, settings.rate_limit_on_redis_down)  # type: ignore[arg-type]
         self.moderator = build_moderator(settings.moderation, url=settings.moderation_url, model=settings.moderation_model,
                                          api_key=settings.moderation_api_key, patterns=settings.moderation_patterns)
         self._runtimes: dict[str, Runtime] = {}
@@ -119,7 +121,7 @@ class Arena:
         return self.store.hash_judge(client_identity, self.settings.judge_salt)
 
     # --- lifecycle --------------------------------------------------------------
-    def start(self, mode: Mode, *, session_id: str, judge_hash: str, models: list[str] | None = None) -> Battle:
+    async def start(self, mode: Mode, *, session_id: str, judge_hash: str, models: list[str] | None = None) -> Battle:
         """Create a battle: an anonymous pair drawn by weight, or the models the voter chose."""
         self._evict_old()
         if mode == "anony":
@@ -137,7 +139,7 @@ class Arena:
                 if name not in allowed:
                     raise RuleViolation(f"Model {name!r} is not available right now; pick another.")
         if mode != "direct":
-            self._check_rate("battle", judge_hash, self.settings.battles_per_hour, "hour")
+            await self._check_rate("battle", judge_hash, self.settings.battles_per_hour, "hour")
         battle = Battle.start(mode, chosen, session_id=session_id, judge_hash=judge_hash)
         specs: dict[SideName, ModelSpec] = {}
         backends: dict[SideName, Backend] = {}
@@ -172,7 +174,7 @@ class Arena:
     async def send(self, battle_id: str, prompt: str, session_id: str) -> AsyncIterator[Battle]:
         """Add a user turn and stream both answers; yields the battle as it changes."""
         runtime = self._runtime(battle_id, session_id)
-        self._check_rate("prompt", runtime.battle.judge_hash, self.settings.prompts_per_minute)
+        await self._check_rate("prompt", runtime.battle.judge_hash, self.settings.prompts_per_minute)
         battle = runtime.battle
         async with runtime.lock:
             await self._settled(runtime)
@@ -196,7 +198,7 @@ class Arena:
     async def regenerate(self, battle_id: str, session_id: str) -> AsyncIterator[Battle]:
         """Replace the last answers of both sides with new ones."""
         runtime = self._runtime(battle_id, session_id)
-        self._check_rate("prompt", runtime.battle.judge_hash, self.settings.prompts_per_minute)
+        await self._check_rate("prompt", runtime.battle.judge_hash, self.settings.prompts_per_minute)
         async with runtime.lock:
             await self._settled(runtime)
             runtime.battle.begin_regenerate()
@@ -204,10 +206,10 @@ class Arena:
         async for update in self._generate(runtime, regenerated=True):
             yield update
 
-    def _check_rate(self, what: str, judge_hash: str, limit: int, window: str = "minute") -> None:
+    async def _check_rate(self, what: str, judge_hash: str, limit: int, window: str = "minute") -> None:
         """Refuse the *what* (prompt, battle, vote) once the judge had *limit* of them in this *window*."""
         seconds = {"minute": 60.0, "hour": 3600.0, "day": 86400.0}[window]
-        if not self.limiter.allow(f"{what}:{window}:{judge_hash}", limit, seconds):
+        if not await self.limiter.allow(f"{what}:{window}:{judge_hash}", limit, seconds):
             later = "please wait a moment" if window == "minute" else "please come back later"
             raise RuleViolation(f"Too many {what}s in one {window} (at most {limit}); {later}.")
 
@@ -381,13 +383,22 @@ class Arena:
 
     # --- votes ------------------------------------------------------------------
     async def vote(self, battle_id: str, winner: Winner, session_id: str) -> VoteReceipt:
-        """Store the vote; acknowledged (returned) only after the transaction commits."""
+        """Store the vote; acknowledged (returned) only after the transaction commits, and only as stored.
+
+        The write runs in a task of its own, shielded like the battle's first
+        write: a handler cancelled mid-vote (the voter's page sent Gradio's
+        cancel) must not leave a committed vote the battle never learns of.
+        A later click waits for that write, then meets the stored outcome.
+        """
         runtime = self._runtime(battle_id, session_id)
         battle = runtime.battle
         async with runtime.lock:
             await self._settled(runtime)
+            await self._vote_written(runtime)
             if battle.winner is not None and battle.session_id == session_id and battle.winner == winner:
                 return battle.receipt()  # a retried click: same answer as the first time
+            if battle.winner is not None and battle.session_id == session_id:
+                raise RuleViolation(already_voted(battle.winner))
             battle.check_vote(winner, session_id)
             time_to_vote = time.monotonic() - (battle.answers_finished_at or time.monotonic())
             if time_to_vote < self.settings.min_vote_seconds:
@@ -395,19 +406,43 @@ class Arena:
                     f"That was quick: please read both answers first (votes open {self.settings.min_vote_seconds:g} s "
                     "after the answers finish), then vote again."
                 )
-            self._check_rate("vote", battle.judge_hash, self.settings.votes_per_minute)
-            self._check_rate("vote", battle.judge_hash, self.settings.votes_per_day, "day")
-            try:
-                await asyncio.to_thread(self._store_vote, battle, winner, time_to_vote)
-            except VoteConflict as conflict:
-                winner = conflict.winner  # type: ignore[assignment]
-            except Exception as exc:
-                log.error("vote on battle %s not stored: %r", battle.id, exc)
-                raise StoreUnavailable("Your vote could not be saved (database unavailable). Please press the button again.") from None
-            receipt = battle.record_vote(winner, session_id)
+            await self._check_rate("vote", battle.judge_hash, self.settings.votes_per_minute)
+            await self._check_rate("vote", battle.judge_hash, self.settings.votes_per_day, "day")
+            runtime.voting = asyncio.ensure_future(self._write_vote(battle, winner, session_id, time_to_vote))
+            receipt = await asyncio.shield(runtime.voting)
         metrics.VOTES.labels(winner).inc()
         log.info("battle %s voted", battle.id)
         return receipt
+
+    @staticmethod
+    async def _vote_written(runtime: Runtime) -> None:
+        """Wait for a vote write that an earlier, cancelled click left running (its outcome is then the battle's)."""
+        if runtime.voting is not None and not runtime.voting.done():
+            await asyncio.wait([runtime.voting])
+
+    async def _write_vote(self, battle: Battle, winner: Winner, session_id: str, time_to_vote: float) -> VoteReceipt:
+        """Commit the vote, then record it in the battle; a conflict is acknowledged only if the stored outcome is *winner*."""
+        try:
+            await asyncio.to_thread(self._store_vote, battle, winner, time_to_vote)
+        except VoteConflict as conflict:
+            stored: Winner = conflict.winner  # type: ignore[assignment]
+            battle.record_vote(stored, session_id)
+            if stored != winner:
+                log.warning("battle %s: vote %s refused, %s was stored first", battle.id, winner, stored)
+                raise RuleViolation(already_voted(stored)) from None
+            return battle.receipt()
+        except Exception as exc:
+            log.error("vote on battle %s not stored: %r", battle.id, exc)
+            raise StoreUnavailable("Your vote could not be saved (database unavailable). Please press the button again.") from None
+        return battle.record_vote(winner, session_id)
+
+
+VOTE_WORDS: dict[str, str] = {"model_a": "A is better", "model_b": "B is better", "tie": "Tie", "tie (bothbad)": "Both are bad"}
+
+
+def already_voted(stored: str) -> str:
+    """The refusal of a second, different vote: it names the outcome that is stored."""
+    return f"You already voted in this battle: “{VOTE_WORDS.get(stored, stored)}” is stored. Press “New round”."
 
 
 def battle_prompts_text(battle: Battle) -> str:

@@ -47,6 +47,7 @@ class Settings:
     log_format: str = _setting("text", "Log lines as readable text, or 'json' (one JSON object per line, for log collectors).")
     models_watch_interval: float = _setting(2.0, "Seconds between checks of models.yaml for changes, reloaded without a restart (0: only the Admin tab's Reload).")
     redis_url: str = _setting("", "Redis for shared rate limits across instances (e.g. redis://127.0.0.1:6379/0); empty: per-process memory.")
+    rate_limit_on_redis_down: str = _setting("memory", "What rate limits do while ARENA_REDIS_URL does not answer: memory (each process counts on its own), open (no limits) or closed (limited events refused).")
     prompts_per_minute: int = _setting(20, "Prompts and regenerations one judge may send per minute (all tabs together).")
     votes_per_minute: int = _setting(20, "Votes one judge may cast per minute.")
     battles_per_hour: int = _setting(120, "Battles (anonymous and side-by-side) one judge may start per hour.")
@@ -87,6 +88,8 @@ class Settings:
             raise SettingsError(f"ARENA_LOG_FORMAT={settings.log_format!r}: use text or json.")
         if settings.moderation not in ("rules", "openai", "off"):
             raise SettingsError(f"ARENA_MODERATION={settings.moderation!r}: use rules, openai or off.")
+        if settings.rate_limit_on_redis_down not in ("memory", "open", "closed"):
+            raise SettingsError(f"ARENA_RATE_LIMIT_ON_REDIS_DOWN={settings.rate_limit_on_redis_down!r}: use memory, open or closed.")
         if settings.moderation == "openai" and not settings.moderation_url:
             raise SettingsError("ARENA_MODERATION=openai needs ARENA_MODERATION_URL (an OpenAI-compatible base URL, e.g. https://api.openai.com/v1).")
         for name in ("max_turns", "max_prompt_chars", "local_threads", "prompts_per_minute", "votes_per_minute", "battles_per_hour", "votes_per_day"):

@@ -40,7 +40,7 @@ def test_one_side_fails(fault: str, tmp_path: Path, database_url: str, up: Upstr
     counted_before = errors_counted("Alpha-Model", kind)
 
     async def scenario() -> None:  # one event loop for the whole test: the backends' clients belong to it
-        battle = arena.start("anony", session_id="s1", judge_hash="j")
+        battle = await arena.start("anony", session_id="s1", judge_hash="j")
         started = time.monotonic()
         battle, _ = await play(arena, battle.id, "hello")
         elapsed = time.monotonic() - started
@@ -58,7 +58,7 @@ def test_one_side_fails(fault: str, tmp_path: Path, database_url: str, up: Upstr
         up.behavior = Behavior(reply="Recovered.")  # the arena keeps serving: a new battle plays and is voted on
         for endpoint in arena.pool.backend("Alpha-Model").endpoints:
             endpoint.recovered()  # as the next successful probe would (5xx and stalls take an endpoint out of rotation)
-        again = arena.start("anony", session_id="s2", judge_hash="j2")
+        again = await arena.start("anony", session_id="s2", judge_hash="j2")
         again, _ = await play(arena, again.id, "hello again", session="s2")
         assert (await arena.vote(again.id, "tie", "s2")).winner == "tie"
 
@@ -98,7 +98,7 @@ def test_database_failing_inside_the_vote_leaves_nothing_half_written(
             return conn.execute(text(sql)).scalar()
 
     async def scenario() -> None:
-        battle = arena.start("anony", session_id="s1", judge_hash="j")
+        battle = await arena.start("anony", session_id="s1", judge_hash="j")
         await play(arena, battle.id, "hello")
         run(create)
         with pytest.raises(StoreUnavailable, match="could not be saved.*press the button again"):

@@ -33,7 +33,7 @@ def test_a_battle_and_a_vote_move_the_counters(tmp_path: Path, sqlite_url: str, 
     arena = make_arena(tmp_path, models_yaml(up.url, up2.url), sqlite_url)
     battles, votes = value("arena_battles_total", mode="anony"), value("arena_votes_total", outcome="tie (bothbad)")
     ttft = value("arena_time_to_first_token_seconds_count", model="Alpha-Model")
-    battle = arena.start("anony", session_id="s", judge_hash="j")
+    battle = asyncio.run(arena.start("anony", session_id="s", judge_hash="j"))
     assert value("arena_battles_total", mode="anony") == battles + 1
     assert value("arena_active_battles") >= 1
     asyncio.run(play(arena, battle.id, "hello", session="s"))
@@ -44,7 +44,7 @@ def test_a_battle_and_a_vote_move_the_counters(tmp_path: Path, sqlite_url: str, 
 
     up2.behavior = Behavior(status=500)  # Beta's endpoint now fails: an error of some kind is counted for Beta
     failed = sum(_samples("arena_generation_errors_total", model="Beta-Model").values())
-    second = arena.start("anony", session_id="s2", judge_hash="j")
+    second = asyncio.run(arena.start("anony", session_id="s2", judge_hash="j"))
     asyncio.run(play(arena, second.id, "hello again", session="s2"))
     assert sum(_samples("arena_generation_errors_total", model="Beta-Model").values()) == failed + 1
     arena.store.close()

@@ -66,7 +66,7 @@ def test_flagged_answer_on_either_side_closes_the_battle(moderated_arena, up: Up
     up2.behavior = Behavior(reply="A NASTY answer.")
 
     async def scenario():  # noqa: ANN202
-        battle = arena.start("anony", session_id="s1", judge_hash="j")
+        battle = await arena.start("anony", session_id="s1", judge_hash="j")
         battle, _ = await play(arena, battle.id, "hello")
         return battle
 
@@ -84,7 +84,7 @@ def test_flagged_prompt_is_refused_before_any_model_sees_it(moderated_arena, up:
     up.behavior = Behavior(reply="First answer.", flag_terms=["nasty"])
 
     async def scenario():  # noqa: ANN202
-        battle = arena.start("anony", session_id="s1", judge_hash="j")
+        battle = await arena.start("anony", session_id="s1", judge_hash="j")
         await play(arena, battle.id, "hello")  # a clean first turn: the battle is stored
         sent = len(up.requests) + len(up2.requests)
         with pytest.raises(RuleViolation, match="flagged by content moderation and was not sent"):
@@ -105,7 +105,7 @@ def test_unreachable_moderation_endpoint_lets_the_turn_through(tmp_path: Path, s
                        moderation_url="http://127.0.0.1:9/v1")
 
     async def scenario():  # noqa: ANN202
-        battle = arena.start("anony", session_id="s1", judge_hash="j")
+        battle = await arena.start("anony", session_id="s1", judge_hash="j")
         battle, _ = await play(arena, battle.id, "hello")
         return battle
 

@@ -32,7 +32,7 @@ def test_reload_applies_a_good_file_and_running_battles_keep_their_models(arena:
                                                                            up2: Upstream) -> None:
     path = tmp_path / "models.yaml"
     reloader = ModelsReloader(arena, path)
-    running = arena.start("anony", session_id="s1", judge_hash="j1")
+    running = asyncio.run(arena.start("anony", session_id="s1", judge_hash="j1"))
     assert {side.model for side in running.sides.values()} == {"Alpha", "Beta"}
 
     path.write_text(models_yaml(("Alpha", up.url), ("Gamma", up2.url)))  # Beta leaves, Gamma arrives

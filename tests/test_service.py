@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import threading
+import time
 from pathlib import Path
 from typing import Iterator
 
@@ -47,8 +50,8 @@ def side_of(battle, model: str) -> str:
     return next(name for name, side in battle.sides.items() if side.model == model)
 
 
-def start(arena: Arena, session: str = "s1"):
-    return arena.start("anony", session_id=session, judge_hash=arena.judge_hash(session))
+async def start(arena: Arena, session: str = "s1"):
+    return await arena.start("anony", session_id=session, judge_hash=arena.judge_hash(session))
 
 
 def test_both_sides_stream_concurrently(arena: Arena, up: Upstream, up2: Upstream) -> None:
@@ -57,7 +60,7 @@ def test_both_sides_stream_concurrently(arena: Arena, up: Upstream, up2: Upstrea
     up2.behavior = Behavior(reply="b" * 10, chunks=10, token_delay_s=0.1)
 
     async def scenario():
-        battle = start(arena)
+        battle = await start(arena)
         loop = asyncio.get_running_loop()
         began = loop.time()
         battle, updates = await play(arena, battle.id, "hi")
@@ -72,7 +75,7 @@ def test_system_prompt_and_sampling_reach_the_server(arena: Arena, up: Upstream)
     """The model's system prompt, temperature, top_p and max_tokens are sent; history grows per turn."""
 
     async def scenario():
-        battle = start(arena)
+        battle = await start(arena)
         await play(arena, battle.id, "first")
         await play(arena, battle.id, "second")
 
@@ -88,7 +91,7 @@ def test_failure_on_one_side(arena: Arena, up: Upstream) -> None:
     up.behavior = Behavior(status=500)
 
     async def scenario():
-        battle = start(arena)
+        battle = await start(arena)
         battle, _ = await play(arena, battle.id, "hi")
         with pytest.raises(RuleViolation, match="cannot be voted"):
             await arena.vote(battle.id, "model_a", "s1")
@@ -109,7 +112,7 @@ def test_stop_keeps_partial_answers(arena: Arena, up: Upstream, up2: Upstream) -
     up2.behavior = Behavior(reply="y" * 100, chunks=100, token_delay_s=0.05)
 
     async def scenario():
-        battle = start(arena)
+        battle = await start(arena)
         seen = 0
         async for update in arena.send(battle.id, "long please", "s1"):
             seen += 1
@@ -132,7 +135,7 @@ def test_identity_leak_is_flagged_and_not_counted(arena: Arena, up: Upstream) ->
     up.behavior = Behavior(reply="Hello! I was built by Alpha Labs.")
 
     async def scenario():
-        battle = start(arena)
+        battle = await start(arena)
         battle, _ = await play(arena, battle.id, "hi")
         display = arena.display_filter(battle)
         assert "Alpha Labs" not in display(battle.sides[side_of(battle, "Alpha-Model")].last_answer)  # hidden on screen
@@ -150,7 +153,7 @@ def test_retried_vote_returns_the_original(arena: Arena) -> None:
     """Double clicks (concurrent or repeated) store one vote and get the first result; a different vote is refused."""
 
     async def scenario():
-        battle = start(arena)
+        battle = await start(arena)
         await play(arena, battle.id, "hi")
         first, second = await asyncio.gather(arena.vote(battle.id, "model_a", "s1"), arena.vote(battle.id, "model_a", "s1"))
         third = await arena.vote(battle.id, "model_a", "s1")
@@ -164,12 +167,73 @@ def test_retried_vote_returns_the_original(arena: Arena) -> None:
         assert conn.execute(text("SELECT winner FROM votes")).scalars().all() == ["model_a"]
 
 
+def test_a_vote_cancelled_during_its_write_is_still_the_battles_vote(arena: Arena, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handler cancelled while its vote is being written: the write commits, and a later other click is refused by name."""
+    real = arena.store.record_vote
+    writing = threading.Event()
+
+    def slow(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        writing.set()
+        time.sleep(0.2)
+        return real(*args, **kwargs)
+
+    async def scenario():
+        battle = await start(arena)
+        await play(arena, battle.id, "hi")
+        monkeypatch.setattr(arena.store, "record_vote", slow)
+        first = asyncio.create_task(arena.vote(battle.id, "model_a", "s1"))
+        while not writing.is_set():
+            await asyncio.sleep(0.005)
+        first.cancel()  # what Gradio does on POST /gradio_api/cancel
+        with pytest.raises(RuleViolation, match="“A is better” is stored"):
+            await arena.vote(battle.id, "model_b", "s1")
+        return battle, await arena.vote(battle.id, "model_a", "s1")  # the same click again: acknowledged
+
+    battle, receipt = asyncio.run(scenario())
+    assert arena.store.vote_for(battle.id) == "model_a" == receipt.winner == battle.winner
+
+
+def test_every_acknowledged_vote_is_the_stored_one_when_votes_are_cancelled_at_random(arena: Arena) -> None:
+    """Votes cancelled at random moments, then another click: whatever is acknowledged is what is stored."""
+    rng = random.Random(17)
+    outcomes: list[tuple[str, str | None, str]] = []  # (battle id, acknowledged winner or None if refused, refusal)
+
+    async def scenario():
+        for i in range(24):
+            battle = await start(arena, session=f"s{i}")
+            await play(arena, battle.id, "hi", session=f"s{i}")
+            first, second = rng.sample(["model_a", "model_b", "tie", "tie (bothbad)"], 2)
+            task = asyncio.create_task(arena.vote(battle.id, first, f"s{i}"))
+            await asyncio.sleep(rng.uniform(0, 0.01))
+            task.cancel()
+            try:
+                acknowledged = await task
+                outcomes.append((battle.id, acknowledged.winner, ""))
+            except asyncio.CancelledError:
+                pass
+            try:
+                outcomes.append((battle.id, (await arena.vote(battle.id, second, f"s{i}")).winner, ""))
+            except RuleViolation as refusal:
+                outcomes.append((battle.id, None, str(refusal)))
+
+    asyncio.run(scenario())
+    words = {"model_a": "A is better", "model_b": "B is better", "tie": "Tie", "tie (bothbad)": "Both are bad"}
+    for battle_id, acknowledged, refusal in outcomes:
+        stored = arena.store.vote_for(battle_id)
+        assert stored is not None
+        if acknowledged is not None:
+            assert acknowledged == stored
+        else:
+            assert f"“{words[stored]}” is stored" in refusal
+    assert any(refusal for _, _, refusal in outcomes), "no cancelled vote reached the database: the test proved nothing"
+
+
 def test_votes_faster_than_the_minimum_are_refused(tmp_path: Path, sqlite_url: str, up: Upstream, up2: Upstream) -> None:
     """A vote within ARENA_MIN_VOTE_SECONDS of the answers finishing is refused; a later one is stored with its time."""
     arena = make_arena(tmp_path, models_yaml(up.url, up2.url), sqlite_url, min_vote_seconds=0.6)
 
     async def scenario():
-        battle = start(arena)
+        battle = await start(arena)
         await play(arena, battle.id, "hi")
         with pytest.raises(RuleViolation, match="read both answers"):
             await arena.vote(battle.id, "model_a", "s1")
@@ -188,7 +252,7 @@ def test_other_sessions_cannot_touch_a_battle(arena: Arena) -> None:
     """Another session can neither vote on, continue nor stop someone else's battle."""
 
     async def scenario():
-        battle = start(arena)
+        battle = await start(arena)
         await play(arena, battle.id, "hi")
         with pytest.raises(RuleViolation, match="another session"):
             await arena.vote(battle.id, "model_a", "intruder")
@@ -205,7 +269,7 @@ def test_vote_not_acknowledged_when_the_database_fails(arena: Arena, monkeypatch
     """If the vote's transaction fails, the voter is told to retry and a retry then succeeds."""
 
     async def scenario():
-        battle = start(arena)
+        battle = await start(arena)
         await play(arena, battle.id, "hi")
         real = arena.store.record_vote
 
@@ -234,7 +298,7 @@ def test_battle_not_started_when_the_database_fails(arena: Arena, up: Upstream, 
     up2.behavior = Behavior(reply="slow answer", chunks=5, token_delay_s=0.2)
 
     async def scenario():
-        battle = start(arena)
+        battle = await start(arena)
         real = arena.store.save_start
 
         def broken(*args, **kwargs):
@@ -276,7 +340,7 @@ def test_a_turn_is_acted_on_only_once_wrapped_up(arena: Arena, up: Upstream, mon
         return real(*args, **kwargs)
 
     async def scenario():
-        battle = start(arena)
+        battle = await start(arena)
         offered = []  # for each update the voter sees: could they vote?
 
         async def consume():
@@ -335,7 +399,7 @@ def test_answers_in_before_the_start_is_stored_are_not_offered_for_a_vote_early(
     monkeypatch.setattr(arena.store, "save_turn", recorded_save_turn)
 
     async def scenario() -> list[tuple[bool, bool, bool]]:
-        battle = start(arena)
+        battle = await start(arena)
         return [(update.can_vote, update.leaked, bool(stored)) async for update in arena.send(battle.id, "hi", "s1")]
 
     seen = asyncio.run(scenario())
@@ -349,7 +413,7 @@ def test_unavailable_models_leave_pairing(tmp_path: Path, sqlite_url: str, up: U
     arena = make_arena(tmp_path, models_yaml(up.url, "http://127.0.0.1:9/v1"), sqlite_url)
     assert arena.pool.candidates() == []
     with pytest.raises(RuleViolation, match="at least two available models"):
-        start(arena)
+        asyncio.run(start(arena))
     arena.store.close()
 
 
@@ -357,7 +421,7 @@ def test_regenerate_through_the_service(arena: Arena, up: Upstream, up2: Upstrea
     """Regenerate asks both upstreams again for the same turn and keeps one user turn."""
 
     async def scenario():
-        battle = start(arena)
+        battle = await start(arena)
         await play(arena, battle.id, "hello")
         async for battle in arena.regenerate(battle.id, "s1"):
             pass
@@ -392,7 +456,7 @@ def test_finished_answers_are_not_held_back_by_the_refresh_interval(
     monkeypatch.setattr(arena, "refresh_interval", lambda: 6.0)  # as under a heavy load
 
     async def scenario() -> tuple[Battle, float]:
-        battle = start(arena)
+        battle = await start(arena)
         loop = asyncio.get_running_loop()
         began = loop.time()
         battle, _ = await play(arena, battle.id, "hi")
@@ -410,7 +474,7 @@ def test_language_is_detected_before_the_vote(arena: Arena) -> None:
     prompt = "Quelle est la capitale de la France et pourquoi ?"
 
     async def scenario() -> tuple[int, int]:
-        battle = start(arena)
+        battle = await start(arena)
         await play(arena, battle.id, prompt)
         before = detect_language.cache_info().hits
         await arena.vote(battle.id, "model_a", "s1")

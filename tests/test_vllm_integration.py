@@ -83,7 +83,7 @@ models:
     assert {c.name for c in arena.pool.candidates()} == {"Smol-vLLM-Terse", "Smol-vLLM-Chatty"}
 
     async def scenario():
-        battle = arena.start("anony", session_id="s1", judge_hash=arena.judge_hash("127.0.0.1"))
+        battle = await arena.start("anony", session_id="s1", judge_hash=arena.judge_hash("127.0.0.1"))
         battle, updates = await play(arena, battle.id, "Name a colour.")
         assert updates >= 2 and battle.can_vote
         battle, _ = await play(arena, battle.id, "And another one?")

@@ -100,7 +100,7 @@ class ChatTab:
         async def turn() -> AsyncIterator[Battle]:
             nonlocal battle
             if battle is None:
-                battle = self.arena.start(mode, session_id=session, judge_hash=self.arena.judge_hash(judge_raw), models=models)
+                battle = await self.arena.start(mode, session_id=session, judge_hash=self.arena.judge_hash(judge_raw), models=models)
             async for update in self.arena.send(battle.id, prompt, session):
                 yield update
 
