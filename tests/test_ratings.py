@@ -79,6 +79,23 @@ def test_agrees_with_independent_scipy_fit() -> None:
     assert np.max(np.abs(ours - theirs)) < 0.01
 
 
+def test_agrees_with_choix_on_the_same_penalised_likelihood() -> None:
+    """choix's MAP pairwise fit (an outside implementation) gives the same scores to 0.01 points, ties included.
+
+    choix takes whole comparisons only, so every battle enters twice: a win as
+    two wins, a tie as one win each way. That doubles the log-likelihood,
+    which choix's penalty ``alpha * sum(theta**2)`` matches at alpha = prior.
+    """
+    import choix
+
+    comparisons = Comparisons.from_outcomes(simulate(TRUTH, 2_000, np.random.default_rng(5), tie_rate=0.25))
+    doubled = np.rint(2 * comparisons.win_matrix()).astype(int)
+    data = [(i, j) for i, j in zip(*np.nonzero(doubled)) for _ in range(doubled[i, j])]
+    theirs = choix.opt_pairwise(len(comparisons.models), data, alpha=DEFAULT_PRIOR, method="Newton-CG", tol=1e-12)
+    ours = fit_bradley_terry(comparisons.win_matrix())
+    assert np.max(np.abs(ours - (theirs - theirs.mean()))) * SCALE < 0.01
+
+
 def test_gradient_is_zero_at_the_optimum() -> None:
     """Finite differences of the penalised log-likelihood vanish at the fit."""
     wins = Comparisons.from_outcomes(simulate(TRUTH, 800, np.random.default_rng(3))).win_matrix()
