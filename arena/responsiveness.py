@@ -75,17 +75,6 @@ async def probe_lag(every_s: float = LAG_PROBE_S) -> None:
         EVENT_LOOP_LAG.observe(max(0.0, loop.time() - asked - every_s))
 
 
-def watch_loop(loop: asyncio.AbstractEventLoop, every_s: float = LAG_PROBE_S) -> asyncio.Future:
-    """Start :func:`probe_lag` on *loop*, which runs in another thread (the web server's); cancel the result to stop."""
-    return asyncio.run_coroutine_threadsafe(probe_lag(every_s), loop)
-
-
-def server_loop(server: Any) -> asyncio.AbstractEventLoop | None:
-    """The event loop of a started uvicorn server (Gradio's ``demo.server``), or None if it has no listening socket."""
-    sockets = getattr(server, "servers", None) or []
-    return sockets[0].get_loop() if sockets else None
-
-
 def remember_missing_modules(names: tuple[str, ...] = OPTIONAL_PER_CALL) -> list[str]:
     """Make ``import name`` fail at once for each of *names* that is not installed; returns those.
 

@@ -60,6 +60,8 @@ class Settings:
     min_vote_seconds: float = _setting(1.5, "Votes cast sooner than this after both answers finished are refused (nobody reads two answers that fast).")
     admin_password: str = _setting("", "Password of the Admin tab (exports, and later model operations); empty: the tab refuses everything.")
     export_dir: str = _setting("", "Where the Admin tab writes export files (empty: exports/ in the project).")
+    shutdown_grace_seconds: float = _setting(30.0, "On SIGTERM, seconds the web server waits for answers being streamed to finish (and be stored) before it cancels them; keep it below the orchestrator's kill timeout.")
+    patches_off: str = _setting("", "Framework patches to leave out, comma-separated names from arena/patches.py (for measuring each one; empty: all that fit the installed versions are used).")
     keep_alive_seconds: float = _setting(75.0, "Seconds the web server keeps an idle HTTP connection open; keep it above the load balancer's idle timeout (60 s on AWS ALB and nginx).")
 
     @classmethod

@@ -163,6 +163,11 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def ping(self) -> None:
+        """One round trip to the database (``SELECT 1``); raises if it does not answer (the health route)."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
         if isinstance(self._write_turn, WriteTurn):
             self._write_turn.close()
 

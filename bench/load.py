@@ -318,6 +318,10 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=20, help="tokens per answer")
     parser.add_argument("--instances", type=int, default=1,
                         help="app processes sharing the database, each voter kept on one (as behind a sticky load balancer)")
+    parser.add_argument("--app-root", type=Path, default=ROOT,
+                        help="the checkout whose app.py is served (another commit's worktree, for a before/after in one sitting)")
+    parser.add_argument("--patches-off", default="",
+                        help="framework patches to leave out, comma-separated (ARENA_PATCHES_OFF; arena/patches.py lists them)")
     args = parser.parse_args()
     remember_missing_modules()  # the voters' HTTP client (httpx) looks for sniffio on every request otherwise
 
@@ -336,15 +340,17 @@ def main() -> None:
             url, drop = database_url(kind, folder)
             env = {**os.environ, "ARENA_DATABASE_URL": url, "ARENA_MODELS_WATCH_INTERVAL": "0", "ARENA_LOG_LEVEL": "WARNING",
                    "ARENA_PROMPTS_PER_MINUTE": "1000000", "ARENA_VOTES_PER_MINUTE": "1000000", "ARENA_BATTLES_PER_HOUR": "1000000",
-                   "ARENA_VOTES_PER_DAY": "1000000", "ARENA_MIN_VOTE_SECONDS": "0", "ARENA_MODERATION": "rules"}
+                   "ARENA_VOTES_PER_DAY": "1000000", "ARENA_MIN_VOTE_SECONDS": "0", "ARENA_MODERATION": "rules",
+                   "ARENA_PATCHES_OFF": args.patches_off}
             apps: list[subprocess.Popen] = []
             urls: list[str] = []
             try:
                 for _ in range(args.instances):  # one after the other: the first creates the database's tables
                     port = free_port()
                     apps.append(subprocess.Popen(
-                        [sys.executable, str(ROOT / "app.py"), "--models", str(models), "--host", "127.0.0.1", "--port", str(port)],
-                        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                        [sys.executable, str(args.app_root / "app.py"), "--models", str(models), "--host", "127.0.0.1",
+                         "--port", str(port)],
+                        cwd=args.app_root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
                     urls.append(f"http://127.0.0.1:{port}")
                     wait_http(urls[-1] + "/", apps[-1], "the app")
                 for n in args.voters:

@@ -282,6 +282,41 @@ def test_api_guard_refuses_malformed_calls_with_a_reason(app: dict) -> None:
         assert response.status_code == status and reason in response.json()["detail"], (status, response.text[:200])
 
 
+def test_api_guard_refuses_routes_the_app_does_not_use_and_foreign_cancels(app: dict) -> None:
+    """Writes to Gradio routes this app never calls get 404 with the reason; only an event's own session may cancel it."""
+    import asyncio
+
+    from tests.gradio_http import AppConfig, Session
+
+    root = app["url"].rstrip("/")
+    for method, path in (("POST", "/gradio_api/upload"), ("POST", "/gradio_api/component_server"), ("POST", "/gradio_api/vibe-code"),
+                         ("POST", "/gradio_api/stream/abc"), ("POST", "/login"), ("PUT", "/config"), ("DELETE", "/gradio_api/queue/join"),
+                         ("POST", "/gradio_api/run/no_such_event"), ("POST", "/gradio_api/call/no_such_event")):
+        response = httpx.request(method, root + path, json={"data": []}, timeout=10)
+        assert response.status_code == 404 and "Unknown route" in response.json()["detail"], (method, path, response.text[:200])
+        assert response.headers["x-content-type-options"] == "nosniff"  # the edge's headers on its refusals too
+
+    async def foreign_and_own_cancel() -> tuple[httpx.Response, httpx.Response, httpx.Response]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            config = await AppConfig.fetch(client, root)
+            owner = Session(client, config)
+            body = {"data": owner.data_for("leaderboard", ["overall", False]), "event_data": None,
+                    "fn_index": config.endpoints["leaderboard"].fn_index, "trigger_id": None, "session_hash": owner.session_hash}
+            joined = await client.post(root + "/gradio_api/queue/join", json=body)
+            event_id = joined.json()["event_id"]
+            cancel = {"fn_index": body["fn_index"], "event_id": event_id}
+            foreign = await client.post(root + "/gradio_api/cancel", json={**cancel, "session_hash": "someone-else"})
+            made_up = await client.post(root + "/gradio_api/cancel", json={**cancel, "event_id": "0" * 32, "session_hash": owner.session_hash})
+            own = await client.post(root + "/gradio_api/cancel", json={**cancel, "session_hash": owner.session_hash})
+            return foreign, made_up, own
+
+    foreign, made_up, own = asyncio.run(foreign_and_own_cancel())
+    assert foreign.status_code == 404 and "only the page that started an event can cancel it" in foreign.json()["detail"]
+    assert made_up.status_code == 404
+    assert own.status_code == 200, own.text
+    assert "Traceback" not in app["log"].read_text()
+
+
 def test_text_is_cleaned_at_the_edge() -> None:
     from arena.prompts import clean_text
     from arena.security import clean_json

@@ -7,12 +7,8 @@ import select
 import socket
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from urllib.parse import urlsplit
 
-import pytest
-
-from arena.server import keep_alive_from_the_start, keep_connections_alive
 from tests.helpers import app_process
 from tests.test_service import models_yaml
 from tests.upstream import Upstream
@@ -52,27 +48,11 @@ def test_idle_connections_stay_open_for_the_configured_time(tmp_path: Path, up: 
             connection.close()
 
 
-def test_keep_alive_is_set_before_the_server_takes_a_connection(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Inside the block, Gradio's server has the setting when its thread starts; outside, Gradio is as it was."""
-    from gradio import http_server
+def test_the_server_takes_keep_alive_and_shutdown_grace_from_the_settings() -> None:
+    """uvicorn is configured through its own Config: no patching of a server someone else started."""
+    from arena.server import server_config
+    from arena.settings import Settings
 
-    seen: list[float] = []
-    monkeypatch.setattr(http_server.Server, "run_in_thread", lambda server: seen.append(server.config.timeout_keep_alive))
-    server = SimpleNamespace(config=SimpleNamespace(timeout_keep_alive=5))
-    with keep_alive_from_the_start(75.0) as in_place:
-        http_server.Server.run_in_thread(server)
-    assert in_place and seen == [75.0]
-    server.config.timeout_keep_alive = 5
-    http_server.Server.run_in_thread(server)
-    assert seen == [75.0, 5]
-
-
-def test_keep_alive_is_set_on_the_servers_config() -> None:
-    demo = SimpleNamespace(server=SimpleNamespace(config=SimpleNamespace(timeout_keep_alive=5)))
-    assert keep_connections_alive(demo, 75.0)
-    assert demo.server.config.timeout_keep_alive == 75.0
-
-
-def test_an_unknown_server_shape_is_reported_not_fatal(caplog: pytest.LogCaptureFixture) -> None:
-    assert not keep_connections_alive(SimpleNamespace(), 75.0)
-    assert "keep-alive" in caplog.text
+    config = server_config(object(), "127.0.0.1", 7860, Settings(keep_alive_seconds=42, shutdown_grace_seconds=7))
+    assert (config.timeout_keep_alive, config.timeout_graceful_shutdown) == (42, 7)
+    assert (config.host, config.port, config.access_log) == ("127.0.0.1", 7860, False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 from pathlib import Path
 
 import httpx
@@ -27,15 +28,23 @@ def test_sigterm_lets_the_running_battle_finish_and_be_stored(tmp_path: Path, up
         async def battle_interrupted_by_sigterm():  # noqa: ANN202
             async with httpx.AsyncClient(timeout=30) as client:
                 session = Session(client, await AppConfig.fetch(client, url.rstrip("/")))
+                # An open page keeps a heartbeat stream; it must not hold the stop for the whole grace period.
+                heartbeat = asyncio.create_task(client.get(f"{url}gradio_api/heartbeat/{session.session_hash}", timeout=60))
                 sending = asyncio.create_task(session.call("battle_send", "Count to eight, please."))
                 while not up.requests:  # the models are being asked
                     await asyncio.sleep(0.05)
                 await asyncio.sleep(0.5)  # mid-answer
                 app.send_signal(signal.SIGTERM)
-                return await sending
+                stopping = time.monotonic()
+                reply = await sending
+                while app.poll() is None and time.monotonic() - stopping < 25:  # the page (and its heartbeat) stays open
+                    await asyncio.sleep(0.1)
+                assert time.monotonic() - stopping < 10, "the stop waited for the open page's heartbeat stream"
+                heartbeat.cancel()
+                return reply
 
         reply = asyncio.run(battle_interrupted_by_sigterm())
-        assert app.wait(20) == 0, log.read_text()  # a clean exit, not death by signal (-15)
+        assert app.wait(20) == 0, log.read_text()  # a clean exit, not death by signal (-15), and not after the grace period
     assert reply.success and "eight" in reply.text(), reply.text()[-500:]  # the answer streamed to its end
     store = Store(database, migrate=False)
     try:

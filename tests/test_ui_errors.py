@@ -138,15 +138,15 @@ def test_buttons_already_shown_are_not_sent_again(arena: Arena) -> None:
     with gr.Blocks():
         tab = PairTab(arena, "anony")
     shown = tab.shown.value
-    assert shown[tab.send._id] is True and shown[tab.stop._id] is False  # as laid out
+    assert shown[tab.send.elem_id] is True and shown[tab.stop.elem_id] is False  # as laid out
     view = tab.changed_only(tab._view(None, prompt=""), shown)
     assert tab.send not in view and tab.stop not in view and not any(b in view for b in tab.vote_buttons)
     assert view[tab.prompt] == "" and view[tab.shown] == shown
     generating = {tab.send: gr.update(interactive=False), tab.stop: gr.update(interactive=True), tab.regenerate: gr.update(interactive=False)}
     view = tab.changed_only(dict(generating), shown)
     assert set(view) == {tab.send, tab.stop, tab.shown}  # regenerate was already disabled
-    assert view[tab.shown][tab.send._id] is False and view[tab.shown][tab.stop._id] is True
-    assert shown[tab.send._id] is True  # the caller's record is not changed behind its back
+    assert view[tab.shown][tab.send.elem_id] is False and view[tab.shown][tab.stop.elem_id] is True
+    assert shown[tab.send.elem_id] is True  # the caller's record is not changed behind its back
     assert set(tab.changed_only(dict(generating), view[tab.shown])) == {tab.shown}  # the second time, nothing to send
 
 

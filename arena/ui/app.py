@@ -11,7 +11,6 @@ from arena.leaderboard import LeaderboardService
 from arena.reload import ModelsReloader
 from arena.service import Arena
 from arena.settings import Settings
-from arena.ui import gradio_speedups
 from arena.ui.admin_tab import AdminTab
 from arena.ui.direct_tab import DirectTab
 from arena.ui.errors import friendly_errors
@@ -50,7 +49,6 @@ def export_root(settings: Settings) -> Path:
 
 def build_demo(arena: Arena, leaderboards: LeaderboardService, reloader: ModelsReloader | None = None) -> gr.Blocks:
     """The whole UI; the caller launches it."""
-    gradio_speedups.install()
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO, elem_id="intro")
         accepted = gr.BrowserState(False, storage_key="starling-arena-terms-v1")

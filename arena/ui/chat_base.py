@@ -30,8 +30,9 @@ class ChatTab:
 
     @staticmethod
     def controls_state(buttons: list[gr.Button]) -> gr.State:
-        """A per-session record of each button's ``interactive`` as this page shows it (see :meth:`changed_only`)."""
-        return gr.State({button._id: bool(button.interactive is not False) for button in buttons})
+        """A per-session record of each button's ``interactive`` as this page shows it (see :meth:`changed_only`), by elem_id."""
+        assert all(button.elem_id for button in buttons), "each control needs an elem_id (its key in the record)"
+        return gr.State({button.elem_id: bool(button.interactive is not False) for button in buttons})
 
     def changed_only(self, view: dict, shown: dict | None) -> dict:
         """*view* without the button updates this page already shows, plus the updated record for ``self.shown``.
@@ -43,10 +44,10 @@ class ChatTab:
         shown = dict(shown or {})
         for component, value in list(view.items()):
             if isinstance(value, dict) and set(value) == {"interactive", "__type__"}:
-                if shown.get(component._id) == value["interactive"]:
+                if shown.get(component.elem_id) == value["interactive"]:
                     del view[component]
                 else:
-                    shown[component._id] = value["interactive"]
+                    shown[component.elem_id] = value["interactive"]
         view[self.shown] = shown
         return view
 
