@@ -29,5 +29,5 @@ RUN .venv/bin/python -m arena prepare-embedded && mkdir -p exports db && chown -
 USER 10001
 EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-  CMD [".venv/bin/python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/', timeout=4)"]
+  CMD [".venv/bin/python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:7860/healthz', timeout=4)"]
 CMD [".venv/bin/python", "app.py", "--host", "0.0.0.0", "--port", "7860"]

@@ -317,6 +317,38 @@ def test_api_guard_refuses_routes_the_app_does_not_use_and_foreign_cancels(app: 
     assert "Traceback" not in app["log"].read_text()
 
 
+def test_health_metrics_and_the_patch_line(app: dict) -> None:
+    """/healthz says the database answers; /metrics has a gauge per framework patch; the start-up log names them."""
+    from arena import patches
+
+    health = httpx.get(app["url"] + "healthz", timeout=10)
+    assert health.status_code == 200 and health.json()["status"] == "ok" and health.json()["database"] == "ok"
+    assert health.json()["models_configured"] == 3 and health.json()["models_available"] == 2  # Remote-Unset is down
+    assert health.headers["x-content-type-options"] == "nosniff"
+    metrics = httpx.get(app["url"] + "metrics", timeout=10)
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    for patch in patches.PATCHES:
+        assert f'arena_framework_patch_active{{patch="{patch.name}"}} 1.0' in metrics.text, patch.name
+    lines = [line for line in app["log"].read_text().splitlines() if "framework patches: active" in line]
+    assert len(lines) == 1 and all(patch.name in lines[0] for patch in patches.PATCHES) and "declined none" in lines[0]
+
+
+def test_health_is_503_with_the_reason_when_the_database_does_not_answer() -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from arena.web import health_response
+
+    def ping() -> None:
+        raise ConnectionRefusedError("connection to 127.0.0.1:5432 refused")
+
+    arena = SimpleNamespace(pool=SimpleNamespace(statuses=lambda: []), store=SimpleNamespace(ping=ping))
+    response = asyncio.run(health_response(arena))  # type: ignore[arg-type]
+    assert response.status_code == 503
+    assert json.loads(response.body) == {"status": "unavailable", "database": "ConnectionRefusedError: connection to 127.0.0.1:5432 refused",
+                                          "models_available": 0, "models_configured": 0}
+
+
 def test_text_is_cleaned_at_the_edge() -> None:
     from arena.prompts import clean_text
     from arena.security import clean_json
