@@ -272,8 +272,8 @@ def test_api_guard_refuses_malformed_calls_with_a_reason(app: dict) -> None:
         (join(None, b"{not json"), 400, "not JSON"),
         (join([1, 2]), 422, "JSON object"),
         (join({"fn_index": 99999, "data": [], "session_hash": "s"}), 422, "Unknown event"),
-        (join({"fn_index": send["id"], "data": ["only one"], "session_hash": "s"}), 422, "takes 3 input values"),  # prompt and two states
-        (join({"fn_index": send["id"], "data": [{"a": 1}, None, None], "session_hash": "s"}), 422, "must be text"),
+        (join({"fn_index": send["id"], "data": ["only one"], "session_hash": "s"}), 422, "takes 2 input values"),  # the prompt and a state
+        (join({"fn_index": send["id"], "data": [{"a": 1}, None], "session_hash": "s"}), 422, "must be text"),
         (join({"fn_index": board["id"], "data": ["overall", "yes"], "session_hash": "s"}), 422, "true or false"),
         (join(None, b'{"data": ["' + b"x" * 1_100_000 + b'"]}'), 413, "larger than"),
         (httpx.get(app["url"] + "gradio_api/queue/data", params={"session_hash": "never-joined"}, timeout=10), 404, "No events"),

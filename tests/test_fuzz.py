@@ -43,6 +43,10 @@ NASTY = [
 ]
 VALID_WINNERS = {"model_a", "model_b", "tie", "tie (bothbad)"}
 VOTES = ["battle_vote_model_a", "battle_vote_model_b", "battle_vote_tie", "battle_vote_tie_bothbad"]
+UNUSED_ROUTES = [("POST", "/gradio_api/upload"), ("POST", "/gradio_api/component_server"), ("POST", "/gradio_api/stream/{x}"),
+                 ("POST", "/gradio_api/stream/{x}/close"), ("POST", "/gradio_api/vibe-code"), ("POST", "/login"),
+                 ("POST", "/gradio_api/run/no_{x}"), ("POST", "/gradio_api/call/no_{x}"), ("PUT", "/gradio_api/queue/join"),
+                 ("DELETE", "/config"), ("PATCH", "/gradio_api/cancel"), ("POST", "/gradio_api/process_recording")]
 SBS_VOTES = ["sbs_vote_model_a", "sbs_vote_model_b", "sbs_vote_tie", "sbs_vote_tie_bothbad"]
 
 
@@ -114,12 +118,36 @@ class Fuzzer:
             self.requests += 1
             if response.status_code >= 500:
                 self.server_errors.append(f"malformed join {body}: HTTP {response.status_code}")
-        else:  # the event stream of a session that never joined
+        elif action < 0.97:  # the event stream of a session that never joined
             response = await self.client.get(f"{self.config.root}/gradio_api/queue/data",
                                               params={"session_hash": rng.choice(["", "nope", "x" * 300])}, timeout=5)
             self.requests += 1
             if response.status_code >= 500:
                 self.server_errors.append(f"unknown session stream: HTTP {response.status_code}")
+        elif action < 0.985:  # a Gradio route this app never calls: refused, never served
+            method, path = rng.choice(UNUSED_ROUTES)
+            response = await self.client.request(method, self.config.root + path.format(x=rng.choice(["x", "0", nasty_text(rng)[:20]])),
+                                                 json={"data": [wrong_value(rng)], "session_hash": session.session_hash}, timeout=10)
+            self.requests += 1
+            if response.status_code != 404:
+                self.server_errors.append(f"{method} {path}: HTTP {response.status_code}, not refused")
+        else:  # a cancel of another session's event, or of an event that never was
+            await self.foreign_cancel(session)
+
+    async def foreign_cancel(self, session: Session) -> None:
+        endpoint = self.config.endpoints["leaderboard"]
+        joined = await self.client.post(f"{self.config.root}/gradio_api/queue/join", json={
+            "data": session.data_for("leaderboard", ["overall", False]), "fn_index": endpoint.fn_index, "session_hash": session.session_hash,
+            "event_data": None, "trigger_id": None})
+        event_id = joined.json().get("event_id") if joined.status_code == 200 else None
+        intruder = self.rng.choice(["someone-else", "", session.session_hash + "x"])
+        body = {"session_hash": intruder, "fn_index": endpoint.fn_index, "event_id": self.rng.choice([event_id, "0" * 32, nasty_text(self.rng)])}
+        response = await self.client.post(f"{self.config.root}/gradio_api/cancel", json=body)
+        self.requests += 2
+        if response.status_code != 404:
+            self.server_errors.append(f"foreign cancel {body}: HTTP {response.status_code}, not refused")
+        if event_id is not None:  # this session's own join: read its result, as a page would
+            await session.call("leaderboard", "overall", False, timeout=CALL_TIMEOUT_S)
 
     async def run(self) -> None:
         session = Session(self.client, self.config)

@@ -117,13 +117,13 @@ def test_a_bug_during_send_is_shown_in_place_and_the_tab_stays_usable(arena: Are
     monkeypatch.setattr(arena, "send", exploding_send)
 
     async def collect() -> list[dict]:
-        return [view async for view in tab._send_flow("anony", "hello", None, None, None, None)]
+        return [view async for view in tab._send_flow("anony", "hello", None, None, None)]
 
     views = asyncio.run(collect())
     status = views[-1][tab.status]
     assert status.startswith("⚠️ Something went wrong on our side") and REFERENCE.search(status)
     assert "schema mismatch" not in status
-    assert views[-1][tab.send]["interactive"] is not False  # the voter can try again
+    assert tab.send.elem_id in views[-1][tab.controls].split(",")  # the voter can try again
 
 
 def test_example_prompt_button_handler_changes_the_prompt(arena: Arena) -> None:
@@ -133,28 +133,23 @@ def test_example_prompt_button_handler_changes_the_prompt(arena: Arena) -> None:
     assert first and tab.example(first) != first
 
 
-def test_buttons_already_shown_are_not_sent_again(arena: Arena) -> None:
-    """changed_only drops the button updates the page already shows, and remembers the ones it sends."""
-    with gr.Blocks():
+def test_the_controls_field_names_the_enabled_buttons_and_the_page_applies_it(arena: Arena) -> None:
+    """Buttons are enabled by a text value (cheap for the server); a JavaScript-only listener maps it onto the buttons."""
+    with gr.Blocks() as demo:
         tab = PairTab(arena, "anony")
-    shown = tab.shown.value
-    assert shown[tab.send.elem_id] is True and shown[tab.stop.elem_id] is False  # as laid out
-    view = tab.changed_only(tab._view(None, prompt=""), shown)
-    assert tab.send not in view and tab.stop not in view and not any(b in view for b in tab.vote_buttons)
-    assert view[tab.prompt] == "" and view[tab.shown] == shown
-    generating = {tab.send: gr.update(interactive=False), tab.stop: gr.update(interactive=True), tab.regenerate: gr.update(interactive=False)}
-    view = tab.changed_only(dict(generating), shown)
-    assert set(view) == {tab.send, tab.stop, tab.shown}  # regenerate was already disabled
-    assert view[tab.shown][tab.send.elem_id] is False and view[tab.shown][tab.stop.elem_id] is True
-    assert shown[tab.send.elem_id] is True  # the caller's record is not changed behind its back
-    assert set(tab.changed_only(dict(generating), view[tab.shown])) == {tab.shown}  # the second time, nothing to send
+    assert tab.controls.value == tab.send.elem_id  # as laid out: only Send
+    assert tab._view(None, prompt="")[tab.controls] == "battle-send"
+    assert not any(button in tab._view(None) for button in (tab.send, tab.stop, tab.regenerate, *tab.vote_buttons))
+    listener = next(d for d in demo.get_config_file()["dependencies"] if list(d["targets"]) == [(tab.controls._id, "change")])
+    assert listener["backend_fn"] is False and listener["js"] and "interactive" in listener["js"]  # the browser's job
+    assert listener["outputs"] == [b._id for b in (tab.send, tab.stop, tab.regenerate, *tab.vote_buttons)]
 
 
 def test_picking_a_model_resets_only_a_battle_in_progress(arena: Arena) -> None:
     with gr.Blocks():
         tab = PairTab(arena, "named")
-    assert asyncio.run(tab._on_pick(None, tab.shown.value)) == gr.skip()  # nothing to reset: nothing sent
-    view = asyncio.run(tab._on_pick("some-battle", tab.shown.value))
+    assert asyncio.run(tab._on_pick(None)) == gr.skip()  # nothing to reset: nothing sent
+    view = asyncio.run(tab._on_pick("some-battle"))
     assert view[tab.battle_id] is None and view[tab.chat_a] == [] and view[tab.prompt] == ""
 
 

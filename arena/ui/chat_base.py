@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import AsyncIterator, Callable
 
 import gradio as gr
@@ -16,7 +17,7 @@ from arena.ui.session import identify
 class ChatTab:
     """Base of the battle, side-by-side and direct-chat tabs; subclasses render with ``_view``."""
 
-    shown: gr.State  # each subclass creates it with controls_state() once its buttons exist
+    controls: gr.Textbox  # each subclass creates it with controls_field() once its buttons exist
 
     def __init__(self, arena: Arena) -> None:
         self.arena = arena
@@ -29,34 +30,37 @@ class ChatTab:
         raise NotImplementedError
 
     @staticmethod
-    def controls_state(buttons: list[gr.Button]) -> gr.State:
-        """A per-session record of each button's ``interactive`` as this page shows it (see :meth:`changed_only`), by elem_id."""
-        assert all(button.elem_id for button in buttons), "each control needs an elem_id (its key in the record)"
-        return gr.State({button.elem_id: bool(button.interactive is not False) for button in buttons})
+    def controls_field(prefix: str, buttons: list[gr.Button]) -> gr.Textbox:
+        """A hidden text naming the buttons that are enabled (by elem_id); the page applies it to them itself.
 
-    def changed_only(self, view: dict, shown: dict | None) -> dict:
-        """*view* without the button updates this page already shows, plus the updated record for ``self.shown``.
-
-        Why: every ``interactive`` update rebuilds that button's configuration
-        on the server (Gradio re-validates the component), and a battle's vote,
-        new round and turns would otherwise resend all seven buttons each time.
+        Why: a button enabled or disabled by the server is a property update,
+        and Gradio builds a new instance of the component (and its
+        configuration, twice) for each one, per session: about 5 ms of the
+        app's CPU per battle (``bench/load.py``). A text value costs next to
+        nothing, and a JavaScript-only listener on it sets the buttons'
+        ``interactive`` in the browser, with no trip to the server. The server
+        still refuses anything the rules forbid, whatever a page enables.
         """
-        shown = dict(shown or {})
-        for component, value in list(view.items()):
-            if isinstance(value, dict) and set(value) == {"interactive", "__type__"}:
-                if shown.get(component.elem_id) == value["interactive"]:
-                    del view[component]
-                else:
-                    shown[component.elem_id] = value["interactive"]
-        view[self.shown] = shown
-        return view
+        assert all(button.elem_id for button in buttons), "each control needs an elem_id (its name in the field)"
+        initial = [button.elem_id for button in buttons if button.interactive is not False]
+        field = gr.Textbox(",".join(initial), visible=False, elem_id=f"{prefix}-controls")
+        names = json.dumps([button.elem_id for button in buttons])
+        field.change(None, inputs=[field], outputs=buttons, api_visibility="private",
+                     js=f"(value) => {{ const on = new Set((value || '').split(',')); "
+                        f"return {names}.map((name) => ({{__type__: 'update', interactive: on.has(name)}})); }}")
+        return field
+
+    @staticmethod
+    def controls_value(enabled: dict[gr.Button, bool]) -> str:
+        """The controls field's value for these buttons' states."""
+        return ",".join(str(button.elem_id) for button, on in enabled.items() if on)
 
     @staticmethod
     def _controls_key(battle: Battle) -> tuple:
         """Everything besides the answers' text that the view depends on: equal keys, equal controls."""
         return battle.state, battle.can_vote, battle.leaked, battle.turns, tuple(side.status for side in battle.sides.values())
 
-    async def _stream(self, updates: AsyncIterator[Battle], shown: dict | None, *, clear_prompt: bool) -> AsyncIterator[dict]:
+    async def _stream(self, updates: AsyncIterator[Battle], *, clear_prompt: bool) -> AsyncIterator[dict]:
         """Views of a generation: the whole view when the controls change, only the panes in between.
 
         Why: a token arrives every few milliseconds per side; re-sending every
@@ -73,8 +77,6 @@ class ChatTab:
             # The prompt box clears once accepted; a new named battle or chat shows its models' names on the panes.
             view = self._view(update, prompt="" if clear_prompt and first else gr.skip(),
                               relabel=first and update.mode != "anony" and update.turns == 1)
-            view = self.changed_only(view, shown)
-            shown = view[self.shown]
             yield view
             last = key
 
@@ -92,7 +94,7 @@ class ChatTab:
             return None
 
     async def _send_flow(
-        self, mode: Mode, prompt: str, battle_id: str | None, models: list[str] | None, shown: dict | None, request: gr.Request
+        self, mode: Mode, prompt: str, battle_id: str | None, models: list[str] | None, request: gr.Request
     ) -> AsyncIterator[dict]:
         """Send *prompt* in the session's battle, starting one (with *models*, or a drawn pair) if it has none."""
         session, judge_raw = self._identify(request)
@@ -105,19 +107,19 @@ class ChatTab:
             async for update in self.arena.send(battle.id, prompt, session):
                 yield update
 
-        async for view in self._shown_in_place("send", turn(), lambda: battle, session, shown, clear_prompt=True):
+        async for view in self._shown_in_place("send", turn(), lambda: battle, session, clear_prompt=True):
             yield view
 
-    async def _on_regenerate(self, battle_id: str | None, shown: dict | None, request: gr.Request) -> AsyncIterator[dict]:
+    async def _on_regenerate(self, battle_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
         session, _ = self._identify(request)
         battle = self._current(battle_id, session)
         updates = self.arena.regenerate(battle_id or "", session)
-        async for view in self._shown_in_place("regenerate", updates, lambda: battle, session, shown, clear_prompt=False):
+        async for view in self._shown_in_place("regenerate", updates, lambda: battle, session, clear_prompt=False):
             yield view
 
     async def _shown_in_place(
         self, action: str, updates: AsyncIterator[Battle], battle: Callable[[], Battle | None], session: str,
-        shown: dict | None, *, clear_prompt: bool,
+        *, clear_prompt: bool,
     ) -> AsyncIterator[dict]:
         """The views of a generation; a broken rule, an outage or a bug ends it with a notice in place.
 
@@ -126,14 +128,13 @@ class ChatTab:
         errors are described by :func:`trouble_message`.
         """
         try:
-            async for view in self._stream(updates, shown, clear_prompt=clear_prompt):
-                shown = view.get(self.shown, shown)
+            async for view in self._stream(updates, clear_prompt=clear_prompt):
                 yield view
         except RuleViolation as exc:
-            yield self.changed_only(self._view(battle(), notice=f"⚠️ {exc}"), shown)
+            yield self._view(battle(), notice=f"⚠️ {exc}")
         except Exception as exc:  # a bug or an outage: say so in place
             view = self._view(self._after_trouble(battle(), session), notice=f"⚠️ {trouble_message(action, exc)}", relabel=True)
-            yield self.changed_only(view, shown)
+            yield view
 
     def _after_trouble(self, battle: Battle | None, session: str) -> Battle | None:
         """The battle as the server now holds it, to redraw after an unexpected error (None if it is gone)."""

@@ -33,12 +33,12 @@ class DirectTab(ChatTab):
             self.regenerate = gr.Button("🔄 Regenerate", interactive=False, elem_id="direct-regenerate")
             self.clear = gr.Button("🗑 New chat", elem_id="direct-clear")
             self.example_button = gr.Button("💡 Example prompt", elem_id="direct-example")
-        self.shown = self.controls_state([self.send, self.stop, self.regenerate])
+        self.controls = self.controls_field("direct", [self.send, self.stop, self.regenerate])
         self._wire()
 
     @property
     def _outputs(self) -> list[Any]:
-        return [self.battle_id, self.chat, self.title, self.status, self.prompt, self.send, self.stop, self.regenerate, self.shown]
+        return [self.battle_id, self.chat, self.title, self.status, self.prompt, self.controls]
 
     def _view(self, chat: Battle | None, *, notice: str | None = None, prompt: Any = gr.skip(), relabel: bool = False) -> dict:
         generating = chat is not None and chat.state == "generating"
@@ -48,37 +48,36 @@ class DirectTab(ChatTab):
             self.title: pane_title(pane_label(chat, "a") if chat else "Chat") if relabel else gr.skip(),
             self.status: notice or (battle_status(chat) if chat else "Pick a model and start chatting."),
             self.prompt: prompt,
-            self.send: gr.update(interactive=not generating),
-            self.stop: gr.update(interactive=generating),
-            self.regenerate: gr.update(interactive=chat is not None and chat.state == "chatting"),
+            self.controls: self.controls_value({
+                self.send: not generating, self.stop: generating, self.regenerate: chat is not None and chat.state == "chatting",
+            }),
         }
 
     def _panes(self, chat: Battle) -> dict:
         return {self.chat: pane_messages(chat, "a")}
 
-    async def _on_send(self, prompt: str, chat_id: str | None, model: str | None, shown: dict | None,
-                       request: gr.Request) -> AsyncIterator[dict]:
-        async for view in self._send_flow("direct", prompt, chat_id, [model or ""], shown, request):
+    async def _on_send(self, prompt: str, chat_id: str | None, model: str | None, request: gr.Request) -> AsyncIterator[dict]:
+        async for view in self._send_flow("direct", prompt, chat_id, [model or ""], request):
             yield view
 
-    async def _on_clear(self, shown: dict | None) -> dict:
+    async def _on_clear(self) -> dict:
         # async, though it awaits nothing: Gradio runs a plain function in a worker thread.
-        return self.changed_only(self._view(None, prompt="", relabel=True), shown)
+        return self._view(None, prompt="", relabel=True)
 
-    async def _on_pick(self, chat_id: str | None, shown: dict | None) -> dict:
+    async def _on_pick(self, chat_id: str | None) -> dict:
         """Another model ends the chat in progress. Before any chat there is nothing to reset, and resetting anyway
         could race a first message sent right after the pick."""
-        return await self._on_clear(shown) if chat_id else gr.skip()
+        return await self._on_clear() if chat_id else gr.skip()
 
     def _wire(self) -> None:
-        inputs = [self.prompt, self.battle_id, self.pick, self.shown]
+        inputs = [self.prompt, self.battle_id, self.pick]
         for trigger, suffix in ((self.prompt.submit, "submit"), (self.send.click, "send")):
             trigger(self._on_send, inputs=inputs, outputs=self._outputs, api_name=f"direct_{suffix}", show_progress="hidden", concurrency_limit=None)
-        self.regenerate.click(self._on_regenerate, inputs=[self.battle_id, self.shown], outputs=self._outputs, api_name="direct_regenerate", show_progress="hidden", concurrency_limit=None)
+        self.regenerate.click(self._on_regenerate, inputs=[self.battle_id], outputs=self._outputs, api_name="direct_regenerate", show_progress="hidden", concurrency_limit=None)
         self.stop.click(self._on_stop, inputs=[self.battle_id], outputs=None, api_name="direct_stop", concurrency_limit=None)
-        self.clear.click(self._on_clear, inputs=[self.shown], outputs=self._outputs, api_name="direct_clear")
+        self.clear.click(self._on_clear, outputs=self._outputs, api_name="direct_clear")
         self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_visibility="private")
-        self.pick.change(self._on_pick, inputs=[self.battle_id, self.shown], outputs=self._outputs, api_visibility="private")
+        self.pick.change(self._on_pick, inputs=[self.battle_id], outputs=self._outputs, api_visibility="private")
 
     def load_choices(self, current: str | None = None) -> dict:
         """Choices from current availability, keeping a valid pick (reopening the tab must not end the chat)."""

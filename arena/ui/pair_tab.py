@@ -72,14 +72,13 @@ class PairTab(ChatTab):
             self.regenerate = gr.Button("🔄 Regenerate", interactive=False, elem_id=f"{prefix}-regenerate")
             self.new_round = gr.Button("🎲 New round" if mode == "anony" else "🗑 Clear", elem_id=f"{prefix}-new-round")
             self.example_button = gr.Button("💡 Example prompt", elem_id=f"{prefix}-example")
-        self.shown = self.controls_state([self.send, self.stop, self.regenerate, *self.vote_buttons])
+        self.controls = self.controls_field(prefix, [self.send, self.stop, self.regenerate, *self.vote_buttons])
         self._wire()
 
     # --- outputs ---------------------------------------------------------------
     @property
     def _outputs(self) -> list[Any]:
-        return [self.battle_id, self.chat_a, self.chat_b, self.title_a, self.title_b, self.status, self.prompt,
-                self.send, self.stop, self.regenerate, *self.vote_buttons, self.shown]
+        return [self.battle_id, self.chat_a, self.chat_b, self.title_a, self.title_b, self.status, self.prompt, self.controls]
 
     def _view(self, battle: Battle | None, *, notice: str | None = None, prompt: Any = gr.skip(), relabel: bool = False) -> dict:
         """The whole tab for *battle*; the pane titles only with *relabel*."""
@@ -96,12 +95,11 @@ class PairTab(ChatTab):
             self.title_b: pane_title(self._label(battle, "b")) if relabel else gr.skip(),
             self.status: notice or battle_status(battle),
             self.prompt: prompt,
-            self.send: gr.update(interactive=not (generating or closed)),
-            self.stop: gr.update(interactive=generating),
-            self.regenerate: gr.update(interactive=can_regenerate),
+            self.controls: self.controls_value({
+                self.send: not (generating or closed), self.stop: generating, self.regenerate: can_regenerate,
+                **{button: can_vote for button in self.vote_buttons},
+            }),
         }
-        for button in self.vote_buttons:
-            view[button] = gr.update(interactive=can_vote)
         return view
 
     def _panes(self, battle: Battle) -> dict:
@@ -114,46 +112,46 @@ class PairTab(ChatTab):
         return pane_label(battle, side)  # type: ignore[arg-type]
 
     # --- handlers ----------------------------------------------------------------
-    async def _on_send_anony(self, prompt: str, battle_id: str | None, shown: dict | None, request: gr.Request) -> AsyncIterator[dict]:
-        async for view in self._send_flow("anony", prompt, battle_id, None, shown, request):
+    async def _on_send_anony(self, prompt: str, battle_id: str | None, request: gr.Request) -> AsyncIterator[dict]:
+        async for view in self._send_flow("anony", prompt, battle_id, None, request):
             yield view
 
     async def _on_send_named(
-        self, prompt: str, battle_id: str | None, model_a: str | None, model_b: str | None, shown: dict | None, request: gr.Request
+        self, prompt: str, battle_id: str | None, model_a: str | None, model_b: str | None, request: gr.Request
     ) -> AsyncIterator[dict]:
-        async for view in self._send_flow("named", prompt, battle_id, [model_a or "", model_b or ""], shown, request):
+        async for view in self._send_flow("named", prompt, battle_id, [model_a or "", model_b or ""], request):
             yield view
 
     def _vote_handler(self, winner: Winner):
-        async def on_vote(battle_id: str | None, shown: dict | None, request: gr.Request) -> dict:
+        async def on_vote(battle_id: str | None, request: gr.Request) -> dict:
             session, _ = self._identify(request)
             battle = self._current(battle_id, session)
             try:
                 await self.arena.vote(battle_id or "", winner, session)
             except RuleViolation as exc:
-                return self.changed_only(self._view(battle, notice=f"⚠️ {exc}"), shown)
+                return self._view(battle, notice=f"⚠️ {exc}")
             except Exception as exc:
                 view = self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('vote', exc)}", relabel=True)
-                return self.changed_only(view, shown)
+                return view
             # The names, revealed in place.
-            return self.changed_only(self._view(self.arena.get(battle_id or "", session), relabel=True), shown)
+            return self._view(self.arena.get(battle_id or "", session), relabel=True)
 
         on_vote.__name__ = f"vote_{winner.replace(' ', '_').replace('(', '').replace(')', '')}"
         return on_vote
 
-    async def _on_new_round(self, shown: dict | None) -> dict:
+    async def _on_new_round(self) -> dict:
         # async, though it awaits nothing: Gradio runs a plain function in a worker thread, a trip per round.
-        return self.changed_only(self._view(None, prompt="", relabel=True), shown)
+        return self._view(None, prompt="", relabel=True)
 
-    async def _on_pick(self, battle_id: str | None, shown: dict | None) -> dict:
+    async def _on_pick(self, battle_id: str | None) -> dict:
         """Another model ends the battle in progress. Before any battle there is nothing to reset, and resetting
         anyway could race a first message sent right after the pick."""
-        return await self._on_new_round(shown) if battle_id else gr.skip()
+        return await self._on_new_round() if battle_id else gr.skip()
 
     # --- wiring --------------------------------------------------------------------
     def _wire(self) -> None:
         picks = [self.pick_a, self.pick_b] if self.mode == "named" else []
-        send_inputs = [self.prompt, self.battle_id, *picks, self.shown]
+        send_inputs = [self.prompt, self.battle_id, *picks]
         for trigger, suffix in ((self.prompt.submit, "submit"), (self.send.click, "send")):
             trigger(
                 self._on_send_named if self.mode == "named" else self._on_send_anony,
@@ -164,21 +162,21 @@ class PairTab(ChatTab):
                 concurrency_limit=None,
             )
         self.regenerate.click(
-            self._on_regenerate, inputs=[self.battle_id, self.shown], outputs=self._outputs,
+            self._on_regenerate, inputs=[self.battle_id], outputs=self._outputs,
             api_name=f"{self.prefix}_regenerate", show_progress="hidden", concurrency_limit=None,
         )
         self.stop.click(self._on_stop, inputs=[self.battle_id], outputs=None, api_name=f"{self.prefix}_stop", concurrency_limit=None)
         for button, (winner, _) in zip(self.vote_buttons, VOTES):
             name = winner.replace(" (bothbad)", "_bothbad")
             button.click(
-                self._vote_handler(winner), inputs=[self.battle_id, self.shown], outputs=self._outputs,
+                self._vote_handler(winner), inputs=[self.battle_id], outputs=self._outputs,
                 api_name=f"{self.prefix}_vote_{name}", concurrency_limit=None,
             )
-        self.new_round.click(self._on_new_round, inputs=[self.shown], outputs=self._outputs, api_name=f"{self.prefix}_new_round")
+        self.new_round.click(self._on_new_round, outputs=self._outputs, api_name=f"{self.prefix}_new_round")
         self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_visibility="private")
         if self.mode == "named":
             for pick in picks:
-                pick.change(self._on_pick, inputs=[self.battle_id, self.shown], outputs=self._outputs, api_visibility="private")
+                pick.change(self._on_pick, inputs=[self.battle_id], outputs=self._outputs, api_visibility="private")
 
     def load_choices(self, current_a: str | None = None, current_b: str | None = None) -> tuple[dict, dict]:
         """Dropdown choices for named mode from current availability; valid picks are kept (no reset on revisit)."""
