@@ -79,7 +79,7 @@ def clean_json(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class EventTable:
-    """The app's events as its page knows them: each event's input components, and the named events.
+    """The events the server runs (JavaScript-only ones are left out): each one's input components, and the named ones.
 
     Read from the app's public configuration (``Blocks.config``, what ``/config`` serves), not from Gradio's
     function objects.
@@ -91,8 +91,9 @@ class EventTable:
     @classmethod
     def of(cls, config: dict[str, Any]) -> EventTable:
         components = {c["id"]: c for c in config.get("components", [])}
-        inputs = {d["id"]: [components.get(i, {"type": "unknown"}) for i in d.get("inputs", [])] for d in config.get("dependencies", [])}
-        named = frozenset(d["api_name"] for d in config.get("dependencies", []) if d.get("api_name"))
+        served = [d for d in config.get("dependencies", []) if d.get("backend_fn")]  # JavaScript-only events run in the page
+        inputs = {d["id"]: [components.get(i, {"type": "unknown"}) for i in d.get("inputs", [])] for d in served}
+        named = frozenset(d["api_name"] for d in served if d.get("api_name"))
         return cls(inputs, named)
 
 

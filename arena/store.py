@@ -163,13 +163,13 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if isinstance(self._write_turn, WriteTurn):
+            self._write_turn.close()
 
     def ping(self) -> None:
         """One round trip to the database (``SELECT 1``); raises if it does not answer (the health route)."""
         with self.engine.connect() as conn:
             conn.exec_driver_sql("SELECT 1")
-        if isinstance(self._write_turn, WriteTurn):
-            self._write_turn.close()
 
     # --- judges ------------------------------------------------------------
     def judge_salt(self, configured: str = "") -> str:

@@ -263,6 +263,7 @@ def test_api_guard_refuses_malformed_calls_with_a_reason(app: dict) -> None:
     config = httpx.get(app["url"] + "config", timeout=10).json()
     send = next(d for d in config["dependencies"] if d.get("api_name") == "battle_send")
     board = next(d for d in config["dependencies"] if d.get("api_name") == "leaderboard")
+    in_page = next(d for d in config["dependencies"] if not d.get("backend_fn"))  # a JavaScript-only listener
 
     def join(body: object, raw: bytes | None = None) -> httpx.Response:
         return httpx.post(url, content=raw if raw is not None else json_module.dumps(body).encode(),
@@ -272,6 +273,7 @@ def test_api_guard_refuses_malformed_calls_with_a_reason(app: dict) -> None:
         (join(None, b"{not json"), 400, "not JSON"),
         (join([1, 2]), 422, "JSON object"),
         (join({"fn_index": 99999, "data": [], "session_hash": "s"}), 422, "Unknown event"),
+        (join({"fn_index": in_page["id"], "data": [""], "session_hash": "s"}), 422, "Unknown event"),  # Gradio: a traceback
         (join({"fn_index": send["id"], "data": ["only one"], "session_hash": "s"}), 422, "takes 2 input values"),  # the prompt and a state
         (join({"fn_index": send["id"], "data": [{"a": 1}, None], "session_hash": "s"}), 422, "must be text"),
         (join({"fn_index": board["id"], "data": ["overall", "yes"], "session_hash": "s"}), 422, "true or false"),

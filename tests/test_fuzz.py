@@ -17,6 +17,7 @@ import json
 import os
 import random
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -126,13 +127,19 @@ class Fuzzer:
                 self.server_errors.append(f"unknown session stream: HTTP {response.status_code}")
         elif action < 0.985:  # a Gradio route this app never calls: refused, never served
             method, path = rng.choice(UNUSED_ROUTES)
-            response = await self.client.request(method, self.config.root + path.format(x=rng.choice(["x", "0", nasty_text(rng)[:20]])),
-                                                 json={"data": [wrong_value(rng)], "session_hash": session.session_hash}, timeout=10)
+            segment = urllib.parse.quote(rng.choice(["x", "0", nasty_text(rng)[:20]]), safe="", errors="surrogatepass")
+            response = await self.send_json(method, path.format(x=segment),
+                                            {"data": [wrong_value(rng)], "session_hash": session.session_hash})
             self.requests += 1
             if response.status_code != 404:
                 self.server_errors.append(f"{method} {path}: HTTP {response.status_code}, not refused")
         else:  # a cancel of another session's event, or of an event that never was
             await self.foreign_cancel(session)
+
+    async def send_json(self, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
+        """*body* as ASCII-escaped JSON, as browsers send it (lone surrogates as escapes; httpx's json= cannot)."""
+        return await self.client.request(method, self.config.root + path, content=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, timeout=10)
 
     async def foreign_cancel(self, session: Session) -> None:
         endpoint = self.config.endpoints["leaderboard"]
@@ -142,7 +149,7 @@ class Fuzzer:
         event_id = joined.json().get("event_id") if joined.status_code == 200 else None
         intruder = self.rng.choice(["someone-else", "", session.session_hash + "x"])
         body = {"session_hash": intruder, "fn_index": endpoint.fn_index, "event_id": self.rng.choice([event_id, "0" * 32, nasty_text(self.rng)])}
-        response = await self.client.post(f"{self.config.root}/gradio_api/cancel", json=body)
+        response = await self.send_json("POST", "/gradio_api/cancel", body)
         self.requests += 2
         if response.status_code != 404:
             self.server_errors.append(f"foreign cancel {body}: HTTP {response.status_code}, not refused")

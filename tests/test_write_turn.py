@@ -28,9 +28,13 @@ with turn:
 
 
 def test_a_writer_in_another_process_is_waited_for(tmp_path: Path) -> None:
-    """While another process holds the turn, this store's write waits for it (no SQLite busy handler in between)."""
+    """While another process holds the turn, this store's write waits for it (no SQLite busy handler in between).
+
+    The store answers a health check first: a ping must leave the turn's lock file as it was.
+    """
     database = tmp_path / "arena.sqlite3"
     store = Store(f"sqlite:///{database}")
+    store.ping()
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, f"{database}-write.lock", "0.6"], cwd=PROJECT_ROOT,
                               stdout=subprocess.PIPE, text=True)
     try:
