@@ -32,7 +32,7 @@ class Patch:
     reaches_into: str  # what of the framework's it replaces or edits
     saves: str  # what it saves, and the figure that keeps it
     verified_on: str  # the locked versions its test and the benchmark ran on
-    install: Callable[[Any], bool]  # takes the app's gr.Blocks (mounted and queued); True if in place
+    install: Callable[[Any], bool]  # takes the gr.Blocks (queued); True if in place
 
 
 def _skip_untouched_outputs(_demo: Any) -> bool:
@@ -47,28 +47,10 @@ def _text_components_inline(_demo: Any) -> bool:
     return gradio_speedups.process_text_components_inline()
 
 
-def _type_hints_once(_demo: Any) -> bool:
-    from arena.ui import gradio_speedups
-
-    return gradio_speedups.remember_type_hints()
-
-
-def _analytics_skipped(_demo: Any) -> bool:
-    from arena.ui import gradio_speedups
-
-    return gradio_speedups.skip_analytics_summaries()
-
-
 def _queue_polls_gently(demo: Any) -> bool:
     from arena.ui import queue_naps
 
     return queue_naps.install(demo._queue)
-
-
-def _session_streams_known(demo: Any) -> bool:
-    from arena.security import pending_sessions
-
-    return isinstance(pending_sessions(demo), dict)
 
 
 def _missing_modules_remembered(_demo: Any) -> bool:
@@ -78,32 +60,32 @@ def _missing_modules_remembered(_demo: Any) -> bool:
     return any(sys.modules.get(name, ...) is None for name in OPTIONAL_PER_CALL)  # False: all installed, nothing to do
 
 
+def _session_streams_known(demo: Any) -> bool:
+    from arena.security import pending_sessions
+
+    return isinstance(pending_sessions(demo), dict)
+
+
 GRADIO = "gradio 6.31.0 (fastapi 0.165.0, starlette 1.10.0, anyio 4.16.0, uvicorn 0.55.0)"
 
 PATCHES: tuple[Patch, ...] = (
     Patch("skip_untouched_outputs",
           "gradio.blocks.Blocks.postprocess_data (wrapped); reads BlockFunction.outputs, .batch, .is_validator_function, Block.stateful",
-          "outputs an event does not name are not rebuilt; a streaming update names only the two panes "
-          "(bench/load.py, N=50, SQLite x2: 96-109 ms of app CPU per battle without it, 58-62 with)", GRADIO,
-          _skip_untouched_outputs),
+          "outputs an event does not name are not rebuilt; a streaming update names only the two panes. bench/load.py, N=50, "
+          "SQLite x2, alternating: 57 -> 76 and 45 -> 69 ms of app CPU per battle without it", GRADIO, _skip_untouched_outputs),
     Patch("text_components_inline", "gradio.blocks.anyio (a stand-in for the module)",
-          "text components' pre- and postprocess run in the event loop, not one worker-thread trip each (68-73 ms per battle "
-          "without it, 58-62 with)", GRADIO, _text_components_inline),
-    Patch("type_hints_once", "gradio.utils.get_type_hints (memoised per handler)",
-          "each event's evaluation of its handler's annotations (65-68 ms per battle without it, 58-62 with)", GRADIO,
-          _type_hints_once),
-    Patch("analytics_skipped", "gradio.queueing.run_sync (a filter for Queue.compute_analytics_summary)",
-          "a worker-thread trip after every event for a monitoring summary the arena never serves (63-67 ms per battle "
-          "without it, 58-62 with)", GRADIO, _analytics_skipped),
-    Patch("queue_polls_gently", "sets Blocks._queue.sleep_when_free and .progress_update_sleep_when_free",
-          "the queue's check for work every millisecond: 7 % of a core per idle instance, 0.7 % after", GRADIO,
-          _queue_polls_gently),
+          "text components' pre- and postprocess run in the event loop, not one worker-thread trip each: 51 -> 59 and "
+          "45 -> 54 ms per battle without it", GRADIO, _text_components_inline),
+    Patch("missing_modules_remembered", "sys.modules (None for matplotlib and sniffio when absent): no framework object",
+          "a search of every sys.path entry at each failed optional import, Gradio's around every event and httpcore's "
+          "around every request. bench/load.py, N=50, PostgreSQL x2, alternating: 43, 42, 43 -> 45, 45, 47 ms of app CPU "
+          "per battle without it", "CPython 3.11", _missing_modules_remembered),
+    Patch("queue_polls_gently", "sets Blocks._queue.sleep_when_free",
+          "the queue's check for work every millisecond: 6.2-6.5 % of a core per idle instance without it, 2.7-3.1 % with; "
+          "under load 52 -> 57 and 41 -> 45 ms per battle without it", GRADIO, _queue_polls_gently),
     Patch("session_streams_known", "reads Blocks._queue.pending_messages_per_session (ApiGuard)",
           "not a speed-up: a stream of a session without events is refused with a 404, where Gradio would start it and "
           "fail inside it (a broken response and a traceback)", GRADIO, _session_streams_known),
-    Patch("missing_modules_remembered", "sys.modules (None for matplotlib and sniffio when absent); no framework object",
-          "a search of every sys.path entry at each failed optional import, Gradio's per event and httpcore's per request "
-          "(65-74 ms per battle without it, 58-62 with)", "CPython 3.11", _missing_modules_remembered),
 )
 
 
@@ -112,7 +94,10 @@ def names() -> list[str]:
 
 
 def install_all(demo: Any, off: str | set[str] = "") -> dict[str, bool]:
-    """Install every registered patch not in *off* (names, or a comma-separated string); log and export which are active."""
+    """Install every registered patch not in *off* (names, or a comma-separated string) on the queued *demo*.
+
+    Logs and exports which are active.
+    """
     skipped = {name.strip() for name in off.split(",")} if isinstance(off, str) else set(off)
     unknown = sorted(skipped - set(names()) - {""})
     if unknown:

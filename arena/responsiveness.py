@@ -34,9 +34,6 @@ log = logging.getLogger(__name__)
 # collections of the middle generation instead of 10. Young garbage is still found young; old cycles wait longer.
 GC_THRESHOLDS = (7000, 10, 50)
 LAG_PROBE_S = 0.25
-# Imported on every call by code on the hot path, inside try/except ImportError: Gradio imports matplotlib
-# twice per event (to switch its backend), httpcore imports sniffio around its locks (every HTTP request).
-OPTIONAL_PER_CALL = ("matplotlib", "sniffio")
 
 
 def settle_heap(thresholds: tuple[int, int, int] = GC_THRESHOLDS) -> int:
@@ -75,15 +72,20 @@ async def probe_lag(every_s: float = LAG_PROBE_S) -> None:
         EVENT_LOOP_LAG.observe(max(0.0, loop.time() - asked - every_s))
 
 
+# Imported on every call by code on the hot path, inside try/except ImportError: Gradio imports matplotlib around
+# every event (to switch its backend), httpcore imports sniffio around its locks (every HTTP request).
+OPTIONAL_PER_CALL = ("matplotlib", "sniffio")
+
+
 def remember_missing_modules(names: tuple[str, ...] = OPTIONAL_PER_CALL) -> list[str]:
     """Make ``import name`` fail at once for each of *names* that is not installed; returns those.
 
     Why: a failed import is not cached by Python, so each attempt searches
-    every ``sys.path`` entry again. Gradio and httpcore try such imports on
-    every event and stream; under load that was about 5 % of the app's CPU,
-    and a tenth of the load benchmark's own (its HTTP client is httpx too).
-    A ``None`` in ``sys.modules`` is Python's own way to say "known absent":
-    the import raises ``ModuleNotFoundError`` without touching the disk.
+    every ``sys.path`` entry again (a ``stat`` per entry). Gradio and httpcore
+    try such imports on every event and request: 2-4 ms of the app's CPU per
+    battle under ``bench/load.py`` on PostgreSQL (see :mod:`arena.patches`). A ``None`` in
+    ``sys.modules`` is Python's own way to say "known absent": the import
+    raises ``ModuleNotFoundError`` without touching the disk.
     """
     missing = [name for name in names if name not in sys.modules and importlib.util.find_spec(name) is None]
     for name in missing:

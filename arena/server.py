@@ -55,7 +55,9 @@ def build_web_app(models_path: str | Path, settings: Settings | None = None) -> 
     from arena.ui.app import export_root
     from arena.web import build_app
 
-    # Gradio keeps a record of up to 10,000 past events for its monitoring dashboard (not served here): fewer.
+    # Gradio keeps a record of up to 10,000 past events for its monitoring dashboard (not served here) and, by
+    # default, recomputes a pandas summary of them after every event: keep fewer, summarise rarely.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", "1000")
     os.environ.setdefault("GRADIO_ANALYTICS_MAX_EVENTS", "1000")
     arena = build_arena(models_path, settings)
     arena.pool.start_background()

@@ -72,14 +72,17 @@ def build_app(demo: Any, arena: Arena, *, allowed_paths: list[str]) -> FastAPI:
     return app
 
 
+def mounted_gradio_app(app: FastAPI) -> Any:
+    """The Gradio app mounted on *app*, found through Starlette's public routing table."""
+    return next(route.app for route in app.routes if isinstance(route, Mount))
+
+
 def heartbeat_ender(app: FastAPI) -> Callable[[], None]:
     """What ends the mounted Gradio app's session heartbeat streams (see :class:`arena.server.GracefulServer`).
 
-    The one attribute of Gradio's app the server touches (``stop_event``, what ``Blocks.close`` sets), found
-    through Starlette's public routing table rather than the Blocks' own reference to its app.
+    The one attribute of Gradio's app the server touches: ``stop_event``, what ``Blocks.close`` sets.
     """
-    gradio_app = next(route.app for route in app.routes if isinstance(route, Mount))
-    return gradio_app.stop_event.set
+    return mounted_gradio_app(app).stop_event.set
 
 
 async def health_response(arena: Arena) -> JSONResponse:

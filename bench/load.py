@@ -214,15 +214,16 @@ async def run_level(app_urls: list[str], upstream_url: str, n: int, args: argpar
                    for _ in range(n)]  # uncapped: see encode/httpcore#1093
         configs = [await AppConfig.fetch(clients[0], url) for url in app_urls]
         # Baseline first: N direct clients, same rhythm.
-        progress(f"N={n}: the token server called directly, {args.warmup + args.duration:.0f} s")
         baseline: list[float] = []
-        measuring = [False]
-        until = time.monotonic() + args.warmup + args.duration
-        tasks = [asyncio.create_task(direct_client(upstream_url, "tok-a", clients[i], baseline, until, args, measuring, i))
-                 for i in range(n)]
-        await asyncio.sleep(args.warmup)
-        measuring[0] = True
-        await asyncio.gather(*tasks)
+        if not args.skip_direct:
+            progress(f"N={n}: the token server called directly, {args.warmup + args.duration:.0f} s")
+            measuring = [False]
+            until = time.monotonic() + args.warmup + args.duration
+            tasks = [asyncio.create_task(direct_client(upstream_url, "tok-a", clients[i], baseline, until, args, measuring, i))
+                     for i in range(n)]
+            await asyncio.sleep(args.warmup)
+            measuring[0] = True
+            await asyncio.gather(*tasks)
         # The arena: N voters.
         progress(f"N={n}: {n} voters load the page and warm up for {args.warmup:.0f} s")
         stats = Stats()
@@ -320,6 +321,8 @@ def main() -> None:
                         help="app processes sharing the database, each voter kept on one (as behind a sticky load balancer)")
     parser.add_argument("--app-root", type=Path, default=ROOT,
                         help="the checkout whose app.py is served (another commit's worktree, for a before/after in one sitting)")
+    parser.add_argument("--skip-direct", action="store_true",
+                        help="leave out the token server's direct baseline (no 'added first token'; for CPU comparisons)")
     parser.add_argument("--patches-off", default="",
                         help="framework patches to leave out, comma-separated (ARENA_PATCHES_OFF; arena/patches.py lists them)")
     args = parser.parse_args()

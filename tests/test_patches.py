@@ -11,13 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import typing
 from typing import Any, Iterator
 
 import anyio
 import gradio as gr
 import gradio.blocks as gradio_blocks
-import gradio.utils as gradio_utils
 import pytest
 from gradio.blocks import Blocks
 from gradio.state_holder import SessionState
@@ -69,16 +67,13 @@ def run_events(demo: Blocks, times: int = 3) -> tuple[list[Any], SessionState, i
 @pytest.fixture
 def as_shipped(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Gradio without any of the patches, for the length of a test (whatever other tests installed)."""
-    import gradio.queueing as queueing
 
     def original(owner: Any, name: str) -> None:
         current = getattr(owner, name)
         monkeypatch.setattr(owner, name, getattr(current, "__wrapped__", current))
 
     original(Blocks, "postprocess_data")
-    original(gradio_utils, "get_type_hints")
     monkeypatch.setattr(gradio_blocks, "anyio", anyio)
-    monkeypatch.setattr(queueing, "run_sync", anyio.to_thread.run_sync)
     yield
 
 
@@ -106,22 +101,6 @@ def test_text_components_inline(as_shipped: None) -> None:
     SpyText.threads.clear()
     got, _, loop_thread = run_events(demo)
     assert got == expected and SpyText.threads and set(SpyText.threads) == {loop_thread}
-
-
-def test_type_hints_once(as_shipped: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A handler's annotations are evaluated once, not at every event."""
-    real = typing.get_type_hints
-    seen: list[Any] = []
-    monkeypatch.setattr(typing, "get_type_hints", lambda fn, *a, **k: seen.append(getattr(fn, "__name__", fn)) or real(fn, *a, **k))
-    demo, _ = battle_like_demo()
-    expected, _, _ = run_events(demo, times=4)
-    shipped = seen.count("stream_update")
-    assert shipped >= 4  # at least once per event
-    assert gradio_speedups.remember_type_hints() and gradio_speedups.remember_type_hints()
-    seen.clear()
-    demo, _ = battle_like_demo()
-    got, _, _ = run_events(demo, times=4)
-    assert got == expected and seen.count("stream_update") == 1
 
 
 def test_the_registry_logs_one_line_and_exports_a_gauge_per_patch(caplog: pytest.LogCaptureFixture,
@@ -234,31 +213,6 @@ def call_go(url: str, times: int = 1) -> list[float]:
     return asyncio.run(calls())
 
 
-def test_analytics_skipped(as_shipped: None, serve_mounted: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """After an event, the queue no longer hands its analytics summary (never served here) to a worker thread."""
-    import functools
-
-    import gradio.queueing as queueing
-
-    ran: list[int] = []
-    real = queueing.Queue.compute_analytics_summary
-
-    @functools.wraps(real)
-    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
-        ran.append(threading.get_ident())
-        return real(self, *args, **kwargs)
-
-    monkeypatch.setattr(queueing.Queue, "compute_analytics_summary", spy)
-    shipped = one_button_demo()
-    call_go(serve_mounted(shipped), times=3)
-    assert len(ran) >= 3  # as shipped: at least once per event, in a worker thread
-    assert gradio_speedups.skip_analytics_summaries() and gradio_speedups.skip_analytics_summaries()
-    ran.clear()
-    patched = one_button_demo()
-    call_go(serve_mounted(patched), times=3)
-    assert ran == []
-
-
 class CountingAsyncio:
     """Stands in for ``asyncio`` inside ``gradio.queueing`` and counts the sleeps of a given length."""
 
@@ -302,16 +256,28 @@ def test_queue_polls_gently(serve_mounted: Any) -> None:
     assert not queue_naps.install(object())  # a queue without those intervals: declined, not broken
 
 
+def test_session_streams_known(serve_mounted: Any) -> None:
+    """ApiGuard reads Gradio's table of open sessions: a stream for a session without events is refused cleanly."""
+    import httpx
+
+    from arena.security import pending_sessions
+
+    demo = one_button_demo()
+    url = serve_mounted(demo, guard=True)
+    assert isinstance(pending_sessions(demo), dict)
+    refused = httpx.get(f"{url}/gradio_api/queue/data", params={"session_hash": "never-joined"}, timeout=10)
+    assert refused.status_code == 404 and "join an event first" in refused.json()["detail"]
+    assert call_go(url)  # a session that joined gets its stream
+
+
 def test_missing_modules_remembered(serve_mounted: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """An optional module that is absent is looked for on disk once, not at every event."""
     import importlib.util
     import sys
 
-    from arena.responsiveness import OPTIONAL_PER_CALL, remember_missing_modules
+    from arena.responsiveness import remember_missing_modules
 
-    absent = [name for name in OPTIONAL_PER_CALL if sys.modules.get(name, 0) is None or (
-        name not in sys.modules and importlib.util.find_spec(name) is None)]
-    if "matplotlib" not in absent:
+    if sys.modules.get("matplotlib", 0) is not None and importlib.util.find_spec("matplotlib") is not None:
         pytest.skip("matplotlib is installed here: nothing to remember")
     searched: list[str] = []
 
@@ -329,17 +295,3 @@ def test_missing_modules_remembered(serve_mounted: Any, monkeypatch: pytest.Monk
     searched.clear()
     call_go(url, times=3)
     assert searched.count("matplotlib") == 0
-
-
-def test_session_streams_known(serve_mounted: Any) -> None:
-    """ApiGuard reads Gradio's table of open sessions: a stream for a session without events is refused cleanly."""
-    import httpx
-
-    from arena.security import pending_sessions
-
-    demo = one_button_demo()
-    url = serve_mounted(demo, guard=True)
-    assert isinstance(pending_sessions(demo), dict)
-    refused = httpx.get(f"{url}/gradio_api/queue/data", params={"session_hash": "never-joined"}, timeout=10)
-    assert refused.status_code == 404 and "join an event first" in refused.json()["detail"]
-    assert call_go(url)  # a session that joined gets its stream

@@ -69,21 +69,3 @@ def test_a_blocked_event_loop_shows_as_lag() -> None:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
         loop.close()
-
-
-def test_absent_modules_are_remembered_and_present_ones_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    absent = "arena_no_such_module_xyz"
-    monkeypatch.delitem(sys.modules, absent, raising=False)
-    try:
-        assert responsiveness.remember_missing_modules((absent, "json")) == [absent]
-        assert sys.modules[absent] is None
-        with pytest.raises(ImportError):
-            __import__(absent)
-        import json
-
-        assert json.dumps([1]) == "[1]"
-        assert responsiveness.remember_missing_modules((absent,)) == []  # already known
-    finally:
-        sys.modules.pop(absent, None)

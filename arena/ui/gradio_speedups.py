@@ -1,4 +1,4 @@
-"""Four measured fixes to Gradio's per-event costs (found with py-spy under ``bench/load.py``).
+"""Two measured fixes to Gradio's per-event costs (found with py-spy under ``bench/load.py``).
 
 Each is registered in :mod:`arena.patches` (with the figure that keeps it and
 the versions it was verified on), checks the shape of what it replaces and
@@ -20,19 +20,12 @@ Gradio's own call site (``tests/test_patches.py``).
 2. :func:`process_text_components_inline`: text components' conversions
    (``preprocess``, ``postprocess``) run in the event loop instead of one
    worker-thread trip each.
-3. :func:`remember_type_hints`: an event handler's type hints are read once,
-   not at every event.
-4. :func:`skip_analytics_summaries`: the queue's analytics summary (a pandas
-   table behind Gradio's monitoring dashboard, which the arena does not
-   serve) is never computed, and so takes no worker-thread trip after every
-   event.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-import weakref
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -143,73 +136,3 @@ def process_text_components_inline() -> bool:
     blocks.anyio = _InlineTextProcessing(anyio, (gr.Chatbot, gr.Markdown, gr.Button, gr.Textbox, gr.Dropdown, gr.Checkbox))
     return True
 
-
-async def _run_sync_but_analytics(fn: Any, *args: Any, **kwargs: Any) -> Any:
-    """``anyio.to_thread.run_sync`` for ``gradio.queueing``, except for the queue's analytics summary (never computed)."""
-    if getattr(fn, "__name__", "") == "compute_analytics_summary":
-        return None  # the queue ignores what it returns
-    return await _real_run_sync(fn, *args, **kwargs)
-
-
-_real_run_sync: Any = None
-
-
-def skip_analytics_summaries() -> bool:
-    """Let Gradio's queue skip its analytics summary after each event; True if in place.
-
-    Why: after every event the queue hands ``compute_analytics_summary`` to
-    a worker thread, whose result it ignores (the summary is kept for
-    Gradio's monitoring dashboard, which the arena does not serve). The
-    trip itself (a thread hand-off, a wake-up of the loop) was the cost,
-    three per battle.
-    """
-    global _real_run_sync
-    import gradio.queueing as queueing
-
-    if queueing.run_sync is _run_sync_but_analytics:
-        return True
-    import anyio
-
-    if queueing.run_sync is not anyio.to_thread.run_sync or not callable(getattr(queueing.Queue, "compute_analytics_summary", None)):
-        log.warning("Gradio's queue no longer summarises analytics through anyio's run_sync; each event keeps its thread trip")
-        return False
-    _real_run_sync = queueing.run_sync
-    queueing.run_sync = _run_sync_but_analytics
-    return True
-
-
-def remember_type_hints() -> bool:
-    """Let Gradio read each event handler's type hints once, not at every event; True if in place.
-
-    Why: to find which parameters want a ``gr.Request`` or event data, Gradio
-    evaluates the handler's annotations (``typing.get_type_hints``, string
-    annotations parsed anew) on every call: about 2 % of the app's CPU under
-    load. A function's hints are fixed once it is defined, so they are kept
-    per function (weakly: a handler that goes away takes its entry along).
-    """
-    import gradio.utils as gradio_utils
-
-    if getattr(gradio_utils.get_type_hints, _INSTALLED_FLAG, False):
-        return True
-    original = gradio_utils.get_type_hints
-    if list(inspect.signature(original).parameters) != ["fn"]:
-        log.warning("Gradio's get_type_hints changed shape; type hints are read at every event")
-        return False
-    known: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-    def get_type_hints(fn: Any) -> dict:
-        key = getattr(fn, "__func__", fn)  # a bound method is made anew at each attribute access; its function is not
-        try:
-            return dict(known[key])
-        except (KeyError, TypeError):  # not seen yet, or not weakly referable (then not kept)
-            hints = original(fn)
-        try:
-            known[key] = hints
-        except TypeError:
-            pass
-        return dict(hints)
-
-    setattr(get_type_hints, _INSTALLED_FLAG, True)
-    get_type_hints.__wrapped__ = original  # type: ignore[attr-defined]
-    gradio_utils.get_type_hints = get_type_hints
-    return True
