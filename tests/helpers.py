@@ -14,6 +14,7 @@ from arena.battle import Battle, Limits
 from arena.categories import VoteFacts
 from arena.ratings import OUTCOME_SCORE
 from arena.store import BattleRecord, Store
+from tests.upstream import Behavior
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -157,3 +158,57 @@ def app_process(folder: Path, models_path: Path, env: dict[str, str], *, name: s
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+# --- shared by several test modules (no test module imports another) -------------------
+
+def models_yaml(url_a: str, url_b: str) -> str:
+    return f"""
+models:
+  - name: Alpha-Model
+    backend: openai
+    endpoints: ["{url_a}"]
+    model: test-model
+    system_prompt: You are Alpha.
+    temperature: 0.3
+    top_p: 0.8
+    max_tokens: 77
+    organization: Alpha Labs
+  - name: Beta-Model
+    backend: openai
+    endpoints: ["{url_b}"]
+    model: test-model
+"""
+
+
+def side_of(battle, model: str) -> str:
+    return next(name for name, side in battle.sides.items() if side.model == model)
+
+
+T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+
+
+def battle(i: int, a: str, b: str, winner: str, *, prompt: str | None = None, mode: str = "anony", turns: int = 1,
+           judge: str = "j1", when: datetime | None = None, language: str | None = "en", **flags: bool) -> BattleRecord:
+    """A voted battle with a real transcript (one answer per side per turn)."""
+    prompt = prompt or f"Question number {i}?"
+    conversation_a: list[dict] = []
+    conversation_b: list[dict] = []
+    for turn in range(turns):
+        question = prompt if turn == 0 else f"Follow-up {turn} of {i}"
+        conversation_a += [{"role": "user", "content": question}, {"role": "assistant", "content": f"{a} answers {i}.{turn}"}]
+        conversation_b += [{"role": "user", "content": question}, {"role": "assistant", "content": f"{b} answers {i}.{turn}"}]
+    facts = VoteFacts(model_a=a, model_b=b, winner=winner, mode=mode, turns=turns, language=language,
+                      leak_flag=flags.get("leak", False), error_flag=flags.get("error", False))
+    return BattleRecord(battle_id=f"{i:032x}", facts=facts, judge_hash=judge, created_at=when or T0 + timedelta(minutes=i),
+                        conversation_a=conversation_a, conversation_b=conversation_b,
+                        moderation_flag=flags.get("moderated", False))
+
+
+SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+STREAMING = Behavior(reply="Streaming answer " * 8, chunks=16, token_delay_s=0.05)
+
+
+def shot(page, name: str) -> None:  # noqa: ANN001 - a Playwright Page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from arena.activity import battle_transcripts, flagged_battles, votes_per_day, votes_per_model
 from arena.store import Store
-from tests.test_export import battle
+from tests.helpers import battle
 
 
 def test_votes_per_day_and_per_model(store: Store) -> None:

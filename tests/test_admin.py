@@ -10,7 +10,7 @@ import pytest
 from arena.admin import AdminGate, AdminRefused
 from arena.store import Store
 from arena.ui.admin_tab import export_for_admin
-from tests.test_export import battle
+from tests.helpers import battle
 
 
 def test_gate_refuses_without_a_configured_password() -> None:

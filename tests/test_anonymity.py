@@ -17,8 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.helpers import running_app
-from tests.test_browser import STREAMING, shot
+from tests.helpers import STREAMING, running_app, shot
 from tests.upstream import Behavior, Upstream
 
 MODELS = [  # name, served id, organisation

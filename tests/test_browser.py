@@ -15,14 +15,8 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import PROJECT_ROOT, running_app
-from tests.test_service import models_yaml
+from tests.helpers import STREAMING, models_yaml, running_app, shot
 from tests.upstream import Behavior, Upstream
-
-SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
-
-
-STREAMING = Behavior(reply="Streaming answer " * 8, chunks=16, token_delay_s=0.05)
 
 
 @dataclass
@@ -59,11 +53,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 @pytest.fixture(scope="module")
 def app(site: Site) -> str:
     return site.url
-
-
-def shot(page, name: str) -> None:  # noqa: ANN001 - a Playwright Page
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_full_anonymous_battle_in_the_browser(browser, app: str) -> None:  # noqa: ANN001
@@ -191,7 +180,10 @@ def test_direct_chat(browser, app: str) -> None:  # noqa: ANN001
     prompt = page.locator("#direct-prompt textarea")
     prompt.fill("Just you and me.")
     prompt.press("Enter")
-    page.locator("#direct-chat").get_by_text("Streaming answer").first.wait_for(timeout=30_000)
+    chat = page.locator("#direct-chat")
+    chat.get_by_text("Streaming answer").first.wait_for(timeout=30_000)
+    expect(chat).to_contain_text("Just you and me.")  # the voter's message, then the model's answer
+    expect(page.locator("#direct-title")).to_have_text("Alpha-Model")  # direct chat names its model
     shot(page, "direct-chat")
     page.close()
 

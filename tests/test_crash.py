@@ -24,8 +24,7 @@ from gradio_client import Client
 from sqlalchemy import text
 
 from arena.store import Store
-from tests.helpers import PROJECT_ROOT
-from tests.test_service import models_yaml
+from tests.helpers import PROJECT_ROOT, models_yaml
 from tests.upstream import Behavior, Upstream
 from tests.vllm_server import free_port
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,26 +16,8 @@ from arena.export import ExportFilters, run_export
 from arena.export.formats import rank_answers
 from arena.leaderboard import LeaderboardQuery, LeaderboardService
 from arena.snapshot import split_prompt
-from arena.store import BattleRecord, Store
-
-T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
-
-
-def battle(i: int, a: str, b: str, winner: str, *, prompt: str | None = None, mode: str = "anony", turns: int = 1,
-           judge: str = "j1", when: datetime | None = None, language: str | None = "en", **flags: bool) -> BattleRecord:
-    """A voted battle with a real transcript (one answer per side per turn)."""
-    prompt = prompt or f"Question number {i}?"
-    conversation_a: list[dict] = []
-    conversation_b: list[dict] = []
-    for turn in range(turns):
-        question = prompt if turn == 0 else f"Follow-up {turn} of {i}"
-        conversation_a += [{"role": "user", "content": question}, {"role": "assistant", "content": f"{a} answers {i}.{turn}"}]
-        conversation_b += [{"role": "user", "content": question}, {"role": "assistant", "content": f"{b} answers {i}.{turn}"}]
-    facts = VoteFacts(model_a=a, model_b=b, winner=winner, mode=mode, turns=turns, language=language,
-                      leak_flag=flags.get("leak", False), error_flag=flags.get("error", False))
-    return BattleRecord(battle_id=f"{i:032x}", facts=facts, judge_hash=judge, created_at=when or T0 + timedelta(minutes=i),
-                        conversation_a=conversation_a, conversation_b=conversation_b,
-                        moderation_flag=flags.get("moderated", False))
+from arena.store import Store
+from tests.helpers import T0, battle
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from arena.battle import RuleViolation
-from tests.helpers import make_arena, play
-from tests.test_service import models_yaml, side_of
+from tests.helpers import make_arena, models_yaml, play, side_of
 from tests.upstream import Behavior, Upstream
 
 FIRST_TOKEN_TIMEOUT, TOTAL_TIMEOUT = 1.0, 2.5

@@ -27,8 +27,7 @@ from sqlalchemy import text
 
 from arena.store import Store
 from tests.gradio_http import AppConfig, Reply, Session
-from tests.helpers import running_app
-from tests.test_service import models_yaml
+from tests.helpers import models_yaml, running_app
 from tests.upstream import Behavior, Upstream
 
 QUICK, FULL = 1_000, 10_000  # inputs per database: the default suite, and the slow suite (`-m slow`, run by .ci/run)

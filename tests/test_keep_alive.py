@@ -9,8 +9,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.helpers import app_process
-from tests.test_service import models_yaml
+from tests.helpers import app_process, models_yaml
 from tests.upstream import Upstream
 
 

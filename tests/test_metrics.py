@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from prometheus_client import REGISTRY
 
 from arena import metrics
 from arena.backends.base import GenerationStats
-from tests.helpers import make_arena, play
-from tests.test_service import models_yaml
+from tests.helpers import make_arena, models_yaml, play
 from tests.upstream import Behavior, Upstream
 
 
@@ -20,12 +20,12 @@ def value(name: str, **labels: str) -> float:
 
 def test_observe_generation_records_latency_speed_and_errors() -> None:
     before = (value("arena_time_to_first_token_seconds_count", model="M"), value("arena_tokens_per_second_count", model="M"),
-              value("arena_generation_errors_total", model="M", kind="timeout"))
+              value("arena_generation_errors_total", model="M", kind="timeout"), value("arena_tokens_per_second_sum", model="M"))
     metrics.observe_generation("M", GenerationStats(first_token_s=0.2, duration_s=1.2, completion_tokens=51))
     metrics.observe_generation("M", GenerationStats(), error_kind="timeout")
     assert value("arena_time_to_first_token_seconds_count", model="M") == before[0] + 1
     assert value("arena_tokens_per_second_count", model="M") == before[1] + 1
-    assert value("arena_tokens_per_second_sum", model="M") >= 50.0  # 50 tokens in 1 s
+    assert value("arena_tokens_per_second_sum", model="M") == pytest.approx(before[3] + 50.0)  # 50 tokens after the first, in 1 s
     assert value("arena_generation_errors_total", model="M", kind="timeout") == before[2] + 1
 
 

@@ -9,8 +9,7 @@ import pytest
 
 from arena.battle import RuleViolation
 from arena.moderation import OpenAIModerator, RuleModerator, battle_texts, build_moderator
-from tests.helpers import make_arena, play
-from tests.test_service import models_yaml, side_of
+from tests.helpers import make_arena, models_yaml, play, side_of
 from tests.upstream import Behavior, Upstream
 
 

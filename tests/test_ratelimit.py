@@ -19,8 +19,7 @@ from prometheus_client import REGISTRY
 from arena.battle import RuleViolation
 from arena.ratelimit import MemoryRateLimiter, RedisRateLimiter, build_rate_limiter
 from arena.settings import Settings, SettingsError
-from tests.helpers import make_arena, play
-from tests.test_service import models_yaml
+from tests.helpers import make_arena, models_yaml, play
 from tests.upstream import Upstream, free_port
 
 REDIS_URL = os.environ.get("ARENA_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -19,8 +19,7 @@ from sqlalchemy import func, select
 
 from arena.store import Store
 from arena.tables import Vote, VoteCount
-from tests.helpers import PROJECT_ROOT
-from tests.test_service import models_yaml
+from tests.helpers import PROJECT_ROOT, models_yaml
 from tests.upstream import Upstream
 from tests.vllm_server import free_port
 

@@ -16,27 +16,8 @@ from sqlalchemy.exc import OperationalError
 from arena.battle import Battle, RuleViolation
 from arena.service import Arena, StoreUnavailable
 from arena.tables import Message
-from tests.helpers import make_arena, play
+from tests.helpers import make_arena, models_yaml, play, side_of
 from tests.upstream import Behavior, Upstream
-
-
-def models_yaml(url_a: str, url_b: str) -> str:
-    return f"""
-models:
-  - name: Alpha-Model
-    backend: openai
-    endpoints: ["{url_a}"]
-    model: test-model
-    system_prompt: You are Alpha.
-    temperature: 0.3
-    top_p: 0.8
-    max_tokens: 77
-    organization: Alpha Labs
-  - name: Beta-Model
-    backend: openai
-    endpoints: ["{url_b}"]
-    model: test-model
-"""
 
 
 @pytest.fixture
@@ -44,10 +25,6 @@ def arena(tmp_path: Path, database_url: str, up: Upstream, up2: Upstream) -> Ite
     a = make_arena(tmp_path, models_yaml(up.url, up2.url), database_url, first_token_timeout=2.0, total_timeout=5.0)
     yield a
     a.store.close()
-
-
-def side_of(battle, model: str) -> str:
-    return next(name for name, side in battle.sides.items() if side.model == model)
 
 
 async def start(arena: Arena, session: str = "s1"):

@@ -13,8 +13,7 @@ from sqlalchemy import select
 from arena.store import Store
 from arena.tables import Message
 from tests.gradio_http import AppConfig, Session
-from tests.helpers import app_process
-from tests.test_service import models_yaml
+from tests.helpers import app_process, models_yaml
 from tests.upstream import Behavior, Upstream
 
 SLOW = Behavior(reply="one two three four five six seven eight", chunks=8, token_delay_s=0.25)  # about 2 s

@@ -14,8 +14,7 @@ import pytest
 from arena.service import Arena
 from arena.ui.errors import friendly_errors
 from arena.ui.pair_tab import PairTab
-from tests.helpers import make_arena
-from tests.test_service import models_yaml
+from tests.helpers import make_arena, models_yaml
 from tests.upstream import Upstream
 
 REFERENCE = re.compile(r"reference ([0-9a-f]{8})")
