@@ -16,16 +16,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from arena.backends.base import PUBLIC_ERROR_TEXT, GenerationStats, Message
+from arena.domain import WINNERS, Mode, Winner  # shared vocabulary; still importable from here
 from arena.prompts import clean_text
 
-Mode = Literal["anony", "named", "direct"]
-Winner = Literal["model_a", "model_b", "tie", "tie (bothbad)"]
 SideName = Literal["a", "b"]
 SideStatus = Literal["idle", "generating", "done", "stopped", "error"]
 FLAGGED_TEXT = "This battle was flagged by content moderation, so it cannot continue or be voted on: press “New round”."
 State = Literal["ready", "generating", "awaiting_vote", "failed", "flagged", "voted", "chatting"]
-
-WINNERS: tuple[Winner, ...] = ("model_a", "model_b", "tie", "tie (bothbad)")
 
 
 class RuleViolation(Exception):

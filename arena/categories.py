@@ -14,27 +14,11 @@ from typing import Callable
 
 from sqlalchemy import ColumnElement, and_
 
+from arena.domain import VoteFacts  # re-exported: the type lives in the leaf module arena.domain
 from arena.tables import Vote
 
 DEFAULT_CATEGORY = "overall"
 LANGUAGE_PREFIX = "lang:"
-
-
-@dataclass(frozen=True)
-class VoteFacts:
-    """What a vote needs to be rated and categorised, frozen at vote time."""
-
-    model_a: str
-    model_b: str
-    winner: str
-    mode: str
-    leak_flag: bool = False
-    error_flag: bool = False
-    turns: int = 1
-    user_tokens: int = 0
-    language: str | None = None
-    style_a: tuple[int, int, int, int] = (0, 0, 0, 0)  # length, headers, list items, bold
-    style_b: tuple[int, int, int, int] = (0, 0, 0, 0)
 
 
 @dataclass(frozen=True)

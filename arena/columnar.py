@@ -3,48 +3,22 @@
 The leaderboard's per-vote paths (style control, online Elo) and its counts
 read many rows but few columns; Arrow avoids one Python object per value. String
 columns stay dictionary-encoded (codes plus a short list of labels), which is
-what the ratings need anyway.
+what the ratings need anyway. The encoding itself (:class:`~arena.coded.Coded`)
+is pure and lives in :mod:`arena.coded`; this module is the SQL side.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sqlalchemy.engine import Engine
 
+from arena.coded import Coded, encode
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Coded:
-    """A string column as integer codes into a list of distinct labels."""
-
-    codes: np.ndarray
-    labels: list[str]
-
-    def __len__(self) -> int:
-        return len(self.codes)
-
-    def decode(self) -> np.ndarray:
-        return np.asarray(self.labels, dtype=object)[self.codes] if len(self.labels) else np.asarray([], dtype=object)
-
-    def recode(self, index: dict[str, int]) -> np.ndarray:
-        """Codes in another numbering (*index* maps label → code)."""
-        lookup = np.array([index[label] for label in self.labels], dtype=np.int64)
-        return lookup[self.codes] if len(self.codes) else np.zeros(0, dtype=np.int64)
-
-
-def encode(values: Any) -> Coded:
-    """Dictionary-encode a string column (numpy array, list, or :class:`Coded`)."""
-    if isinstance(values, Coded):
-        return values
-    index: dict[str, int] = {}
-    codes = np.fromiter((index.setdefault(value, len(index)) for value in values), dtype=np.int64, count=len(values))
-    return Coded(codes, list(index))
 
 
 def column_values(column: Any) -> Any:
@@ -124,3 +98,6 @@ def read_columns(engine: Engine, query: Any, names: list[str], *, chunk: int = 2
         else:
             out[name] = np.concatenate(parts[name]) if parts[name] else np.zeros(0)
     return out
+
+
+__all__ = ["Coded", "column_values", "encode", "read_arrow", "read_columns"]  # Coded, encode: re-exported from arena.coded

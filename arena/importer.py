@@ -26,8 +26,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from arena.categories import VoteFacts
-from arena.ratings import OUTCOME_SCORE
+from arena.domain import OUTCOME_SCORE, VoteFacts
 from arena.store import BattleRecord, Store
 from arena.text_stats import count_tokens, style_features
 

@@ -18,7 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from arena.categories import DEFAULT_CATEGORY, describe
-from arena.columnar import encode
+from arena.coded import encode
 from arena.config import ModelCatalogue
 from arena.live import LayoutChanged, LiveBootstrap
 from arena.ratings import (

@@ -24,9 +24,9 @@ from typing import Sequence
 import numpy as np
 from scipy.special import expit
 
+from arena.domain import OUTCOME_SCORE
 from arena.ratings import (
     DEFAULT_PRIOR,
-    OUTCOME_SCORE,
     ChordRefitter,
     Comparisons,
     _chord_refits,

@@ -22,14 +22,12 @@ from arena.backends import Backend, BackendError, GenerationStats, SamplingParam
 from arena.battle import (
     Battle,
     Limits,
-    Mode,
     RuleViolation,
     SideName,
     VoteReceipt,
-    Winner,
 )
-from arena.categories import VoteFacts
 from arena.config import ModelCatalogue, ModelSpec
+from arena.domain import Mode, VoteFacts, Winner
 from arena.language import detect_language
 from arena.leak import LeakDetector
 from arena.moderation import Verdict, battle_texts, build_moderator

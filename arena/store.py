@@ -29,8 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena import battle as domain
-from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, VoteFacts, categories_of, category_filter
+from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, categories_of, category_filter
 from arena.columnar import read_columns
+from arena.domain import VoteFacts
 from arena.prompts import prompt_hash
 from arena.snapshot import assemble, freeze
 from arena.tables import ArenaMeta, Battle, Conversation, Judge, Message, Vote, VoteCount
@@ -520,7 +521,7 @@ class Store:
                          chunk: int = 200_000) -> dict[str, np.ndarray]:
         """Selected per-vote columns of *category* (id > *after_id*, older than *created_before*), in vote order.
 
-        Numbers come back as numpy arrays and strings as :class:`~arena.columnar.Coded`
+        Numbers come back as numpy arrays and strings as :class:`~arena.coded.Coded`
         (see :func:`~arena.columnar.read_columns`).
         """
         query = (

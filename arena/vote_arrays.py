@@ -23,8 +23,10 @@ from typing import Callable
 import numpy as np
 from sqlalchemy import ColumnElement, Engine, func, select
 
-from arena.columnar import encode, read_columns
-from arena.ratings import OUTCOME_SCORE, outcome_scores
+from arena.coded import encode
+from arena.columnar import read_columns
+from arena.domain import OUTCOME_SCORE, WINNERS
+from arena.ratings import outcome_scores
 from arena.sqlite_reader import read_packed, read_packed_parallel
 from arena.tables import Vote
 
@@ -34,7 +36,6 @@ STYLE_FIELDS = ("len", "headers", "lists", "bold")
 # Per field, the largest value stored: the store clamps style counts to [0, limit] on write,
 # so the packed read can rely on each value's bit width.
 STYLE_LIMITS = ((1 << 31) - 1, (1 << 21) - 1, (1 << 21) - 1, (1 << 21) - 1)
-WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 _CODE_BITS = 16        # model codes: up to 65,534 models
 _COUNT_BITS = 21       # markdown counts (STYLE_LIMITS)
 _UNKNOWN = (1 << _CODE_BITS) - 1

@@ -25,6 +25,7 @@ from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
 
+from arena.domain import OUTCOME_SCORE
 from arena.export.source import Drops, ExportedBattle
 
 SOURCE = "starling-arena"
@@ -140,7 +141,7 @@ def rank_answers(models: list[str], votes: list[tuple[str, str, str]]) -> dict[s
     """
     import numpy as np
 
-    from arena.ratings import OUTCOME_SCORE, Comparisons, fit_bradley_terry  # scipy: imported only when ranking
+    from arena.ratings import Comparisons, fit_bradley_terry  # scipy: imported only when ranking
 
     counts: dict[tuple[str, str, str], int] = {}
     for vote in votes:

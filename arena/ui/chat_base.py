@@ -7,7 +7,8 @@ from typing import AsyncIterator, Callable
 
 import gradio as gr
 
-from arena.battle import Battle, Mode, RuleViolation
+from arena.battle import Battle, RuleViolation
+from arena.domain import Mode
 from arena.examples import example_prompt
 from arena.service import Arena
 from arena.ui.errors import trouble_message

@@ -13,7 +13,8 @@ from typing import Any, AsyncIterator
 
 import gradio as gr
 
-from arena.battle import Battle, RuleViolation, Winner
+from arena.battle import Battle, RuleViolation
+from arena.domain import Winner
 from arena.service import Arena
 from arena.ui.chat_base import ChatTab
 from arena.ui.errors import trouble_message
