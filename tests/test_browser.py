@@ -313,7 +313,8 @@ def test_example_prompt_button(browser, app: str) -> None:  # noqa: ANN001
     expect(prompt).to_have_value("line one\nline two")  # and nothing was sent
     assert page.locator("#battle-chat-a").get_by_text("line one").count() == 0
     page.locator("#battle-example").click()
-    page.wait_for_function("() => document.querySelector('#battle-prompt textarea').value.length > 0", timeout=15_000)
+    # The example replaces what was typed (waiting only for a non-empty box raced the server's answer).
+    page.wait_for_function("() => document.querySelector('#battle-prompt textarea').value !== 'line one\\nline two'", timeout=15_000)
     first = prompt.input_value()
     assert first in EXAMPLE_PROMPTS
     page.locator("#battle-example").click()
