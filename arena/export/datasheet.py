@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from arena.export.formats import Format
-    from arena.export.run import ExportSummary
     from arena.export.source import ExportFilters
+    from arena.export.summary import ExportSummary
 
 
 def render_datasheet(*, data_file: Path, fmt: Format, summary: ExportSummary, filters: ExportFilters, command: str,

@@ -9,9 +9,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-from collections import Counter
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -20,58 +17,12 @@ from tqdm import tqdm
 from arena.export.datasheet import render_datasheet
 from arena.export.formats import Format, get_format
 from arena.export.part import PartFailed, abandon_part, finish_part, start_part
-from arena.export.source import Drops, ExportedBattle, ExportFilters, count_voted, stream_battles
+from arena.export.source import Drops, ExportFilters, count_voted, stream_battles
+from arena.export.summary import ExportSummary
 from arena.export.writers import open_writer, output_kind
 from arena.store import Store
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ExportSummary:
-    format: str
-    path: Path
-    datasheet: Path | None = None
-    rows_written: int = 0
-    battles_read: int = 0
-    battles_kept: int = 0
-    drops: Counter = field(default_factory=Counter)
-    per_model: Counter = field(default_factory=Counter)
-    per_winner: Counter = field(default_factory=Counter)
-    first_vote: datetime | None = None
-    last_vote: datetime | None = None
-
-    def count_kept(self, battles: list[ExportedBattle]) -> None:
-        """Count a chunk of battles that passed the filters (per model, per winner, date range)."""
-        if not battles:
-            return
-        self.battles_kept += len(battles)
-        self.per_model.update(b.model_a for b in battles)
-        self.per_model.update(b.model_b for b in battles)
-        self.per_winner.update(b.winner for b in battles)
-        first, last = min(b.voted_at for b in battles), max(b.voted_at for b in battles)
-        self.first_vote = first if self.first_vote is None else min(self.first_vote, first)
-        self.last_vote = last if self.last_vote is None else max(self.last_vote, last)
-
-    def merged_with(self, later: ExportSummary) -> ExportSummary:
-        """This part's counts followed by a later part's (vote order)."""
-        firsts = [m for m in (self.first_vote, later.first_vote) if m]
-        lasts = [m for m in (self.last_vote, later.last_vote) if m]
-        return ExportSummary(
-            format=self.format, path=later.path, rows_written=self.rows_written + later.rows_written,
-            battles_read=self.battles_read + later.battles_read, battles_kept=self.battles_kept + later.battles_kept,
-            drops=self.drops + later.drops, per_model=self.per_model + later.per_model, per_winner=self.per_winner + later.per_winner,
-            first_vote=min(firsts) if firsts else None, last_vote=max(lasts) if lasts else None,
-        )
-
-    def lines(self) -> list[str]:
-        """The summary as printed by the CLI."""
-        out = [f"wrote {self.rows_written:,} {self.format} rows to {self.path}",
-               f"read {self.battles_read:,} voted battles, {self.battles_kept:,} passed the filters"]
-        out += [f"  dropped {n:,}: {reason}" for reason, n in sorted(self.drops.items(), key=lambda kv: -kv[1])]
-        if self.datasheet:
-            out.append(f"datasheet: {self.datasheet}")
-        return out
 
 
 PARALLEL_MIN_BATTLES = 50_000  # from this many voted battles a helper process exports half of them
