@@ -1,0 +1,108 @@
+"""What the leaderboard (and the export) read: outcome counts per category, per-vote columns and arrays, versions.
+
+Aggregates come from ``vote_counts``; only reads that need single votes (a
+daily cap, style control, online Elo) touch ``votes``. The columnar reads run
+on the engine, not a session: they go to the driver's cursor (or ADBC)
+directly, for speed (see :mod:`arena.columnar`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import numpy as np
+from sqlalchemy import Select, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from arena.categories import CATEGORIES, category_filter
+from arena.columnar import read_columns
+from arena.store.records import OutcomeCount
+from arena.tables import Vote, VoteCount
+from arena.vote_arrays import VoteArrays, read_vote_arrays
+
+OUTCOME_COLUMNS = ("model_a", "model_b", "winner", "n")
+
+
+def _counts_of(category: str) -> Select:
+    """The query of *category*'s rows of ``vote_counts``."""
+    return select(VoteCount.model_a, VoteCount.model_b, VoteCount.winner, VoteCount.n).where(VoteCount.category == category)
+
+
+def outcome_counts(*, session: Session, category: str) -> list[OutcomeCount]:
+    """Votes of *category* aggregated by (model_a, model_b, winner): a few rows per model pair."""
+    return [OutcomeCount(a, b, w, n) for a, b, w, n in session.execute(_counts_of(category))]
+
+
+def outcome_counts_capped(*, session: Session, category: str, daily_cap: int, long_prompt_tokens: int) -> list[OutcomeCount]:
+    """Like :func:`outcome_counts`, keeping only each judge's first *daily_cap* votes per day (one SQL pass)."""
+    ranked = (
+        select(
+            Vote.model_a, Vote.model_b, Vote.winner,
+            func.row_number().over(partition_by=(Vote.judge_id, func.date(Vote.created_at)), order_by=Vote.id).label("nth"),
+        )
+        .where(category_filter(category, long_prompt_tokens))
+        .subquery()
+    )
+    query = (
+        select(ranked.c.model_a, ranked.c.model_b, ranked.c.winner, func.count())
+        .where(ranked.c.nth <= daily_cap)
+        .group_by(ranked.c.model_a, ranked.c.model_b, ranked.c.winner)
+    )
+    return [OutcomeCount(a, b, w, n) for a, b, w, n in session.execute(query)]
+
+
+def outcome_columns(*, engine: Engine, category: str) -> dict[str, np.ndarray]:
+    """The counts of :func:`outcome_counts` as columns (model_a, model_b, winner, n): the fast path."""
+    return read_columns(engine, _counts_of(category), list(OUTCOME_COLUMNS))
+
+
+def category_total(*, session: Session, category: str) -> int:
+    """Votes counted in *category* (the sum of its pair counts)."""
+    return int(session.scalar(select(func.coalesce(func.sum(VoteCount.n), 0)).where(VoteCount.category == category)) or 0)
+
+
+def categories(*, session: Session) -> list[str]:
+    """Categories that have votes, in display order (fixed ones first, then languages)."""
+    present = set(session.scalars(select(VoteCount.category).distinct()))
+    fixed = [c for c in CATEGORIES if c in present]
+    return fixed + sorted(present - set(fixed))
+
+
+def votes_version(*, session: Session) -> int:
+    """Grows with every new vote (the newest vote id); cheap, for cache invalidation."""
+    return session.scalar(select(func.max(Vote.id))) or 0
+
+
+def category_models(*, session: Session, category: str) -> list[str]:
+    """Models with votes in *category*, from its pair counts (sorted)."""
+    pairs = session.execute(select(VoteCount.model_a, VoteCount.model_b).where(VoteCount.category == category).distinct())
+    return sorted({name for pair in pairs for name in pair})
+
+
+def vote_columns_for(*, engine: Engine, category: str, columns: list[str], long_prompt_tokens: int, after_id: int = 0,
+                     created_before: datetime | None = None, chunk: int = 200_000) -> dict[str, np.ndarray]:
+    """Selected per-vote columns of *category* (id > *after_id*, older than *created_before*), in vote order.
+
+    Numbers come back as numpy arrays and strings as :class:`~arena.coded.Coded`
+    (see :func:`~arena.columnar.read_columns`).
+    """
+    query = (
+        select(*[getattr(Vote, name) for name in columns])
+        .where(category_filter(category, long_prompt_tokens), Vote.id > after_id)
+        .order_by(Vote.id)
+    )
+    if created_before is not None:
+        query = query.where(Vote.created_at < created_before)
+    return read_columns(engine, query, columns, chunk=chunk)
+
+
+def vote_arrays(*, engine: Engine, category: str, long_prompt_tokens: int, models: Callable[[], list[str]], style: bool = False,
+                after_id: int = 0, created_before: datetime | None = None) -> VoteArrays:
+    """The votes of *category* with ``id > after_id`` as arrays (codes, scores, optional style counts), in vote order.
+
+    *models* is called only if the read needs the category's model list (see :func:`~arena.vote_arrays.read_vote_arrays`).
+    """
+    return read_vote_arrays(engine, category_filter(category, long_prompt_tokens), models=models, style=style,
+                            after_id=after_id, created_before=created_before)
