@@ -1,7 +1,9 @@
 """Building the running arena from settings and models.yaml, and serving it (shared by app.py and the CLI).
 
-The composition root: the store, the model pool, the service, the UI and the
-web app are made here, once, and handed to each other. The web app
+The composition root: the store, the model pool, the service's parts (one
+battle registry and one guard pipeline shared by the battle starter, the turn
+runner and the vote service), the admin service, the UI and the web app are
+made here, once, and handed to each other. The web app
 (:mod:`arena.web`) runs on uvicorn, configured through its public
 ``Config``: idle connections are kept ``ARENA_KEEP_ALIVE_SECONDS`` (uvicorn's
 own 5 s raced reused connections: read errors in the load benchmark, 502s
