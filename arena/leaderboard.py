@@ -108,6 +108,14 @@ class LeaderboardService:
         self._style_cache: dict[str, VoteArrays] = {}
         self._lock = threading.Lock()
 
+    def categories(self) -> list[str]:
+        """The categories that have votes (languages among them), for the tab's selector."""
+        return self.store.categories()
+
+    def votes_version(self) -> int:
+        """The newest vote's version: a leaderboard showing another one is stale."""
+        return self.store.votes_version()
+
     def get(self, query: LeaderboardQuery = LeaderboardQuery()) -> Leaderboard:
         """The leaderboard for *query*: cached while no vote arrives, then updated incrementally when it can be."""
         version = self.store.votes_version()

@@ -1,7 +1,9 @@
 """Building the running arena from settings and models.yaml, and serving it (shared by app.py and the CLI).
 
-The composition root: the store, the model pool, the service, the UI and the
-web app are made here, once, and handed to each other. The web app
+The composition root: the store, the model pool, the service's parts (one
+battle registry and one guard pipeline shared by the battle starter, the turn
+runner and the vote service), the admin service, the UI and the web app are
+made here, once, and handed to each other. The web app
 (:mod:`arena.web`) runs on uvicorn, configured through its public
 ``Config``: idle connections are kept ``ARENA_KEEP_ALIVE_SECONDS`` (uvicorn's
 own 5 s raced reused connections: read errors in the load benchmark, 502s
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import signal
 import threading
 from pathlib import Path
@@ -24,14 +27,21 @@ from typing import Any, Callable
 import uvicorn
 
 from arena import patches, responsiveness
+from arena.admin import AdminGate, AdminService
+from arena.battle import Limits
+from arena.battle_start import BattleStarter
 from arena.config import load_catalogue
+from arena.guards import GuardPipeline
 from arena.language import use_helper_process
 from arena.leaderboard import LeaderboardService
 from arena.pool import ModelPool
 from arena.reload import ModelsReloader
+from arena.runtime import BattleRegistry
 from arena.service import Arena
 from arena.settings import Settings
 from arena.store import Store
+from arena.turns import TurnRunner
+from arena.votes import VoteService
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +56,25 @@ def build_arena(models_path: str | Path, settings: Settings | None = None, *, pr
         asyncio.run(pool.refresh())
     for status in pool.statuses():
         log.info("model %-28s %s (%s)", status.name, "available" if status.available else "unavailable", status.detail)
-    return Arena(settings, pool, store)
+    return compose_arena(settings, pool, store)
+
+
+def compose_arena(settings: Settings, pool: ModelPool, store: Store, *, rng: random.Random | None = None) -> Arena:
+    """The service and its parts, each handed what it needs: one registry of battles, one guard pipeline."""
+    guards = GuardPipeline.from_settings(settings, pool.identity_terms())
+    registry = BattleRegistry()
+    limits = Limits(max_turns=settings.max_turns, max_prompt_chars=settings.max_prompt_chars)
+    return Arena(
+        settings, pool, store, guards=guards, registry=registry,
+        starter=BattleStarter(pool, guards, registry, rng=rng),
+        turns=TurnRunner(store, guards, registry, limits),
+        votes=VoteService(store, guards, registry, min_vote_seconds=settings.min_vote_seconds),
+    )
+
+
+def compose_admin(arena: Arena, reloader: ModelsReloader | None, export_root: Path) -> AdminService:
+    """What the Admin tab may do, behind the admin password: the store, models and exports it needs, nothing more."""
+    return AdminService(AdminGate(arena.settings.admin_password), arena.store, export_root, pool=arena.pool, reloader=reloader)
 
 
 def build_web_app(models_path: str | Path, settings: Settings | None = None) -> tuple[Any, Any, Arena]:
@@ -67,9 +95,10 @@ def build_web_app(models_path: str | Path, settings: Settings | None = None) -> 
     leaderboards = LeaderboardService(arena.store, anchor_model=arena.settings.anchor_model, anchor_score=arena.settings.anchor_score)
     reloader = ModelsReloader(arena, models_path)
     reloader.watch(arena.settings.models_watch_interval)
-    demo = build_demo(arena, leaderboards, reloader)
+    exports = export_root(arena.settings)
+    demo = build_demo(arena, leaderboards, compose_admin(arena, reloader, exports))
     demo.queue(default_concurrency_limit=None, max_size=512)
-    app = build_app(demo, arena, allowed_paths=[str(export_root(arena.settings))])
+    app = build_app(demo, arena, allowed_paths=[str(exports)])
     patches.install_all(demo, arena.settings.patches_off)
     return app, demo, arena
 

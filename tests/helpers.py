@@ -30,12 +30,12 @@ class O:
 
 
 def make_arena(tmp_path: Path, models_yaml: str, database_url: str, **settings: object):
-    """An Arena over a models.yaml text and a database, probed once (as at app start)."""
+    """An Arena over a models.yaml text and a database, probed once (as at app start), composed as the app composes it."""
     import asyncio
 
     from arena.config import load_catalogue
     from arena.pool import ModelPool
-    from arena.service import Arena
+    from arena.server import compose_arena
     from arena.settings import Settings
 
     path = tmp_path / "models.yaml"
@@ -44,7 +44,7 @@ def make_arena(tmp_path: Path, models_yaml: str, database_url: str, **settings: 
     config = Settings(database_url=database_url, **settings)  # type: ignore[arg-type]
     pool = ModelPool(load_catalogue(path), config)
     asyncio.run(pool.refresh())
-    return Arena(config, pool, Store(database_url))
+    return compose_arena(config, pool, Store(database_url))
 
 
 async def play(arena, battle_id: str, prompt: str, session: str = "s1"):

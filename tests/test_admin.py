@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from arena.admin import AdminGate, AdminRefused
+from arena.admin import AdminGate, AdminRefused, AdminService
 from arena.store import Store
-from arena.ui.admin_tab import export_for_admin
 from tests.helpers import battle
 
 
@@ -32,12 +31,12 @@ def test_gate_accepts_only_the_password() -> None:
 def test_admin_export_refuses_then_delivers_the_file_and_its_datasheet(store: Store, tmp_path: Path) -> None:
     store.insert_battles([battle(i, "alpha", "beta", ["model_a", "tie"][i % 2]) for i in range(6)])
     store.insert_battles([battle(50, "alpha", "beta", "model_b", mode="named")])
-    gate = AdminGate("s3cret")
     exports = tmp_path / "exports"
+    admin = AdminService(AdminGate("s3cret"), store, exports)
     with pytest.raises(AdminRefused):
-        export_for_admin(gate, store, exports, "wrong", "pairwise", ".jsonl", False, [])
+        admin.export("wrong", "pairwise", ".jsonl", False, [])
     assert not exports.exists()  # nothing written for a refused caller
-    files, summary = export_for_admin(gate, store, exports, "s3cret", "pairwise", ".jsonl", True, ["named"])
+    files, summary = admin.export("s3cret", "pairwise", ".jsonl", True, ["named"])
     data, card = Path(files[0]), Path(files[1])
     rows = [json.loads(line) for line in data.read_text().splitlines()]
     assert len(rows) == 14 and {"prompt", "completion", "label"} <= set(rows[0])  # 7 battles × 2 KTO rows, named one included
@@ -47,19 +46,19 @@ def test_admin_export_refuses_then_delivers_the_file_and_its_datasheet(store: St
 def test_admin_activity_and_transcripts_need_the_password(store: Store) -> None:
     from datetime import datetime, timezone
 
-    from arena.ui.admin_tab import activity_for_admin, transcript_for_admin
+    from arena.ui.admin_tab import activity_outputs
 
     now = datetime.now(timezone.utc)
     flagged = battle(70, "alpha", "beta", "model_a", leak=True, when=now)
     store.insert_battles([flagged, battle(71, "alpha", "beta", "tie", when=now)])
-    gate = AdminGate("s3cret")
+    admin = AdminService(AdminGate("s3cret"), store, Path("unused-exports"))
     for attempt in ("", "nope"):
         with pytest.raises(AdminRefused):
-            activity_for_admin(gate, store, attempt)
+            admin.activity(attempt)
         with pytest.raises(AdminRefused):
-            transcript_for_admin(gate, store, attempt, flagged.battle_id)
-    per_day, per_model, rows, ids = activity_for_admin(gate, store, "s3cret")
+            admin.transcript(attempt, flagged.battle_id)
+    per_day, per_model, rows, ids = activity_outputs(admin.activity("s3cret"))
     assert sum(per_day.data[0].y) == 2 and list(per_model.data[0].x) == ["alpha", "beta"]
     assert ids == [flagged.battle_id] and rows[0][5] == "identity leak"
-    text = transcript_for_admin(gate, store, "s3cret", flagged.battle_id)
+    text = admin.transcript("s3cret", flagged.battle_id)
     assert "#### Side a" in text and "alpha answers 70.0" in text and "beta answers 70.0" in text

@@ -100,10 +100,10 @@ def test_service_refuses_prompts_and_votes_beyond_the_limit(tmp_path: Path, sqli
         other = await arena.start("anony", session_id="s2", judge_hash="judge-y")  # another judge has its own budget
         await play(arena, other.id, "hello", session="s2")
         await arena.vote(other.id, "model_b", "s2")
-        arena.limiter = MemoryRateLimiter()  # a fresh minute for prompts; judge-x's vote budget is then used up below
+        arena.guards.limiter = MemoryRateLimiter()  # a fresh minute for prompts; judge-x's vote budget is then used up below
         again = await arena.start("anony", session_id="s3", judge_hash="judge-x")
         await play(arena, again.id, "again", session="s3")
-        await arena.limiter.allow("vote:minute:judge-x", 1, 60)
+        await arena.guards.limiter.allow("vote:minute:judge-x", 1, 60)
         with pytest.raises(RuleViolation, match="Too many votes"):
             await arena.vote(again.id, "model_b", "s3")
 
@@ -116,7 +116,7 @@ def test_service_refuses_prompts_and_votes_beyond_the_limit(tmp_path: Path, sqli
 def test_battles_per_hour_and_votes_per_day(tmp_path: Path, sqlite_url: str, up: Upstream, up2: Upstream) -> None:
     arena = make_arena(tmp_path, models_yaml(up.url, up2.url), sqlite_url, battles_per_hour=2, votes_per_day=1)
     clock = Clock()
-    arena.limiter = MemoryRateLimiter(clock)
+    arena.guards.limiter = MemoryRateLimiter(clock)
 
     async def scenario() -> None:
         first = await arena.start("anony", session_id="s", judge_hash="judge-h")
@@ -145,7 +145,7 @@ def test_hourly_battle_limit_is_shared_through_redis(tmp_path: Path, sqlite_url:
     arenas = [make_arena(tmp_path / name, models_yaml(up.url, up2.url), sqlite_url, battles_per_hour=3)
               for name in ("one", "two") if (tmp_path / name).mkdir() is None]
     for arena in arenas:
-        arena.limiter = RedisRateLimiter(redis_url, prefix=prefix)
+        arena.guards.limiter = RedisRateLimiter(redis_url, prefix=prefix)
     started, refused = 0, 0
 
     async def scenario() -> None:

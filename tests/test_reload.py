@@ -77,21 +77,22 @@ def test_watcher_picks_up_an_edit(arena: Arena, tmp_path: Path, up: Upstream) ->
 
 
 def test_admin_reload_and_status_need_the_password(arena: Arena, tmp_path: Path, up: Upstream) -> None:
-    from arena.admin import AdminGate, AdminRefused
-    from arena.ui.admin_tab import models_status_markdown, reload_for_admin
+    from arena.admin import AdminGate, AdminRefused, AdminService
 
     path = tmp_path / "models.yaml"
     reloader = ModelsReloader(arena, path)
-    gate = AdminGate("s3cret")
+    admin = AdminService(AdminGate("s3cret"), arena.store, tmp_path / "exports", pool=arena.pool, reloader=reloader)
     path.write_text(models_yaml(("Alpha", up.url)))
     with pytest.raises(AdminRefused):
-        reload_for_admin(gate, arena, reloader, "")
+        admin.reload("")
+    with pytest.raises(AdminRefused):
+        admin.models_status("wrong")
     assert "Beta" in arena.pool.backends  # nothing applied for a refused caller
-    table = reload_for_admin(gate, arena, reloader, "s3cret")
+    table = admin.reload("s3cret")
     assert "| Alpha | ✅ healthy |" in table and "Beta" not in arena.pool.backends and "Last reload" in table
     path.write_text("models: [")
-    assert "❌" in reload_for_admin(gate, arena, reloader, "s3cret")
-    assert "| Alpha | ✅ healthy |" in models_status_markdown(arena, reloader)
+    assert "❌" in admin.reload("s3cret")
+    assert "| Alpha | ✅ healthy |" in admin.models_status("s3cret")
 
 
 def test_a_stopped_endpoint_leaves_pairing_and_returns_when_it_is_back(tmp_path: Path, sqlite_url: str, up2: Upstream) -> None:

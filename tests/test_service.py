@@ -415,10 +415,10 @@ def test_screen_updates_share_a_budget(arena: Arena) -> None:
     """Few streaming battles refresh 10 times a second; many share a total budget and refresh less often each."""
     from arena.service import UI_REFRESH_S, UI_UPDATES_PER_S
 
-    assert arena.refresh_interval() == UI_REFRESH_S
-    arena._streaming = UI_UPDATES_PER_S  # as many battles streaming as updates in the budget
-    assert arena.refresh_interval() == pytest.approx(1.0)
-    arena._streaming = 0
+    assert arena.turns.refresh_interval() == UI_REFRESH_S
+    arena.turns._streaming = UI_UPDATES_PER_S  # as many battles streaming as updates in the budget
+    assert arena.turns.refresh_interval() == pytest.approx(1.0)
+    arena.turns._streaming = 0
 
 
 def test_finished_answers_are_not_held_back_by_the_refresh_interval(
@@ -430,7 +430,7 @@ def test_finished_answers_are_not_held_back_by_the_refresh_interval(
     """
     up.behavior = Behavior(reply="a" * 6, chunks=6, token_delay_s=0.05)
     up2.behavior = Behavior(reply="b" * 6, chunks=6, token_delay_s=0.05)
-    monkeypatch.setattr(arena, "refresh_interval", lambda: 6.0)  # as under a heavy load
+    monkeypatch.setattr(arena.turns, "refresh_interval", lambda: 6.0)  # as under a heavy load
 
     async def scenario() -> tuple[Battle, float]:
         battle = await start(arena)

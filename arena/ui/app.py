@@ -6,9 +6,8 @@ from pathlib import Path
 
 import gradio as gr
 
-from arena.admin import AdminGate
+from arena.admin import AdminService
 from arena.leaderboard import LeaderboardService
-from arena.reload import ModelsReloader
 from arena.service import Arena
 from arena.settings import Settings
 from arena.ui.admin_tab import AdminTab
@@ -47,8 +46,8 @@ def export_root(settings: Settings) -> Path:
     return Path(settings.export_dir) if settings.export_dir else Path(__file__).resolve().parents[2] / "exports"
 
 
-def build_demo(arena: Arena, leaderboards: LeaderboardService, reloader: ModelsReloader | None = None) -> gr.Blocks:
-    """The whole UI; the caller launches it."""
+def build_demo(arena: Arena, leaderboards: LeaderboardService, admin: AdminService) -> gr.Blocks:
+    """The whole UI over the services the composition root built (never the store itself); the caller launches it."""
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO, elem_id="intro")
         accepted = gr.BrowserState(False, storage_key="starling-arena-terms-v1")
@@ -66,7 +65,7 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService, reloader: ModelsR
             with gr.Tab("🏆 Leaderboard", id="leaderboard") as board_tab:
                 board = LeaderboardTab(leaderboards, arena.pool.catalogue, min_votes=arena.settings.leaderboard_min_votes)
             with gr.Tab("🔧 Admin", id="admin") as admin_tab:
-                AdminTab(AdminGate(arena.settings.admin_password), arena.store, export_root(arena.settings), arena, reloader)
+                AdminTab(admin)
         with gr.Accordion("Models in this arena", open=False) as models_accordion:
             models_md = gr.Markdown("", elem_id="models-status")
         demo.load(lambda agreed: gr.update(visible=not agreed), inputs=[accepted], outputs=[terms], api_visibility="private")

@@ -93,7 +93,7 @@ class LeaderboardTab:
             board = await asyncio.to_thread(self.service.get, query)
         except UnknownCategory as exc:
             raise gr.Error(str(exc), print_exception=False) from None
-        present = await asyncio.to_thread(self.service.store.categories)
+        present = await asyncio.to_thread(self.service.categories)
         return (
             board.version,
             gr.Dropdown(choices=category_choices(present)),
@@ -108,7 +108,7 @@ class LeaderboardTab:
     @friendly_errors
     async def refresh_if_stale(self, category: str, style: bool, shown_version: int) -> tuple:
         """Timer tick: redraw only if votes arrived since the version on screen."""
-        version = await asyncio.to_thread(self.service.store.votes_version)
+        version = await asyncio.to_thread(self.service.votes_version)
         if version == shown_version:
             return tuple(gr.skip() for _ in self.outputs)
         return await self.redraw(category, style)
