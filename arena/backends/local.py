@@ -110,42 +110,19 @@ class LocalBackend:
                 yield text
         stats.duration_s = time.monotonic() - started
 
-    async def _generate(self, model, tokenizer, messages, params, stats, started) -> AsyncIterator[str]:
-        import torch
-        from transformers import (
-            StoppingCriteria,
-            StoppingCriteriaList,
-            TextIteratorStreamer,
-        )
+    async def _generate(self, model, tokenizer, messages, params, stats, started) -> AsyncIterator[str]:  # noqa: ANN001
+        from transformers import TextIteratorStreamer
 
         stop = threading.Event()
-
-        class _StopWhenAsked(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):  # noqa: ANN001 - transformers' signature
-                return stop.is_set()
-
         inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
         prompt_len = int(inputs["input_ids"].shape[-1])
         stats.prompt_tokens = prompt_len
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
         outcome: dict[str, Any] = {}
-        do_sample = params.temperature > 0
 
         def run() -> None:
-            torch.set_num_threads(self.threads)
             try:
-                with torch.inference_mode():
-                    kwargs = dict(
-                        **inputs,
-                        max_new_tokens=params.max_tokens,
-                        do_sample=do_sample,
-                        streamer=streamer,
-                        stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]),
-                        pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
-                    )
-                    if do_sample:
-                        kwargs.update(temperature=params.temperature, top_p=params.top_p)
-                    output = model.generate(**kwargs)
+                output = self._generate_blocking(model, tokenizer, inputs, params, streamer, stop)
                 outcome["tokens"] = int(output.shape[-1]) - prompt_len
             except Exception as exc:  # reported to the event loop below
                 outcome["error"] = exc
@@ -171,6 +148,25 @@ class LocalBackend:
             raise BackendError("internal", f"generation failed: {outcome['error']!r}")
         stats.completion_tokens = outcome.get("tokens")
         stats.finish_reason = "length" if outcome.get("tokens", 0) >= params.max_tokens else "stop"
+
+    def _generate_blocking(self, model, tokenizer, inputs, params, streamer, stop: threading.Event):  # noqa: ANN001, ANN202
+        """transformers' generate() in this (worker) thread, streaming into *streamer*, stopping when *stop* is set."""
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        class _StopWhenAsked(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):  # noqa: ANN001, ANN003, ANN204 - transformers' signature
+                return stop.is_set()
+
+        torch.set_num_threads(self.threads)
+        do_sample = params.temperature > 0
+        kwargs = dict(**inputs, max_new_tokens=params.max_tokens, do_sample=do_sample, streamer=streamer,
+                      stopping_criteria=StoppingCriteriaList([_StopWhenAsked()]),
+                      pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
+        if do_sample:
+            kwargs.update(temperature=params.temperature, top_p=params.top_p)
+        with torch.inference_mode():
+            return model.generate(**kwargs)
 
     async def health(self) -> Health:
         if self._load_error:

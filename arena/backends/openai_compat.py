@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable
 
 import httpx
 
@@ -201,17 +201,9 @@ class OpenAICompatBackend:
 
         # Each await gets its own timeout, so no deadline spans a ``yield`` (and the
         # consumer's task is never cancelled on our behalf while it holds a chunk).
-        body = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": params.temperature,
-            "top_p": params.top_p,
-            "max_tokens": params.max_tokens,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
         lane = endpoint.lanes.acquire()
-        request = lane.client.build_request("POST", endpoint.url.rstrip("/") + "/chat/completions", json=body)
+        request = lane.client.build_request("POST", endpoint.url.rstrip("/") + "/chat/completions",
+                                            json=self._request_body(messages, params))
         response: httpx.Response | None = None
         try:
             async with asyncio.timeout(remaining()):
@@ -220,18 +212,7 @@ class OpenAICompatBackend:
                 async with asyncio.timeout(remaining()):
                     detail = (await response.aread()).decode("utf-8", "replace")
                 raise BackendError("http", f"{endpoint.url}: HTTP {response.status_code}: {detail[:300]}")
-            lines = response.aiter_lines()
-            while True:
-                try:
-                    async with asyncio.timeout(remaining()):
-                        line = await lines.__anext__()
-                except StopAsyncIteration:
-                    break
-                if not line.startswith("data:"):
-                    continue  # blank separators, comments, event names
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    break
+            async for data in _event_data(response, remaining):
                 for text in self._read_event(data, stats, endpoint.url):
                     if not got_text:
                         got_text = True
@@ -255,6 +236,17 @@ class OpenAICompatBackend:
             raise BackendError("protocol", f"{endpoint.url}: stream ended without any answer")
         if stats.finish_reason is None:
             raise BackendError("protocol", f"{endpoint.url}: stream ended without a finish reason (answer truncated)")
+
+    def _request_body(self, messages: list[Message], params: SamplingParams) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "messages": messages,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
 
     def _read_event(self, data: str, stats: GenerationStats, url: str) -> list[str]:
         """Texts in one event's JSON; usage and finish reason go into *stats*.
@@ -365,3 +357,20 @@ class OpenAICompatBackend:
 def _endpoint_at_fault(exc: BackendError) -> bool:
     """Unreachable, silent or failing with a 5xx: take the endpoint out of rotation (a 4xx is about the request)."""
     return exc.kind in ("connect", "interrupted", "first_token_timeout") or (exc.kind == "http" and ": HTTP 5" in exc.detail)
+
+
+async def _event_data(response: httpx.Response, remaining: Callable[[], float]) -> AsyncIterator[str]:
+    """The data of each server-sent event until ``[DONE]``; each line awaited within *remaining()* seconds."""
+    lines = response.aiter_lines()
+    while True:
+        try:
+            async with asyncio.timeout(remaining()):
+                line = await lines.__anext__()
+        except StopAsyncIteration:
+            return
+        if not line.startswith("data:"):
+            continue  # blank separators, comments, event names
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        yield data

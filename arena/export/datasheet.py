@@ -19,8 +19,14 @@ if TYPE_CHECKING:
 
 def render_datasheet(*, data_file: Path, fmt: Format, summary: ExportSummary, filters: ExportFilters, command: str,
                      license_id: str) -> str:
-    kind = "parquet" if data_file.name.endswith(".parquet") else "json"
-    lines = [
+    """The dataset card: Hugging Face front matter, how to load it, what is in it, what was left out, and whose it is."""
+    sections = [_front_matter(data_file, fmt, license_id), _contents(data_file, fmt, summary), _filters(summary, filters),
+                _terms(license_id, command)]
+    return "\n".join(line for section in sections for line in section)
+
+
+def _front_matter(data_file: Path, fmt: Format, license_id: str) -> list[str]:
+    return [
         "---",
         f"license: {license_id}",
         "task_categories:",
@@ -38,6 +44,12 @@ def render_datasheet(*, data_file: Path, fmt: Format, summary: ExportSummary, fi
         f"    path: {data_file.name}",
         "---",
         "",
+    ]
+
+
+def _contents(data_file: Path, fmt: Format, summary: ExportSummary) -> list[str]:
+    kind = "parquet" if data_file.name.endswith(".parquet") else "json"
+    return [
         f"# Starling Arena export: {fmt.name}",
         "",
         f"{fmt.description[0].upper()}{fmt.description[1:]}, exported from a Starling Arena vote log. For: {fmt.trainers}.",
@@ -69,6 +81,11 @@ def render_datasheet(*, data_file: Path, fmt: Format, summary: ExportSummary, fi
         "|---|---|",
         *[f"| {winner} | {n:,} |" for winner, n in sorted(summary.per_winner.items())],
         "",
+    ]
+
+
+def _filters(summary: ExportSummary, filters: ExportFilters) -> list[str]:
+    return [
         "## Filters",
         "",
         *[f"- {line}" for line in filters.describe()],
@@ -77,6 +94,11 @@ def render_datasheet(*, data_file: Path, fmt: Format, summary: ExportSummary, fi
         "",
         *([f"- {reason}: {n:,}" for reason, n in sorted(summary.drops.items(), key=lambda kv: -kv[1])] or ["- nothing"]),
         "",
+    ]
+
+
+def _terms(license_id: str, command: str) -> list[str]:
+    return [
         "## Privacy",
         "",
         "Voters appear only as salted SHA-256 hashes of their session identity (the `judge` column where present);",
@@ -99,7 +121,6 @@ def render_datasheet(*, data_file: Path, fmt: Format, summary: ExportSummary, fi
         "```",
         "",
     ]
-    return "\n".join(lines)
 
 
 def _when(moment) -> str:  # noqa: ANN001 - datetime or None
