@@ -11,8 +11,7 @@ from typing import Iterator
 
 from arena.backends.base import GenerationStats
 from arena.battle import Battle, Limits
-from arena.categories import VoteFacts
-from arena.ratings import OUTCOME_SCORE
+from arena.domain import OUTCOME_SCORE, VoteFacts
 from arena.store import BattleRecord, Store
 from tests.upstream import Behavior
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from arena.categories import VoteFacts
 from arena.cli import main
+from arena.domain import VoteFacts
 from arena.export import ExportFilters, run_export
 from arena.export.formats import rank_answers
 from arena.leaderboard import LeaderboardQuery, LeaderboardService
