@@ -23,6 +23,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 Backend = Literal["openai", "local"]
 
@@ -164,7 +165,7 @@ _FIX_HINTS = {
 }
 
 
-def _describe(path: Path, raw: Any, error: dict[str, Any]) -> str:
+def _describe(path: Path, raw: Any, error: ErrorDetails) -> str:
     loc = list(error["loc"])
     where = ""
     if len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int):
