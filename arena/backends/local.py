@@ -131,11 +131,10 @@ class LocalBackend:
         worker = threading.Thread(target=run, name="local-generate", daemon=True)
         worker.start()
         iterator = iter(streamer)
-        sentinel = object()
         try:
             while True:
-                text = await asyncio.to_thread(next, iterator, sentinel)
-                if text is sentinel:
+                text = await asyncio.to_thread(next, iterator, None)  # the streamer yields only str: None is its end
+                if text is None:
                     break
                 if text:
                     if stats.first_token_s is None:

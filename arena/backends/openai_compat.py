@@ -20,6 +20,7 @@ import httpx
 
 from arena.backends.base import (
     BackendError,
+    ErrorKind,
     GenerationStats,
     Health,
     Message,
@@ -220,7 +221,7 @@ class OpenAICompatBackend:
                         deadline = total_deadline
                     yield text
         except TimeoutError:
-            kind = "timeout" if got_text else "first_token_timeout"
+            kind: ErrorKind = "timeout" if got_text else "first_token_timeout"
             raise BackendError(kind, f"{endpoint.url}: no {'end' if got_text else 'first token'} within the limit") from None
         except httpx.TimeoutException as exc:
             raise BackendError("timeout" if got_text else "first_token_timeout", f"{endpoint.url}: {exc!r}") from None

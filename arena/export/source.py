@@ -23,6 +23,8 @@ from arena.snapshot import assemble, is_unfinished, split_prompt
 from arena.store import Store
 from arena.tables import Conversation, Judge, Message, Vote
 
+ExportOrder = Literal["vote", "prompt"]  # by vote id, or grouped by prompt hash
+
 
 @dataclass(slots=True)
 class ExportedBattle:
@@ -170,7 +172,7 @@ def count_voted(store: Store) -> int:
         return int(session.scalar(select(func.count()).select_from(Vote)) or 0)
 
 
-def stream_battles(store: Store, filters: ExportFilters, drops: Drops, *, order: Literal["vote", "prompt"] = "vote",
+def stream_battles(store: Store, filters: ExportFilters, drops: Drops, *, order: ExportOrder = "vote",
                    chunk: int = 2000, on_read=None, on_kept=None,  # noqa: ANN001 - callbacks
                    id_range: tuple[int, int | None] = (0, None)) -> Iterator[ExportedBattle]:
     """Voted battles that pass *filters*, in vote order (or grouped by prompt hash), counting the dropped ones.
@@ -223,7 +225,7 @@ def _transcript_json(dialect: str) -> ScalarSelect[Any]:
     )
 
 
-def _chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int | None]) -> Iterator[list[ExportedBattle]]:
+def _chunks(store: Store, order: ExportOrder, chunk: int, id_range: tuple[int, int | None]) -> Iterator[list[ExportedBattle]]:
     """Chunks of battles; a reader thread fetches the next chunk while this one is processed.
 
     The database works on the next chunk (outside the interpreter lock) while
@@ -259,7 +261,7 @@ def _chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int | Non
         stop.set()
 
 
-def _raw_chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int | None] = (0, None)) -> Iterator[Sequence[tuple]]:
+def _raw_chunks(store: Store, order: ExportOrder, chunk: int, id_range: tuple[int, int | None] = (0, None)) -> Iterator[Sequence[tuple]]:
     """Plain DB-API rows of the export query, keyset-paginated (no ORM or result processing per row)."""
     # The snapshot frozen with the vote; battles voted before snapshots existed fall back to their messages.
     transcript: ColumnElement[Any] = func.coalesce(Vote.transcript, _transcript_json(store.engine.dialect.name))
