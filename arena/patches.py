@@ -117,7 +117,7 @@ def install_all(demo: Any, off: str | set[str] = "") -> dict[str, bool]:
             reasons.setdefault(patch.name, "the framework changed shape")
     for name, on in active.items():
         metrics.PATCH_ACTIVE.labels(name).set(1 if on else 0)
-    on = [name for name, ok in active.items() if ok]
+    names_on = [name for name, ok in active.items() if ok]
     declined = [f"{name} ({reasons[name]})" for name, ok in active.items() if not ok]
-    log.info("framework patches: active %s; declined %s", ", ".join(on) or "none", ", ".join(declined) or "none")
+    log.info("framework patches: active %s; declined %s", ", ".join(names_on) or "none", ", ".join(declined) or "none")
     return active

@@ -43,7 +43,7 @@ class ChatTab:
         still refuses anything the rules forbid, whatever a page enables.
         """
         assert all(button.elem_id for button in buttons), "each control needs an elem_id (its name in the field)"
-        initial = [button.elem_id for button in buttons if button.interactive is not False]
+        initial = [button.elem_id for button in buttons if button.elem_id and button.interactive is not False]
         field = gr.Textbox(",".join(initial), visible=False, elem_id=f"{prefix}-controls")
         names = json.dumps([button.elem_id for button in buttons])
         field.change(None, inputs=[field], outputs=buttons, api_visibility="private",

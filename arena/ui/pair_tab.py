@@ -179,11 +179,12 @@ class PairTab(ChatTab):
             for pick in picks:
                 pick.change(self._on_pick, inputs=[self.battle_id], outputs=self._outputs, api_visibility="private")
 
-    def load_choices(self, current_a: str | None = None, current_b: str | None = None) -> tuple[dict, dict]:
+    def load_choices(self, current_a: str | None = None, current_b: str | None = None) -> tuple[gr.Dropdown, gr.Dropdown]:
         """Dropdown choices for named mode from current availability; valid picks are kept (no reset on revisit)."""
         choices = self.arena.pool.named_choices()
         defaults = (choices[0] if choices else None, choices[1] if len(choices) > 1 else None)
-        return tuple(  # type: ignore[return-value]
+        pick_a, pick_b = (
             gr.Dropdown(choices=choices) if current in choices else gr.Dropdown(choices=choices, value=default)
             for current, default in zip((current_a, current_b), defaults)
         )
+        return pick_a, pick_b
