@@ -58,7 +58,7 @@ def read_arrow(engine: Engine, query: Any) -> Any:
         with adbc.connect(target) as conn, conn.cursor() as cursor:
             cursor.execute(sql)
             return cursor.fetch_arrow_table()
-    except Exception as exc:  # fall back to the DB-API path rather than fail a leaderboard
+    except Exception as exc:  # noqa: BLE001 - ADBC errors share no base class: fall back to the DB-API path rather than fail a leaderboard
         log.warning("ADBC read failed (%s); using the DB-API cursor", exc)
         return None
 

@@ -154,7 +154,8 @@ class LeaderboardService:
         return board
 
     def _board(self, query: LeaderboardQuery, comparisons: Comparisons, version: int, started: float, *,
-               fitted=None, style=None, description: str | None = None) -> Leaderboard:
+               fitted: tuple[np.ndarray, np.ndarray] | None = None, style: StyleFit | None = None,
+               description: str | None = None) -> Leaderboard:
         ratings = compute_ratings(
             comparisons,
             rounds=query.rounds,

@@ -110,7 +110,7 @@ def install_all(demo: Any, off: str | set[str] = "") -> dict[str, bool]:
             continue
         try:
             active[patch.name] = bool(patch.install(demo))
-        except Exception as exc:  # a framework that changed beyond what the shape checks foresaw: decline, loudly
+        except Exception as exc:  # noqa: BLE001 - a framework that changed beyond what the shape checks foresaw: decline, loudly
             log.warning("patch %s failed to install: %r", patch.name, exc)
             active[patch.name] = False
         if not active[patch.name]:

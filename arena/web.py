@@ -95,7 +95,7 @@ async def health_response(arena: Arena) -> JSONResponse:
     }
     try:
         await asyncio.wait_for(asyncio.to_thread(arena.store.ping), HEALTH_TIMEOUT_S)
-    except Exception as exc:  # the database is down or too slow: this instance cannot take votes
+    except Exception as exc:  # noqa: BLE001 - the database is down or too slow: this instance cannot take votes
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         log.warning("health check: database unavailable (%s)", reason)
         return JSONResponse({"status": "unavailable", "database": reason, **body}, status_code=503)

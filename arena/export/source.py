@@ -247,7 +247,7 @@ def _chunks(store: Store, order: ExportOrder, chunk: int, id_range: tuple[int, i
                 if stop.is_set():
                     return
             chunks.put(None)
-        except BaseException as exc:  # handed to the consumer, raised there
+        except BaseException as exc:  # noqa: BLE001 - reader thread: whatever it hits is handed to the consumer and raised there
             chunks.put(exc)
 
     reader = threading.Thread(target=read, name="export-reader", daemon=True)

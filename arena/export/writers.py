@@ -42,7 +42,8 @@ class JsonLinesWriter:
     """One JSON object per line; rows are joined in batches so each write call carries many of them."""
 
     def __init__(self, path: Path, *, compress: bool, batch: int = 1000) -> None:
-        self._handle: io.BufferedIOBase = gzip.open(path, "wb", compresslevel=6) if compress else path.open("wb")
+        # Held open across write() calls and closed by close(): no with-block can span them.
+        self._handle: io.BufferedIOBase = gzip.open(path, "wb", compresslevel=6) if compress else path.open("wb")  # noqa: SIM115
         self._pending: list[bytes] = []
         self._batch = batch
 

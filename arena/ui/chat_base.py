@@ -133,7 +133,7 @@ class ChatTab:
                 yield view
         except RuleViolation as exc:
             yield self._view(battle(), notice=f"⚠️ {exc}")
-        except Exception as exc:  # a bug or an outage: say so in place
+        except Exception as exc:  # noqa: BLE001 - a bug or an outage: say so in place instead of breaking the page
             view = self._view(self._after_trouble(battle(), session), notice=f"⚠️ {trouble_message(action, exc)}", relabel=True)
             yield view
 

@@ -9,7 +9,7 @@ component the browser can read.
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import gradio as gr
 
@@ -123,7 +123,7 @@ class PairTab(ChatTab):
         async for view in self._send_flow("named", prompt, battle_id, [model_a or "", model_b or ""], request):
             yield view
 
-    def _vote_handler(self, winner: Winner):
+    def _vote_handler(self, winner: Winner) -> Callable[[str | None, gr.Request], Awaitable[dict]]:
         async def on_vote(battle_id: str | None, request: gr.Request) -> dict:
             session, _ = self._identify(request)
             battle = self._current(battle_id, session)
@@ -131,7 +131,7 @@ class PairTab(ChatTab):
                 await self.arena.vote(battle_id or "", winner, session)
             except RuleViolation as exc:
                 return self._view(battle, notice=f"⚠️ {exc}")
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a vote that could not be stored is reported in place
                 view = self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('vote', exc)}", relabel=True)
                 return view
             # The names, revealed in place.
