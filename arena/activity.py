@@ -70,5 +70,6 @@ def battle_transcripts(store: Store, battle_id: str) -> dict[str, list[tuple[str
         ).all()
     out: dict[str, list[tuple[str, str]]] = {}
     for side, role, content in rows:
+        assert side is not None, "a battle's conversations always have a side"
         out.setdefault(side, []).append((role, content))
     return out

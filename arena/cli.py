@@ -18,11 +18,14 @@ import csv
 import json
 import logging
 import sys
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from arena.config import ConfigError, load_catalogue
 from arena.logs import configure_logging
 from arena.settings import Settings, SettingsError
+
+if TYPE_CHECKING:  # the leaderboard (numpy, scipy, the store) is imported only by the commands that use it
+    from arena.leaderboard import Leaderboard
 
 log = logging.getLogger("arena")
 
@@ -163,7 +166,7 @@ def _leaderboard(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def format_table(rows: list[dict], board) -> str:
+def format_table(rows: list[dict], board: Leaderboard) -> str:
     """A fixed-width text table with the notes underneath."""
     lines = [f"{board.description} {board.ratings.total_votes:,} votes."]
     if not rows:

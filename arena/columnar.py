@@ -14,11 +14,19 @@ import logging
 from typing import Any
 
 import numpy as np
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.interfaces import DBAPICursor
 
 from arena.coded import Coded, encode
 
 log = logging.getLogger(__name__)
+
+
+def raw_cursor(conn: Connection) -> DBAPICursor:
+    """The driver's own cursor on *conn*, for reads too large for SQLAlchemy's row objects."""
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None, "a connection checked out of the pool has its DB-API connection"
+    return dbapi.cursor()
 
 
 def column_values(column: Any) -> Any:
@@ -50,7 +58,7 @@ def read_arrow(engine: Engine, query: Any) -> Any:
         with adbc.connect(target) as conn, conn.cursor() as cursor:
             cursor.execute(sql)
             return cursor.fetch_arrow_table()
-    except Exception as exc:  # fall back to the DB-API path rather than fail a leaderboard
+    except Exception as exc:  # noqa: BLE001 - ADBC errors share no base class: fall back to the DB-API path rather than fail a leaderboard
         log.warning("ADBC read failed (%s); using the DB-API cursor", exc)
         return None
 
@@ -75,7 +83,7 @@ def read_columns(engine: Engine, query: Any, names: list[str], *, chunk: int = 2
     gc.disable()
     try:
         with engine.connect() as conn:
-            cursor = conn.connection.dbapi_connection.cursor()
+            cursor = raw_cursor(conn)
             try:
                 cursor.execute(str(compiled), positional)
                 while rows := cursor.fetchmany(chunk):
@@ -100,4 +108,4 @@ def read_columns(engine: Engine, query: Any, names: list[str], *, chunk: int = 2
     return out
 
 
-__all__ = ["Coded", "column_values", "encode", "read_arrow", "read_columns"]  # Coded, encode: re-exported from arena.coded
+__all__ = ["Coded", "column_values", "encode", "raw_cursor", "read_arrow", "read_columns"]  # Coded, encode: re-exported from arena.coded

@@ -12,7 +12,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Mapping
 
 import yaml
 from pydantic import (
@@ -164,7 +164,7 @@ _FIX_HINTS = {
 }
 
 
-def _describe(path: Path, raw: Any, error: dict[str, Any]) -> str:
+def _describe(path: Path, raw: Any, error: Mapping[str, Any]) -> str:  # one of ValidationError.errors()
     loc = list(error["loc"])
     where = ""
     if len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int):

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,9 @@ def convert_gguf(gguf_path: Path, target: Path) -> None:
 
     folder, name = str(gguf_path.parent), gguf_path.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+    # Any: transformers' stubs type attributes through nn.Module.__getattr__ (Tensor | Module)
+    # and .to() through a decorator that loses its self, so neither line below would check.
+    model: Any = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
     # A GGUF-loaded model carries a quantizer that forbids saving; the weights
     # are already dequantised, so dropping it yields an ordinary checkpoint.
     model.hf_quantizer = None

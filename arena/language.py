@@ -33,7 +33,7 @@ def detect_language(text: str) -> str | None:
     if helper is not None:
         try:
             return helper.submit(_detect, text).result()
-        except Exception as exc:  # a dead helper must not cost a vote: detect here instead
+        except Exception as exc:  # noqa: BLE001 - a dead helper must not cost a vote: detect here instead
             log.warning("language helper process failed (%r); detecting in the app process", exc)
     return _detect(text)
 

@@ -154,7 +154,8 @@ class LeaderboardService:
         return board
 
     def _board(self, query: LeaderboardQuery, comparisons: Comparisons, version: int, started: float, *,
-               fitted=None, style=None, description: str | None = None) -> Leaderboard:
+               fitted: tuple[np.ndarray, np.ndarray] | None = None, style: StyleFit | None = None,
+               description: str | None = None) -> Leaderboard:
         ratings = compute_ratings(
             comparisons,
             rounds=query.rounds,
@@ -224,6 +225,7 @@ class LeaderboardService:
         index = {m: i for i, m in enumerate(comparisons.models)}
         lookup = np.array([index.get(m, -1) for m in votes.models], dtype=np.int64)
         a, b = lookup[votes.a], lookup[votes.b]
+        assert votes.style_a is not None and votes.style_b is not None, "read with style=True"
         keep = (a >= 0) & (b >= 0) & (a != b)  # votes the counts table holds (self-battles never are)
         return fit_style_control(a[keep], b[keep], votes.score[keep], style_design(votes.style_a[keep], votes.style_b[keep]),
                                  comparisons.n_models, theta0=fit_bradley_terry(comparisons.win_matrix()))

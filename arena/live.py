@@ -35,6 +35,8 @@ from arena.ratings import (
     pair_games_and_wins,
 )
 
+Names = Sequence[str] | np.ndarray  # model or winner names per vote: a list, or an object array from Coded.decode()
+
 
 class LayoutChanged(Exception):
     """New votes involve a model pair the resamples have no cells for: start afresh."""
@@ -61,7 +63,7 @@ class LiveBootstrap:
     def total(self) -> int:
         return int(self.merged.count.sum())
 
-    def cells_of(self, model_a: Sequence[str], model_b: Sequence[str], winner: Sequence[str]) -> np.ndarray:
+    def cells_of(self, model_a: Names, model_b: Names, winner: Names) -> np.ndarray:
         """Merged-cell index of each vote; raises :class:`LayoutChanged` for an unknown model or pair."""
         n = self.merged.n_models
         cells = np.empty(len(model_a), dtype=np.int64)

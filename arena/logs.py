@@ -38,7 +38,7 @@ class CurrentStderrHandler(logging.StreamHandler):
     logging later wrote to a closed stream: "I/O operation on closed file".
     """
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):  # noqa: ANN201 - a text stream
         return sys.stderr
 

@@ -36,8 +36,8 @@ def pair_weights(candidates: Sequence[Candidate]) -> dict[tuple[str, str], float
         second_weights = {c.name: _second_weight(first, c) for c in usable if c.name != first.name}
         norm = sum(second_weights.values())
         for name, w in second_weights.items():
-            key = tuple(sorted((first.name, name)))
-            probs[key] = probs.get(key, 0.0) + p_first * w / norm  # type: ignore[index]
+            low, high = sorted((first.name, name))
+            probs[low, high] = probs.get((low, high), 0.0) + p_first * w / norm
     return probs
 
 

@@ -110,14 +110,14 @@ def install_all(demo: Any, off: str | set[str] = "") -> dict[str, bool]:
             continue
         try:
             active[patch.name] = bool(patch.install(demo))
-        except Exception as exc:  # a framework that changed beyond what the shape checks foresaw: decline, loudly
+        except Exception as exc:  # noqa: BLE001 - a framework that changed beyond what the shape checks foresaw: decline, loudly
             log.warning("patch %s failed to install: %r", patch.name, exc)
             active[patch.name] = False
         if not active[patch.name]:
             reasons.setdefault(patch.name, "the framework changed shape")
     for name, on in active.items():
         metrics.PATCH_ACTIVE.labels(name).set(1 if on else 0)
-    on = [name for name, ok in active.items() if ok]
+    names_on = [name for name, ok in active.items() if ok]
     declined = [f"{name} ({reasons[name]})" for name, ok in active.items() if not ok]
-    log.info("framework patches: active %s; declined %s", ", ".join(on) or "none", ", ".join(declined) or "none")
+    log.info("framework patches: active %s; declined %s", ", ".join(names_on) or "none", ", ".join(declined) or "none")
     return active

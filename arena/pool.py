@@ -147,7 +147,7 @@ class ModelPool:
     async def _probe(self, backend: Backend, name: str) -> Health:
         try:
             return await backend.health()
-        except Exception as exc:  # a probe must never take the app down
+        except Exception as exc:  # noqa: BLE001 - a probe must never take the app down
             log.warning("health probe of %s crashed: %r", name, exc)
             return Health(ok=False, detail=f"probe failed: {type(exc).__name__}")
 
@@ -158,7 +158,7 @@ class ModelPool:
             if load is not None and self.is_available(name):
                 try:
                     await asyncio.to_thread(load)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - a model that fails to load is marked unavailable; the others still serve
                     log.error("local model %s failed to load: %s", name, exc)
                     self.health[name] = Health(ok=False, detail=f"failed to load: {exc}")
 

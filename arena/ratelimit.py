@@ -106,7 +106,7 @@ class RedisRateLimiter:
                 pipe.incr(name)
                 pipe.expire(name, int(window_s) + 1)
                 count, _ = await pipe.execute()
-        except Exception as exc:  # redis.RedisError, socket errors, our timeout
+        except Exception as exc:  # noqa: BLE001 - redis.RedisError, socket errors, our timeout: all mean Redis is down
             if time.monotonic() >= self._down_until:
                 log.warning("Redis unavailable for rate limits (%s); %s for %g s", _describe(exc), _POLICY_WORDS[self.on_down], RETRY_AFTER_S)
             self._down_until = time.monotonic() + RETRY_AFTER_S

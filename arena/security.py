@@ -212,7 +212,7 @@ class ApiGuard:
             session = payload.get("session_hash")
             answer = bytearray()
 
-            async def outgoing(message: Message) -> None:  # noqa: F811 - the join's answer carries the event id
+            async def outgoing(message: Message) -> None:  # replaces send: the join's answer carries the event id
                 if message["type"] == "http.response.body":
                     answer.extend(message.get("body", b""))
                     if not message.get("more_body"):

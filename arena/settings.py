@@ -74,7 +74,7 @@ class Settings:
             raw = env.get(var)
             if raw is None or raw == "":
                 continue
-            kind = type(spec.default)
+            kind: type[Any] = type(spec.default)  # every field has a default (_setting)
             try:
                 if kind is bool:
                     lowered = raw.strip().lower()

@@ -63,6 +63,7 @@ def read_packed_parallel(database: str, sql: str, low: int, high: int, codes: li
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         helper = subprocess.Popen([sys.executable, "-m", "arena.sqlite_reader"], stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, env=env)
+        assert helper.stdin is not None and helper.stdout is not None, "both opened with PIPE"
         pickle.dump(job, helper.stdin)
         helper.stdin.close()
     except OSError as exc:

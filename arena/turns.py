@@ -189,7 +189,7 @@ class TurnRunner:
         await self.guards.screen_answers(battle)
         try:
             await asyncio.to_thread(self._store_turn, battle, regenerated)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a turn that cannot be stored is logged; the answers already shown stay
             log.error("could not store turn of battle %s: %r", battle.id, exc)
 
     def _store_turn(self, battle: Battle, regenerated: bool) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, Engine, func, select
 
 from arena.coded import encode
-from arena.columnar import read_columns
+from arena.columnar import raw_cursor, read_columns
 from arena.domain import OUTCOME_SCORE, WINNERS
 from arena.ratings import outcome_scores
 from arena.sqlite_reader import read_packed, read_packed_parallel
@@ -113,12 +113,10 @@ def _read_plain(engine: Engine, where: ColumnElement[bool], *, style: bool, afte
     index = {name: i for i, name in enumerate(models)}
     score = outcome_scores(columns["winner"])
     ids = columns["id"]
-    arrays = dict(models=models, a=model_a.recode(index), b=model_b.recode(index), score=score,
-                  last_id=int(ids[-1]) if len(ids) else after_id)
-    if style:
-        arrays["style_a"] = _stack([columns[f"{field}_a"] for field in STYLE_FIELDS])
-        arrays["style_b"] = _stack([columns[f"{field}_b"] for field in STYLE_FIELDS])
-    return VoteArrays(**arrays)
+    style_a = _stack([columns[f"{field}_a"] for field in STYLE_FIELDS]) if style else None
+    style_b = _stack([columns[f"{field}_b"] for field in STYLE_FIELDS]) if style else None
+    return VoteArrays(models=models, a=model_a.recode(index), b=model_b.recode(index), score=score,
+                      last_id=int(ids[-1]) if len(ids) else after_id, style_a=style_a, style_b=style_b)
 
 
 def _stack(columns: list[np.ndarray]) -> np.ndarray:
@@ -133,7 +131,7 @@ def _read_packed_on(engine: Engine, sql: str, low: int, high: int, codes: list[t
         conn.exec_driver_sql("DELETE FROM arena_model_code")
         if codes:
             conn.exec_driver_sql("INSERT INTO arena_model_code (name, code) VALUES (?, ?)", codes)
-        cursor = conn.connection.dbapi_connection.cursor()
+        cursor = raw_cursor(conn)
         try:
             cursor.execute(sql, (low, high))
             while rows := cursor.fetchmany(200_000):

@@ -82,7 +82,7 @@ class VoteService:
                 log.warning("battle %s: vote %s refused, %s was stored first", battle.id, winner, stored)
                 raise RuleViolation(already_voted(stored)) from None
             return battle.receipt()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any store failure becomes StoreUnavailable for the voter (logged)
             log.error("vote on battle %s not stored: %r", battle.id, exc)
             raise StoreUnavailable("Your vote could not be saved (database unavailable). Please press the button again.") from None
         return battle.record_vote(winner, session_id)

@@ -59,7 +59,8 @@ def build_app(demo: Any, arena: Arena, *, allowed_paths: list[str]) -> FastAPI:
         return await health_response(arena)
 
     app.add_api_route("/healthz", healthz, methods=["GET", "HEAD"], include_in_schema=False)
-    app.add_route("/metrics", _AsgiEndpoint(make_asgi_app()), methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", _AsgiEndpoint(make_asgi_app()),  # type: ignore[arg-type]  # Starlette runs a non-function endpoint as ASGI; its stub knows only request handlers
+                  methods=["GET"], include_in_schema=False)
     gr.mount_gradio_app(
         app, demo, path="/", theme=THEME, css=CSS, footer_links=[], show_error=False,
         run_history=False,  # chats must not linger in the browser's storage
@@ -94,7 +95,7 @@ async def health_response(arena: Arena) -> JSONResponse:
     }
     try:
         await asyncio.wait_for(asyncio.to_thread(arena.store.ping), HEALTH_TIMEOUT_S)
-    except Exception as exc:  # the database is down or too slow: this instance cannot take votes
+    except Exception as exc:  # noqa: BLE001 - the database is down or too slow: this instance cannot take votes
         reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         log.warning("health check: database unavailable (%s)", reason)
         return JSONResponse({"status": "unavailable", "database": reason, **body}, status_code=503)

@@ -68,6 +68,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -498,7 +499,7 @@ def baseline(store, rounds: int, seed: int = 0) -> dict:  # noqa: ANN001
 
 
 # ------------------------------------------------------------------------- main
-def timed(fn, *args, **kwargs):  # noqa: ANN001, ANN201
+def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[float, Any]:
     started = time.perf_counter()
     result = fn(*args, **kwargs)
     return time.perf_counter() - started, result

@@ -29,12 +29,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import text  # noqa: E402
+from sqlalchemy import text
 
-from arena.backends.base import GenerationStats  # noqa: E402
-from arena.battle import Battle, Limits  # noqa: E402
-from arena.service import vote_facts  # noqa: E402
-from arena.store import Store  # noqa: E402
+from arena.backends.base import GenerationStats
+from arena.battle import Battle, Limits
+from arena.service import vote_facts
+from arena.store import Store
 
 
 def percentile(values: list[float], q: float) -> float:

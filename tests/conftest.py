@@ -31,7 +31,7 @@ def _postgres_reachable() -> str | None:
             conn.execute(text("SELECT 1"))
         engine.dispose()
         return None
-    except Exception as exc:  # report why, below
+    except Exception as exc:  # noqa: BLE001 - whatever keeps PostgreSQL out of reach is reported below
         return f"{type(exc).__name__}: {exc}"
 
 
@@ -99,7 +99,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
-def browser():  # noqa: ANN201 - a Playwright Browser
+def browser():  # a Playwright Browser
     if not Path(CHROMIUM).exists():
         if os.environ.get("ARENA_REQUIRE_BROWSER") == "1":
             pytest.fail(f"chromium required (ARENA_REQUIRE_BROWSER=1) but {CHROMIUM} is missing")

@@ -94,12 +94,12 @@ def records(store: Store, n: int, seed: int = 0, judges: int = 5, start: datetim
     ]
 
 
-def watch_vote_reads(monkeypatch, store: Store) -> list[int]:  # noqa: ANN001 - pytest.MonkeyPatch
+def watch_vote_reads(monkeypatch, store: Store) -> list[int]:  # pytest.MonkeyPatch
     """Record the ``after_id`` of every ``store.vote_arrays`` call from now on (which votes were read again)."""
     seen: list[int] = []
     real = store.vote_arrays
 
-    def spy(category, *, after_id=0, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    def spy(category, *, after_id=0, **kwargs):
         seen.append(after_id)
         return real(category, after_id=after_id, **kwargs)
 
@@ -118,7 +118,7 @@ def running_app(folder: Path, models_path: Path, env: dict[str, str], *, name: s
 
 
 @contextmanager
-def app_process(folder: Path, models_path: Path, env: dict[str, str], *, name: str = "app"):  # noqa: ANN201
+def app_process(folder: Path, models_path: Path, env: dict[str, str], *, name: str = "app"):
     """Like :func:`running_app`, yielding (process, url, log) for tests that signal the process themselves."""
     import os
     import subprocess
@@ -208,6 +208,6 @@ SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 STREAMING = Behavior(reply="Streaming answer " * 8, chunks=16, token_delay_s=0.05)
 
 
-def shot(page, name: str) -> None:  # noqa: ANN001 - a Playwright Page
+def shot(page, name: str) -> None:  # a Playwright Page
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)

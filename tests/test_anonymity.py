@@ -53,14 +53,14 @@ class Capture:
     bodies: list[tuple[str, bytes]] = field(default_factory=list)
     _streams: dict[str, str] = field(default_factory=dict)
 
-    def attach(self, context, page) -> None:  # noqa: ANN001 - Playwright BrowserContext and Page
+    def attach(self, context, page) -> None:  # Playwright BrowserContext and Page
         page.on("requestfinished", self._record)
         self._cdp = context.new_cdp_session(page)
         self._cdp.on("Network.responseReceived", self._on_response)
         self._cdp.on("Network.dataReceived", self._on_data)
         self._cdp.send("Network.enable")
 
-    def _record(self, request) -> None:  # noqa: ANN001
+    def _record(self, request) -> None:
         response = request.response()
         if response is None or "/queue/data" in request.url:
             return  # streams are recorded chunk by chunk
@@ -79,7 +79,7 @@ class Capture:
         try:
             buffered = self._cdp.send("Network.streamResourceContent", {"requestId": params["requestId"]})
             self.bodies.append((url, base64.b64decode(buffered.get("bufferedData", ""))))
-        except Exception as exc:  # noqa: BLE001 - a short stream can finish before we ask: then read it whole
+        except Exception as exc:  # a short stream can finish before we ask: then read it whole
             if "already finished" not in str(exc):
                 raise
             whole = self._cdp.send("Network.getResponseBody", {"requestId": params["requestId"]})
@@ -130,7 +130,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             yield Site(url, [one, two], Secrets(terms))
 
 
-def start_page(browser, site: Site) -> tuple:  # noqa: ANN001, ANN201
+def start_page(browser, site: Site) -> tuple:
     context = browser.new_context(viewport={"width": 1280, "height": 1000})
     page = context.new_page()
     capture = Capture()
@@ -140,19 +140,19 @@ def start_page(browser, site: Site) -> tuple:  # noqa: ANN001, ANN201
     return context, page, capture
 
 
-def send(page, text: str) -> None:  # noqa: ANN001
+def send(page, text: str) -> None:
     prompt = page.locator("#battle-prompt textarea")
     prompt.fill(text)
     prompt.press("Enter")
 
 
-def vote_and_reveal(page) -> None:  # noqa: ANN001
+def vote_and_reveal(page) -> None:
     page.locator("#battle-vote-0").click()
     page.locator("#battle-status").get_by_text("Your vote was recorded").wait_for(timeout=15_000)
     page.wait_for_timeout(500)  # let the capture collect the finished event stream
 
 
-def test_battle_and_regenerate_reveal_nothing_until_the_vote(browser, site: Site) -> None:  # noqa: ANN001
+def test_battle_and_regenerate_reveal_nothing_until_the_vote(browser, site: Site) -> None:
     context, page, capture = start_page(browser, site)
     send(page, "Tell me a fact about rivers.")
     page.locator("#battle-vote-0:not([disabled])").wait_for(timeout=30_000)
@@ -169,7 +169,7 @@ def test_battle_and_regenerate_reveal_nothing_until_the_vote(browser, site: Site
     context.close()
 
 
-def test_a_model_naming_itself_is_hidden_until_the_vote(browser, site: Site) -> None:  # noqa: ANN001
+def test_a_model_naming_itself_is_hidden_until_the_vote(browser, site: Site) -> None:
     one = site.upstreams[0]
     one.behavior = Behavior(reply="I am Quokka-Secret-7B, made by Marsupial Research (quokka-served-v1).", chunks=6,
                             token_delay_s=0.02, models=[MODELS[0][1]])
@@ -191,7 +191,7 @@ def test_a_model_naming_itself_is_hidden_until_the_vote(browser, site: Site) -> 
         one.behavior = Behavior(reply=STREAMING.reply, chunks=8, token_delay_s=0.02, models=[MODELS[0][1]])
 
 
-def test_a_failing_endpoint_reveals_nothing(browser, site: Site) -> None:  # noqa: ANN001
+def test_a_failing_endpoint_reveals_nothing(browser, site: Site) -> None:
     """Last in this module: a 5xx takes the endpoint out of rotation for a while."""
     two = site.upstreams[1]
     two.behavior = Behavior(status=500, models=[MODELS[1][1]])

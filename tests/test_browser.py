@@ -55,7 +55,7 @@ def app(site: Site) -> str:
     return site.url
 
 
-def test_full_anonymous_battle_in_the_browser(browser, app: str) -> None:  # noqa: ANN001
+def test_full_anonymous_battle_in_the_browser(browser, app: str) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 1100})
     page.goto(app, wait_until="load")
     prompt = page.locator("#battle-prompt textarea")
@@ -89,7 +89,7 @@ def test_full_anonymous_battle_in_the_browser(browser, app: str) -> None:  # noq
     page.close()
 
 
-def load_to_interactive(browser, url: str) -> float:  # noqa: ANN001
+def load_to_interactive(browser, url: str) -> float:
     """Seconds from navigation until the prompt box can be typed in, in a fresh browser profile (empty cache)."""
     context = browser.new_context(viewport={"width": 1280, "height": 1100})
     page = context.new_page()
@@ -102,7 +102,7 @@ def load_to_interactive(browser, url: str) -> float:  # noqa: ANN001
     return seconds
 
 
-def test_page_load_to_interactive_is_measured(browser, app: str, capsys: pytest.CaptureFixture) -> None:  # noqa: ANN001
+def test_page_load_to_interactive_is_measured(browser, app: str, capsys: pytest.CaptureFixture) -> None:
     """Printed, not asserted (timing belongs to benchmarks): the median of five cold-cache loads of the warm app."""
     load_to_interactive(browser, app)  # warm the app (first request, leaderboard on load)
     runs = sorted(load_to_interactive(browser, app) for _ in range(5))
@@ -112,7 +112,7 @@ def test_page_load_to_interactive_is_measured(browser, app: str, capsys: pytest.
               f"best {runs[0]:.2f} s, worst {runs[-1]:.2f} s")
 
 
-def open_app(browser, app: str, tab: str | None = None):  # noqa: ANN001, ANN201
+def open_app(browser, app: str, tab: str | None = None):
     page = browser.new_page(viewport={"width": 1280, "height": 1100})
     page.goto(app, wait_until="load")
     page.locator("#battle-prompt textarea").wait_for(state="visible")
@@ -121,7 +121,7 @@ def open_app(browser, app: str, tab: str | None = None):  # noqa: ANN001, ANN201
     return page
 
 
-def test_multi_turn_regenerate_and_stop(browser, site: Site) -> None:  # noqa: ANN001
+def test_multi_turn_regenerate_and_stop(browser, site: Site) -> None:
     page = open_app(browser, site.url)
     prompt = page.locator("#battle-prompt textarea")
     for text in ("First question?", "And a follow-up?"):
@@ -145,7 +145,7 @@ def test_multi_turn_regenerate_and_stop(browser, site: Site) -> None:  # noqa: A
     page.close()
 
 
-def test_too_long_prompt_is_refused_with_a_clear_message(browser, app: str) -> None:  # noqa: ANN001
+def test_too_long_prompt_is_refused_with_a_clear_message(browser, app: str) -> None:
     page = open_app(browser, app)
     prompt = page.locator("#battle-prompt textarea")
     prompt.fill("x" * 400)
@@ -156,7 +156,7 @@ def test_too_long_prompt_is_refused_with_a_clear_message(browser, app: str) -> N
     page.close()
 
 
-def test_side_by_side_with_chosen_models(browser, app: str) -> None:  # noqa: ANN001
+def test_side_by_side_with_chosen_models(browser, app: str) -> None:
     page = open_app(browser, app, tab="👥 Side-by-side")
     for pick, name in (("#sbs-pick-a", "Alpha-Model"), ("#sbs-pick-b", "Beta-Model")):
         choice = page.locator(f"{pick} input")
@@ -172,7 +172,7 @@ def test_side_by_side_with_chosen_models(browser, app: str) -> None:  # noqa: AN
     page.close()
 
 
-def test_direct_chat(browser, app: str) -> None:  # noqa: ANN001
+def test_direct_chat(browser, app: str) -> None:
     page = open_app(browser, app, tab="💬 Direct chat")
     choice = page.locator("#direct-pick input")
     choice.fill("Alpha-Model")
@@ -188,7 +188,7 @@ def test_direct_chat(browser, app: str) -> None:  # noqa: ANN001
     page.close()
 
 
-def test_leaderboard_renders_table_and_plots(browser, app: str) -> None:  # noqa: ANN001
+def test_leaderboard_renders_table_and_plots(browser, app: str) -> None:
     page = open_app(browser, app)
     prompt = page.locator("#battle-prompt textarea")  # one anonymous vote, so the overall leaderboard has rows
     prompt.fill("Something for the leaderboard.")
@@ -206,7 +206,7 @@ def test_leaderboard_renders_table_and_plots(browser, app: str) -> None:  # noqa
     page.close()
 
 
-def test_admin_tab_refuses_without_the_password(browser, app: str) -> None:  # noqa: ANN001
+def test_admin_tab_refuses_without_the_password(browser, app: str) -> None:
     page = open_app(browser, app, tab="🔧 Admin")
     page.locator("#admin-status").click()
     page.get_by_text("Wrong admin password").first.wait_for(timeout=15_000)
@@ -218,7 +218,7 @@ def test_admin_tab_refuses_without_the_password(browser, app: str) -> None:  # n
     page.close()
 
 
-def test_terms_notice_is_shown_once_per_browser(browser, app: str) -> None:  # noqa: ANN001
+def test_terms_notice_is_shown_once_per_browser(browser, app: str) -> None:
     """A fresh browser sees the data notice; once agreed it stays hidden across reloads; another browser sees it again."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
@@ -240,7 +240,7 @@ def test_terms_notice_is_shown_once_per_browser(browser, app: str) -> None:  # n
     fresh.close()
 
 
-def test_an_error_in_one_pane(browser, site: Site) -> None:  # noqa: ANN001
+def test_an_error_in_one_pane(browser, site: Site) -> None:
     """One upstream breaks its event stream mid-answer: that pane says so, the other finishes, no vote is possible."""
     broken = Behavior(reply="Streaming answer " * 8, chunks=16, token_delay_s=0.05, malformed_after=3)
     with site.behaving(one=broken):
@@ -262,7 +262,7 @@ def test_an_error_in_one_pane(browser, site: Site) -> None:  # noqa: ANN001
         page.close()
 
 
-def test_phone_width_stacks_the_panes(browser, app: str) -> None:  # noqa: ANN001
+def test_phone_width_stacks_the_panes(browser, app: str) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = context.new_page()
     page.goto(app, wait_until="load")
@@ -284,7 +284,7 @@ def luminance(css_color: str) -> float:
     return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255
 
 
-def test_dark_mode_follows_the_system_setting(browser, app: str) -> None:  # noqa: ANN001
+def test_dark_mode_follows_the_system_setting(browser, app: str) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 1000}, color_scheme="dark")
     page = context.new_page()
     page.goto(app, wait_until="load")
@@ -302,7 +302,7 @@ def test_dark_mode_follows_the_system_setting(browser, app: str) -> None:  # noq
     context.close()
 
 
-def test_example_prompt_button(browser, app: str) -> None:  # noqa: ANN001
+def test_example_prompt_button(browser, app: str) -> None:
     from arena.examples import EXAMPLE_PROMPTS
 
     page = open_app(browser, app)
@@ -323,7 +323,7 @@ def test_example_prompt_button(browser, app: str) -> None:  # noqa: ANN001
     page.close()
 
 
-def test_answers_render_markdown_and_code_blocks_with_copy_buttons(browser, site: Site) -> None:  # noqa: ANN001
+def test_answers_render_markdown_and_code_blocks_with_copy_buttons(browser, site: Site) -> None:
     reply = "Here is **bold** and code:\n\n```python\nprint('hello arena')\n```\n"
     code = Behavior(reply=reply, chunks=4, token_delay_s=0.02)
     with site.behaving(one=code, two=code):
@@ -347,7 +347,7 @@ def test_answers_render_markdown_and_code_blocks_with_copy_buttons(browser, site
         context.close()
 
 
-def test_votes_wait_for_the_slower_answer(browser, site: Site) -> None:  # noqa: ANN001
+def test_votes_wait_for_the_slower_answer(browser, site: Site) -> None:
     """One side finishes at once, the other streams for seconds: voting opens only when both are done."""
     fast = Behavior(reply="Quick answer.", chunks=2)
     slow = Behavior(reply="Slow answer " * 10, chunks=20, token_delay_s=0.15)
@@ -392,7 +392,7 @@ class PixelServer:
         hits: list[str] = []
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            def do_GET(self) -> None:
                 hits.append(self.path)
                 self.send_response(200)
                 self.send_header("Content-Type", "image/gif")
@@ -412,7 +412,7 @@ class PixelServer:
         self.server.server_close()
 
 
-def test_prompts_and_answers_are_rendered_inert(browser, site: Site) -> None:  # noqa: ANN001
+def test_prompts_and_answers_are_rendered_inert(browser, site: Site) -> None:
     """Script tags, event handlers, javascript: links and markdown image tricks in a prompt or an answer never run,
     and an image on another host (a tracking pixel) is never fetched."""
     pixel = PixelServer()

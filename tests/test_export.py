@@ -294,7 +294,7 @@ def test_cli_export_prints_a_summary_and_rejects_bad_arguments(tmp_path: Path, m
 def test_interrupted_export_leaves_no_file(filled: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from arena.export import formats
 
-    def broken(battles, drops):  # noqa: ANN001
+    def broken(battles, drops):
         for _ in battles:
             raise KeyboardInterrupt
         yield {}

@@ -10,7 +10,7 @@ from arena import language
 
 
 @pytest.fixture
-def fresh_cache():  # noqa: ANN201
+def fresh_cache():
     language.detect_language.cache_clear()
     yield
     language.stop_helper_process()
@@ -25,11 +25,11 @@ TEXTS = {
 }
 
 
-def test_detection_in_this_process(fresh_cache) -> None:  # noqa: ANN001
+def test_detection_in_this_process(fresh_cache) -> None:
     assert {text: language.detect_language(text) for text in TEXTS} == TEXTS
 
 
-def test_helper_process_gives_the_same_answers_and_runs_elsewhere(fresh_cache, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN001
+def test_helper_process_gives_the_same_answers_and_runs_elsewhere(fresh_cache, monkeypatch: pytest.MonkeyPatch,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
     language.use_helper_process()
     language.use_helper_process()  # once is enough
@@ -44,7 +44,7 @@ def test_helper_process_gives_the_same_answers_and_runs_elsewhere(fresh_cache, m
     assert "language helper process failed" not in caplog.text  # ...and was answered there
 
 
-def test_a_dead_helper_falls_back_to_this_process(fresh_cache) -> None:  # noqa: ANN001
+def test_a_dead_helper_falls_back_to_this_process(fresh_cache) -> None:
     language.use_helper_process()
     assert language._helper is not None
     language._helper.shutdown(wait=True)  # submit() now raises

@@ -52,19 +52,19 @@ def test_openai_compatible_endpoint(up: Upstream) -> None:
 
 
 @pytest.fixture
-def moderated_arena(tmp_path: Path, database_url: str, up: Upstream, up2: Upstream):  # noqa: ANN201
+def moderated_arena(tmp_path: Path, database_url: str, up: Upstream, up2: Upstream):
     arena = make_arena(tmp_path, models_yaml(up.url, up2.url), database_url, moderation="openai", moderation_url=up.url)
     yield arena
     arena.store.close()
 
 
-def test_flagged_answer_on_either_side_closes_the_battle(moderated_arena, up: Upstream, up2: Upstream) -> None:  # noqa: ANN001
+def test_flagged_answer_on_either_side_closes_the_battle(moderated_arena, up: Upstream, up2: Upstream) -> None:
     """The check sees both sides' answers (FastChat #3794 checked one side twice): B's answer alone flags the battle."""
     arena = moderated_arena
     up.behavior = Behavior(reply="A harmless answer.", flag_terms=["nasty"])
     up2.behavior = Behavior(reply="A NASTY answer.")
 
-    async def scenario():  # noqa: ANN202
+    async def scenario():
         battle = await arena.start("anony", session_id="s1", judge_hash="j")
         battle, _ = await play(arena, battle.id, "hello")
         return battle
@@ -78,11 +78,11 @@ def test_flagged_answer_on_either_side_closes_the_battle(moderated_arena, up: Up
     assert arena.store.battle_row(battle.id).moderation_flag
 
 
-def test_flagged_prompt_is_refused_before_any_model_sees_it(moderated_arena, up: Upstream, up2: Upstream) -> None:  # noqa: ANN001
+def test_flagged_prompt_is_refused_before_any_model_sees_it(moderated_arena, up: Upstream, up2: Upstream) -> None:
     arena = moderated_arena
     up.behavior = Behavior(reply="First answer.", flag_terms=["nasty"])
 
-    async def scenario():  # noqa: ANN202
+    async def scenario():
         battle = await arena.start("anony", session_id="s1", judge_hash="j")
         await play(arena, battle.id, "hello")  # a clean first turn: the battle is stored
         sent = len(up.requests) + len(up2.requests)
@@ -103,7 +103,7 @@ def test_unreachable_moderation_endpoint_lets_the_turn_through(tmp_path: Path, s
     arena = make_arena(tmp_path, models_yaml(up.url, up2.url), sqlite_url, moderation="openai",
                        moderation_url="http://127.0.0.1:9/v1")
 
-    async def scenario():  # noqa: ANN202
+    async def scenario():
         battle = await arena.start("anony", session_id="s1", judge_hash="j")
         battle, _ = await play(arena, battle.id, "hello")
         return battle

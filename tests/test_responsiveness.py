@@ -14,7 +14,7 @@ from arena import responsiveness
 from arena.metrics import EVENT_LOOP_LAG, GC_PAUSE
 
 
-def observed(histogram, **labels: str) -> tuple[float, float]:  # noqa: ANN001 - a prometheus_client Histogram
+def observed(histogram, **labels: str) -> tuple[float, float]:  # a prometheus_client Histogram
     """(count, sum) of a histogram's observations so far."""
     samples = {sample.name: sample.value for metric in histogram.collect() for sample in metric.samples
                if all(sample.labels.get(k) == v for k, v in labels.items())}

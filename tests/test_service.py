@@ -149,7 +149,7 @@ def test_a_vote_cancelled_during_its_write_is_still_the_battles_vote(arena: Aren
     real = arena.store.record_vote
     writing = threading.Event()
 
-    def slow(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def slow(*args, **kwargs):
         writing.set()
         time.sleep(0.2)
         return real(*args, **kwargs)

@@ -24,7 +24,7 @@ def test_sigterm_lets_the_running_battle_finish_and_be_stored(tmp_path: Path, up
     (tmp_path / "models.yaml").write_text(models_yaml(up.url, up2.url))
     database = f"sqlite:///{tmp_path / 'arena.sqlite3'}"
     with app_process(tmp_path, tmp_path / "models.yaml", {"ARENA_DATABASE_URL": database}) as (app, url, log):
-        async def battle_interrupted_by_sigterm():  # noqa: ANN202
+        async def battle_interrupted_by_sigterm():
             async with httpx.AsyncClient(timeout=30) as client:
                 session = Session(client, await AppConfig.fetch(client, url.rstrip("/")))
                 # An open page keeps a heartbeat stream; it must not hold the stop for the whole grace period.

@@ -20,7 +20,7 @@ from tests.upstream import Upstream
 REFERENCE = re.compile(r"reference ([0-9a-f]{8})")
 
 
-def broken(kind: str):  # noqa: ANN201 - a handler of the given kind that fails
+def broken(kind: str):  # a handler of the given kind that fails
     if kind == "sync":
         def handler(x: int) -> int:
             raise KeyError("internal detail")
@@ -28,17 +28,17 @@ def broken(kind: str):  # noqa: ANN201 - a handler of the given kind that fails
         async def handler(x: int) -> int:
             raise KeyError("internal detail")
     elif kind == "gen":
-        def handler(x: int):  # noqa: ANN202
+        def handler(x: int):
             yield x
             raise KeyError("internal detail")
     else:
-        async def handler(x: int):  # noqa: ANN202
+        async def handler(x: int):
             yield x
             raise KeyError("internal detail")
     return handler
 
 
-def drive(handler, kind: str) -> list:  # noqa: ANN001
+def drive(handler, kind: str) -> list:
     """Run a wrapped handler to the end, returning what it produced."""
     if kind == "sync":
         return [handler(1)]
@@ -73,10 +73,10 @@ def test_wrapper_keeps_the_handler_kind_and_results(kind: str) -> None:
     async def coroutine(x: int) -> int:
         return x + 1
 
-    def generator(x: int):  # noqa: ANN202
+    def generator(x: int):
         yield x + 1
 
-    async def async_generator(x: int):  # noqa: ANN202
+    async def async_generator(x: int):
         yield x + 1
 
     handler = {"sync": plain, "async": coroutine, "gen": generator, "asyncgen": async_generator}[kind]
@@ -109,7 +109,7 @@ def test_a_bug_during_send_is_shown_in_place_and_the_tab_stays_usable(arena: Are
     with gr.Blocks():
         tab = PairTab(arena, "anony")
 
-    async def exploding_send(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    async def exploding_send(*args, **kwargs):
         raise RuntimeError("database schema mismatch at row 7")
         yield  # pragma: no cover - makes this an async generator
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import AsyncIterator, Literal, Protocol
 
 Message = dict[str, str]
-ErrorKind = Literal["unavailable", "connect", "first_token_timeout", "timeout", "http", "protocol", "internal"]
+ErrorKind = Literal["unavailable", "connect", "interrupted", "first_token_timeout", "timeout", "http", "protocol", "internal"]
 
 # What a voter sees for each failure kind: short, and never naming a model or endpoint.
 PUBLIC_ERROR_TEXT: dict[str, str] = {

@@ -104,7 +104,7 @@ class LocalBackend:
         async with self._get_semaphore():
             try:
                 model, tokenizer = await asyncio.to_thread(self.load)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any load failure (files, torch) makes the model unavailable instead of crashing the battle
                 raise BackendError("unavailable", f"local model failed to load: {exc}") from None
             async for text in self._generate(model, tokenizer, messages, params, stats, started):
                 yield text
@@ -124,18 +124,17 @@ class LocalBackend:
             try:
                 output = self._generate_blocking(model, tokenizer, inputs, params, streamer, stop)
                 outcome["tokens"] = int(output.shape[-1]) - prompt_len
-            except Exception as exc:  # reported to the event loop below
+            except Exception as exc:  # noqa: BLE001 - worker thread: whatever generation raises is reported to the event loop below
                 outcome["error"] = exc
                 streamer.end()
 
         worker = threading.Thread(target=run, name="local-generate", daemon=True)
         worker.start()
         iterator = iter(streamer)
-        sentinel = object()
         try:
             while True:
-                text = await asyncio.to_thread(next, iterator, sentinel)
-                if text is sentinel:
+                text = await asyncio.to_thread(next, iterator, None)  # the streamer yields only str: None is its end
+                if text is None:
                     break
                 if text:
                     if stats.first_token_s is None:
@@ -173,7 +172,7 @@ class LocalBackend:
             return Health(ok=False, detail=self._load_error)
         try:
             resolve = await asyncio.to_thread(self._check_resolvable)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a health check reports any failure instead of raising
             return Health(ok=False, detail=f"{type(exc).__name__}: {exc}")
         return Health(ok=True, detail=resolve, served_models=(self.model,))
 

@@ -20,11 +20,13 @@ import httpx
 
 from arena.backends.base import (
     BackendError,
+    ErrorKind,
     GenerationStats,
     Health,
     Message,
     SamplingParams,
 )
+from arena.config import ModelSpec
 from arena.http_clients import async_client
 
 log = logging.getLogger(__name__)
@@ -149,7 +151,7 @@ class OpenAICompatBackend:
         self.backoff_s, self.max_backoff_s = 5.0, 300.0  # probe back-off of a failed endpoint: 5 s, 10 s, 20 s … 5 min
 
     @classmethod
-    def from_spec(cls, spec, endpoints: list[str], timeouts: Timeouts) -> OpenAICompatBackend:  # spec: ModelSpec
+    def from_spec(cls, spec: ModelSpec, endpoints: list[str], timeouts: Timeouts) -> OpenAICompatBackend:
         api_key = os.environ.get(spec.api_key_env) if spec.api_key_env else None
         return cls(spec.model, endpoints, api_key=api_key, timeouts=timeouts)
 
@@ -220,7 +222,7 @@ class OpenAICompatBackend:
                         deadline = total_deadline
                     yield text
         except TimeoutError:
-            kind = "timeout" if got_text else "first_token_timeout"
+            kind: ErrorKind = "timeout" if got_text else "first_token_timeout"
             raise BackendError(kind, f"{endpoint.url}: no {'end' if got_text else 'first token'} within the limit") from None
         except httpx.TimeoutException as exc:
             raise BackendError("timeout" if got_text else "first_token_timeout", f"{endpoint.url}: {exc!r}") from None

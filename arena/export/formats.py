@@ -26,7 +26,7 @@ from typing import Callable, Iterable, Iterator
 import pyarrow as pa
 
 from arena.domain import OUTCOME_SCORE
-from arena.export.source import Drops, ExportedBattle
+from arena.export.source import Drops, ExportedBattle, ExportOrder
 
 SOURCE = "starling-arena"
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -38,7 +38,7 @@ class Format:
     name: str
     description: str
     schema: pa.Schema
-    order: str                                                 # "vote" or "prompt" (grouped by prompt hash)
+    order: ExportOrder                                         # "vote" or "prompt" (grouped by prompt hash)
     rows: Callable[[Iterable[ExportedBattle], Drops], Iterator[dict]]
     trainers: str                                              # what reads it, for the datasheet
 

@@ -27,6 +27,12 @@ class PartFailed(RuntimeError):
     pass
 
 
+class PartProcess(subprocess.Popen[str]):
+    """The helper process, knowing the part file it writes (removed if the part fails)."""
+
+    job_path: Path
+
+
 def filters_to_json(filters: ExportFilters) -> dict[str, Any]:
     out = {}
     for field in dataclasses.fields(filters):
@@ -51,16 +57,17 @@ def filters_from_json(data: dict[str, Any]) -> ExportFilters:
 
 
 def start_part(store: Store, format_name: str, ties: str, min_answers: int, filters: ExportFilters,
-               id_range: tuple[int, int | None], path: Path) -> subprocess.Popen:
+               id_range: tuple[int, int | None], path: Path) -> PartProcess:
     """Start the helper on *id_range*, writing *path*; :func:`finish_part` waits for it."""
     job = {"url": store.engine.url.render_as_string(hide_password=False), "format": format_name, "ties": ties,
            "min_answers": min_answers, "filters": filters_to_json(filters), "id_range": list(id_range), "path": str(path),
            "long_prompt_tokens": store.long_prompt_tokens}
     package_root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    helper = subprocess.Popen([sys.executable, "-m", "arena.export.helper"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=env, text=True)
-    helper.job_path = path  # type: ignore[attr-defined]
+    helper = PartProcess([sys.executable, "-m", "arena.export.helper"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env, text=True)
+    helper.job_path = path
+    assert helper.stdin is not None, "opened with PIPE"
     try:
         helper.stdin.write(json.dumps(job))
         helper.stdin.close()
@@ -70,17 +77,17 @@ def start_part(store: Store, format_name: str, ties: str, min_answers: int, filt
     return helper
 
 
-def finish_part(helper: subprocess.Popen) -> ExportSummary:
+def finish_part(helper: PartProcess) -> ExportSummary:
     """The helper's summary once it is done; :class:`PartFailed` (with its error output) if it failed."""
     output, errors = helper.communicate()
     if helper.returncode != 0:
-        Path(helper.job_path).unlink(missing_ok=True)  # type: ignore[attr-defined]
+        helper.job_path.unlink(missing_ok=True)
         raise PartFailed(f"the export helper process failed:\n{errors.strip()[-2000:]}")
     return ExportSummary.from_json(json.loads(output.strip().splitlines()[-1]))
 
 
-def abandon_part(helper: subprocess.Popen) -> None:
+def abandon_part(helper: PartProcess) -> None:
     """Stop the helper (the export failed or was interrupted) and remove its part file."""
     helper.kill()
     helper.wait()
-    Path(helper.job_path).unlink(missing_ok=True)  # type: ignore[attr-defined]
+    helper.job_path.unlink(missing_ok=True)

@@ -13,14 +13,17 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Iterator, Literal
+from typing import Any, Iterator, Literal, Sequence
 
 import orjson
-from sqlalchemy import LargeBinary, Text, bindparam, cast, func, select, tuple_
+from sqlalchemy import ColumnElement, LargeBinary, ScalarSelect, Text, bindparam, cast, func, select, tuple_
 
+from arena.columnar import raw_cursor
 from arena.snapshot import assemble, is_unfinished, split_prompt
 from arena.store import Store
 from arena.tables import Conversation, Judge, Message, Vote
+
+ExportOrder = Literal["vote", "prompt"]  # by vote id, or grouped by prompt hash
 
 
 @dataclass(slots=True)
@@ -169,7 +172,7 @@ def count_voted(store: Store) -> int:
         return int(session.scalar(select(func.count()).select_from(Vote)) or 0)
 
 
-def stream_battles(store: Store, filters: ExportFilters, drops: Drops, *, order: Literal["vote", "prompt"] = "vote",
+def stream_battles(store: Store, filters: ExportFilters, drops: Drops, *, order: ExportOrder = "vote",
                    chunk: int = 2000, on_read=None, on_kept=None,  # noqa: ANN001 - callbacks
                    id_range: tuple[int, int | None] = (0, None)) -> Iterator[ExportedBattle]:
     """Voted battles that pass *filters*, in vote order (or grouped by prompt hash), counting the dropped ones.
@@ -198,7 +201,7 @@ _COLUMNS = (Vote.id, Vote.battle_id, Vote.model_a, Vote.model_b, Vote.winner, Ju
             Vote.language, Vote.leak_flag, Vote.error_flag, Vote.moderation_flag, Vote.created_at, Vote.prompt_hash)
 
 
-def _transcript_json(dialect: str):  # noqa: ANN202 - a SQL expression
+def _transcript_json(dialect: str) -> ScalarSelect[Any]:
     """The battle's current messages (both sides) as one JSON array, built by the database.
 
     One text value per battle instead of one row per message: the database
@@ -208,6 +211,7 @@ def _transcript_json(dialect: str):  # noqa: ANN202 - a SQL expression
     """
     fields = ["s", Conversation.side, "p", Message.position, "r", Message.role, "c", Message.content,
               "f", Message.finish_reason, "y", Conversation.system_prompt]
+    aggregate: ColumnElement[Any]
     if dialect == "postgresql":
         aggregate = cast(func.json_agg(func.json_build_object(*fields)), Text)
     else:
@@ -221,7 +225,7 @@ def _transcript_json(dialect: str):  # noqa: ANN202 - a SQL expression
     )
 
 
-def _chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int | None]) -> Iterator[list[ExportedBattle]]:
+def _chunks(store: Store, order: ExportOrder, chunk: int, id_range: tuple[int, int | None]) -> Iterator[list[ExportedBattle]]:
     """Chunks of battles; a reader thread fetches the next chunk while this one is processed.
 
     The database works on the next chunk (outside the interpreter lock) while
@@ -243,7 +247,7 @@ def _chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int | Non
                 if stop.is_set():
                     return
             chunks.put(None)
-        except BaseException as exc:  # handed to the consumer, raised there
+        except BaseException as exc:  # noqa: BLE001 - reader thread: whatever it hits is handed to the consumer and raised there
             chunks.put(exc)
 
     reader = threading.Thread(target=read, name="export-reader", daemon=True)
@@ -257,10 +261,10 @@ def _chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int | Non
         stop.set()
 
 
-def _raw_chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int | None] = (0, None)) -> Iterator[list[tuple]]:
+def _raw_chunks(store: Store, order: ExportOrder, chunk: int, id_range: tuple[int, int | None] = (0, None)) -> Iterator[Sequence[tuple]]:
     """Plain DB-API rows of the export query, keyset-paginated (no ORM or result processing per row)."""
     # The snapshot frozen with the vote; battles voted before snapshots existed fall back to their messages.
-    transcript = func.coalesce(Vote.transcript, _transcript_json(store.engine.dialect.name))
+    transcript: ColumnElement[Any] = func.coalesce(Vote.transcript, _transcript_json(store.engine.dialect.name))
     if store.engine.dialect.name == "sqlite":  # bytes: orjson parses them without a str in between
         transcript = cast(transcript, LargeBinary)
     transcript = transcript.label("transcript")
@@ -270,7 +274,7 @@ def _raw_chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int |
         base = base.where(Vote.id <= high)
     if order == "vote":
         query = base.where(Vote.id > bindparam("last_id")).order_by(Vote.id)
-        last = {"last_id": low}
+        last: dict[str, Any] = {"last_id": low}
     else:  # battles without a prompt hash cannot be grouped by prompt, so they are not read
         query = (base.where(Vote.prompt_hash.is_not(None), tuple_(Vote.prompt_hash, Vote.id) > tuple_(bindparam("last_hash"), bindparam("last_id")))
                  .order_by(Vote.prompt_hash, Vote.id))
@@ -280,11 +284,12 @@ def _raw_chunks(store: Store, order: str, chunk: int, id_range: tuple[int, int |
     with store.engine.connect() as conn:
         compiled = query.limit(chunk).compile(dialect=conn.dialect)  # once: only the keyset values change
         sql = str(compiled)
-        cursor = conn.connection.dbapi_connection.cursor()
+        positions = compiled.positiontup if compiled.positional else None  # a list whenever the driver is positional
+        cursor = raw_cursor(conn)
         try:
             while True:
                 parameters = compiled.construct_params(last)
-                cursor.execute(sql, [parameters[name] for name in compiled.positiontup] if compiled.positional else parameters)
+                cursor.execute(sql, [parameters[name] for name in positions] if positions is not None else parameters)
                 rows = cursor.fetchall()
                 conn.rollback()  # end the read transaction between chunks: writers are never held back for long
                 if not rows:

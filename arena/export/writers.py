@@ -9,8 +9,9 @@ has the same column types whatever the first rows happened to hold.
 from __future__ import annotations
 
 import gzip
+import io
 from pathlib import Path
-from typing import IO, Protocol
+from typing import Protocol
 
 import orjson
 import pyarrow as pa
@@ -41,7 +42,8 @@ class JsonLinesWriter:
     """One JSON object per line; rows are joined in batches so each write call carries many of them."""
 
     def __init__(self, path: Path, *, compress: bool, batch: int = 1000) -> None:
-        self._handle: IO[bytes] = gzip.open(path, "wb", compresslevel=6) if compress else path.open("wb")
+        # Held open across write() calls and closed by close(): no with-block can span them.
+        self._handle: io.BufferedIOBase = gzip.open(path, "wb", compresslevel=6) if compress else path.open("wb")  # noqa: SIM115
         self._pending: list[bytes] = []
         self._batch = batch
 

@@ -18,10 +18,16 @@ from arena.domain import OUTCOME_SCORE
 
 
 class Outcome(Protocol):
-    model_a: str
-    model_b: str
-    winner: str
-    count: int
+    """Read-only, so frozen records (the store's ``OutcomeCount``) fit."""
+
+    @property
+    def model_a(self) -> str: ...
+    @property
+    def model_b(self) -> str: ...
+    @property
+    def winner(self) -> str: ...
+    @property
+    def count(self) -> int: ...
 
 
 def outcome_scores(winners: Any) -> np.ndarray:

@@ -43,7 +43,7 @@ class ChatTab:
         still refuses anything the rules forbid, whatever a page enables.
         """
         assert all(button.elem_id for button in buttons), "each control needs an elem_id (its name in the field)"
-        initial = [button.elem_id for button in buttons if button.interactive is not False]
+        initial = [button.elem_id for button in buttons if button.elem_id and button.interactive is not False]
         field = gr.Textbox(",".join(initial), visible=False, elem_id=f"{prefix}-controls")
         names = json.dumps([button.elem_id for button in buttons])
         field.change(None, inputs=[field], outputs=buttons, api_visibility="private",
@@ -133,7 +133,7 @@ class ChatTab:
                 yield view
         except RuleViolation as exc:
             yield self._view(battle(), notice=f"⚠️ {exc}")
-        except Exception as exc:  # a bug or an outage: say so in place
+        except Exception as exc:  # noqa: BLE001 - a bug or an outage: say so in place instead of breaking the page
             view = self._view(self._after_trouble(battle(), session), notice=f"⚠️ {trouble_message(action, exc)}", relabel=True)
             yield view
 

@@ -79,7 +79,7 @@ class DirectTab(ChatTab):
         self.example_button.click(self.example, inputs=[self.prompt], outputs=[self.prompt], api_visibility="private")
         self.pick.change(self._on_pick, inputs=[self.battle_id], outputs=self._outputs, api_visibility="private")
 
-    def load_choices(self, current: str | None = None) -> dict:
+    def load_choices(self, current: str | None = None) -> gr.Dropdown:
         """Choices from current availability, keeping a valid pick (reopening the tab must not end the chat)."""
         choices = self.arena.pool.named_choices()
         if current in choices:

@@ -49,7 +49,7 @@ def friendly_errors(handler: F) -> F:
                     yield item
             except gr.Error:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - every handler failure becomes a friendly gr.Error: the point of this wrapper
                 raise translate(exc) from None
         return async_gen_wrapper  # type: ignore[return-value]
 
@@ -60,7 +60,7 @@ def friendly_errors(handler: F) -> F:
                 return await handler(*args, **kwargs)
             except gr.Error:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - every handler failure becomes a friendly gr.Error: the point of this wrapper
                 raise translate(exc) from None
         return async_wrapper  # type: ignore[return-value]
 
@@ -71,7 +71,7 @@ def friendly_errors(handler: F) -> F:
                 yield from handler(*args, **kwargs)
             except gr.Error:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - every handler failure becomes a friendly gr.Error: the point of this wrapper
                 raise translate(exc) from None
         return gen_wrapper  # type: ignore[return-value]
 
@@ -81,6 +81,6 @@ def friendly_errors(handler: F) -> F:
             return handler(*args, **kwargs)
         except gr.Error:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every handler failure becomes a friendly gr.Error: the point of this wrapper
             raise translate(exc) from None
     return wrapper  # type: ignore[return-value]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Any
+from typing import Any, cast
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class _FewerOutputs:
 
 def skip_untouched_outputs() -> bool:
     """Let outputs an event leaves alone bypass Gradio's rebuild of them; True if in place."""
-    from gradio.blocks import Block, Blocks
+    from gradio.blocks import Block, BlockFunction, Blocks
 
     original = Blocks.postprocess_data
     if getattr(original, _INSTALLED_FLAG, False):
@@ -72,7 +72,8 @@ def skip_untouched_outputs() -> bool:
         touched = [block for block in outputs if block in predictions and predictions[block] != _SKIP]
         processed: list[Any] = []
         if touched:
-            processed = await original(self, _FewerOutputs(block_fn, touched), {block: predictions[block] for block in touched}, state)
+            fewer = cast(BlockFunction, _FewerOutputs(block_fn, touched))  # a view that quacks like one
+            processed = await original(self, fewer, {block: predictions[block] for block in touched}, state)
         results = iter(processed)
         named = set(touched)
         return [next(results) if block in named else (None if block.stateful else dict(_SKIP)) for block in outputs]
@@ -133,6 +134,7 @@ def process_text_components_inline() -> bool:
     if blocks.anyio is not anyio:
         log.warning("gradio.blocks no longer uses anyio as expected; text components keep their thread hop")
         return False
-    blocks.anyio = _InlineTextProcessing(anyio, (gr.Chatbot, gr.Markdown, gr.Button, gr.Textbox, gr.Dropdown, gr.Checkbox))
+    blocks.anyio = _InlineTextProcessing(anyio, (  # type: ignore[assignment]  # a stand-in for the module (the rest delegated)
+        gr.Chatbot, gr.Markdown, gr.Button, gr.Textbox, gr.Dropdown, gr.Checkbox))
     return True
 

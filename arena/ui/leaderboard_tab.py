@@ -8,6 +8,7 @@ it shows is stale.
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 import gradio as gr
 
@@ -18,7 +19,8 @@ from arena.ui import plots
 from arena.ui.errors import friendly_errors
 
 COLUMNS = ["Rank (UB)", "Model", "Arena score", "95% CI", "Votes", "Elo", "Organization", "License"]
-DATATYPES = ["number", "markdown", "number", "str", "number", "number", "str", "str"]
+ColumnType = Literal["number", "markdown", "str"]  # the Dataframe datatypes this table uses
+DATATYPES: list[ColumnType] = ["number", "markdown", "number", "str", "number", "number", "str", "str"]
 REFRESH_S = 5.0
 
 

@@ -9,7 +9,7 @@ component the browser can read.
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import gradio as gr
 
@@ -123,7 +123,7 @@ class PairTab(ChatTab):
         async for view in self._send_flow("named", prompt, battle_id, [model_a or "", model_b or ""], request):
             yield view
 
-    def _vote_handler(self, winner: Winner):
+    def _vote_handler(self, winner: Winner) -> Callable[[str | None, gr.Request], Awaitable[dict]]:
         async def on_vote(battle_id: str | None, request: gr.Request) -> dict:
             session, _ = self._identify(request)
             battle = self._current(battle_id, session)
@@ -131,7 +131,7 @@ class PairTab(ChatTab):
                 await self.arena.vote(battle_id or "", winner, session)
             except RuleViolation as exc:
                 return self._view(battle, notice=f"⚠️ {exc}")
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a vote that could not be stored is reported in place
                 view = self._view(self._after_trouble(battle, session), notice=f"⚠️ {trouble_message('vote', exc)}", relabel=True)
                 return view
             # The names, revealed in place.
@@ -179,11 +179,12 @@ class PairTab(ChatTab):
             for pick in picks:
                 pick.change(self._on_pick, inputs=[self.battle_id], outputs=self._outputs, api_visibility="private")
 
-    def load_choices(self, current_a: str | None = None, current_b: str | None = None) -> tuple[dict, dict]:
+    def load_choices(self, current_a: str | None = None, current_b: str | None = None) -> tuple[gr.Dropdown, gr.Dropdown]:
         """Dropdown choices for named mode from current availability; valid picks are kept (no reset on revisit)."""
         choices = self.arena.pool.named_choices()
         defaults = (choices[0] if choices else None, choices[1] if len(choices) > 1 else None)
-        return tuple(  # type: ignore[return-value]
+        pick_a, pick_b = (
             gr.Dropdown(choices=choices) if current in choices else gr.Dropdown(choices=choices, value=default)
             for current, default in zip((current_a, current_b), defaults)
         )
+        return pick_a, pick_b
