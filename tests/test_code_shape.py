@@ -42,3 +42,19 @@ def test_the_length_check_counts_from_the_decorator_to_the_last_line(tmp_path: P
     body = "    x = 1\n" * (MAX_FUNCTION_LINES - 2)
     sample.write_text(f"@decorator\ndef at_the_limit():\n{body}\n@decorator\ndef one_over():\n{body}    x = 2\n")
     assert [line.split()[-4] for line in long_functions(sample)] == ["one_over()"]
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared factories live in tests/helpers.py (fixtures in conftest.py), so a test module can be read and run alone."""
+    offenders = []
+    for path in sorted((PROJECT_ROOT / "tests").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            if any(name.startswith("tests.test_") for name in names):
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == [], "move what these share into tests/helpers.py: " + ", ".join(offenders)
