@@ -112,3 +112,17 @@ def browser():  # a Playwright Browser
         )
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def tokenizer():
+    """The embedded SmolLM2 tokenizer (prepared by scripts/test.sh): a real chat template for TRL's helpers."""
+    from transformers import AutoTokenizer
+
+    from arena.embedded import converted_dir
+    from arena.settings import Settings
+
+    folder = converted_dir(Settings().cache_dir)
+    if not (folder / "tokenizer_config.json").exists():
+        pytest.skip("the embedded model is not prepared (python -m arena prepare-embedded)")
+    return AutoTokenizer.from_pretrained(folder)

@@ -63,20 +63,6 @@ def load(path: Path, cache: Path):
     return datasets.load_dataset(kind, data_files=str(path), split="train", cache_dir=str(cache))
 
 
-@pytest.fixture
-def tokenizer():
-    """The embedded SmolLM2 tokenizer (prepared by scripts/test.sh): a real chat template for TRL's helpers."""
-    from transformers import AutoTokenizer
-
-    from arena.embedded import converted_dir
-    from arena.settings import Settings
-
-    folder = converted_dir(Settings().cache_dir)
-    if not (folder / "tokenizer_config.json").exists():
-        pytest.skip("the embedded model is not prepared (python -m arena prepare-embedded)")
-    return AutoTokenizer.from_pretrained(folder)
-
-
 # ------------------------------------------------------------------------ formats
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".parquet"])
 def test_pairwise_loads_and_fits_trl_preference_trainers(filled: Store, tmp_path: Path, suffix: str, tokenizer) -> None:

@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kept.add_argument("--daily-cap", type=int, help="at most N votes per judge per UTC day")
     kept.add_argument("--max-per-prompt", type=int, help="at most N battles per identical prompt (de-duplication)")
     kept.add_argument("--min-turns", type=int, default=1, help="battles with at least N user turns")
+    kept.add_argument("--max-turns", type=int, help="battles with at most N user turns (--max-turns 1: single-turn pairs only)")
+    parser.add_argument("--turns", choices=["last", "all"], default="last",
+                        help="pairwise/KTO: completions are the final answers, earlier turns in the prompt (last, default: "
+                             "what DPO needs), or each side's whole conversation after the first prompt (all)")
     kept.add_argument("--language", help="prompts detected as this language code (e.g. en)")
     parser.add_argument("--license", default="other", help="licence id written in the datasheet (default: other)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -49,6 +53,8 @@ def filters_from_args(args: argparse.Namespace) -> ExportFilters:
             raise ArgumentProblem(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     if args.min_turns < 1:
         raise ArgumentProblem(f"--min-turns must be at least 1, got {args.min_turns}")
+    if args.max_turns is not None and args.max_turns < args.min_turns:
+        raise ArgumentProblem(f"--max-turns ({args.max_turns}) must be at least --min-turns ({args.min_turns})")
     since, until = _moment(args.since, "--since"), _moment(args.until, "--until")
     if since and until and since >= until:
         raise ArgumentProblem(f"--since ({args.since}) must be before --until ({args.until})")
@@ -56,7 +62,8 @@ def filters_from_args(args: argparse.Namespace) -> ExportFilters:
         include_named=args.include_named, include_leaked=args.include_leaked, include_errored=args.include_errored,
         include_unfinished=args.include_unfinished, include_moderated=args.include_moderated, since=since, until=until,
         models=_names(args.models), exclude_models=_names(args.exclude_models) or frozenset(),
-        daily_cap=args.daily_cap, max_per_prompt=args.max_per_prompt, min_turns=args.min_turns, language=args.language,
+        daily_cap=args.daily_cap, max_per_prompt=args.max_per_prompt, min_turns=args.min_turns, max_turns=args.max_turns,
+        language=args.language, turns=args.turns,
     )
 
 

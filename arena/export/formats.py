@@ -20,13 +20,13 @@ user turns too (the vote judged the whole conversation).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Iterable, Iterator
 
 import pyarrow as pa
 
 from arena.domain import OUTCOME_SCORE
-from arena.export.source import Drops, ExportedBattle, ExportOrder
+from arena.export.source import Drops, ExportedBattle, ExportOrder, Turns
 
 SOURCE = "starling-arena"
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
@@ -65,7 +65,22 @@ BATTLES = Format(
 
 
 # ----------------------------------------------------------------- pairwise
-def pairwise_rows(battles: Iterable[ExportedBattle], drops: Drops) -> Iterator[dict]:
+Message = dict[str, str]
+
+
+def last_turn(conversation: list[Message]) -> tuple[list[Message], list[Message]]:
+    """(*conversation* up to and including its last user message, the answer after it).
+
+    What DPO needs: a trainer treats the completion as the policy's own output,
+    so a completion that holds a later user turn would train the model to write
+    the voter's follow-up.
+    """
+    last_user = max((i for i, m in enumerate(conversation) if m["role"] == "user"), default=-1)
+    return conversation[:last_user + 1], conversation[last_user + 1:]
+
+
+def pairwise_rows(battles: Iterable[ExportedBattle], drops: Drops, turns: Turns = "last") -> Iterator[dict]:
+    """Chosen and rejected per decided vote; with *turns* ``last`` the earlier turns (the winner's) join the prompt."""
     for b in battles:
         if b.winner not in ("model_a", "model_b"):
             drops.add("tie (pairwise needs a preference; --ties kto keeps ties)" if b.winner == "tie" else "both bad (pairwise needs a preference)")
@@ -75,8 +90,15 @@ def pairwise_rows(battles: Iterable[ExportedBattle], drops: Drops) -> Iterator[d
             drops.add("no shared prompt")
             continue
         a_won = b.winner == "model_a"
+        chosen, rejected = (rest_a, rest_b) if a_won else (rest_b, rest_a)
+        if turns == "last":
+            prompt, chosen = last_turn(prompt + chosen)
+            rejected = last_turn(b.prompt + rejected)[1]
+            if not chosen or not rejected:
+                drops.add("no final answer")
+                continue
         yield {
-            "prompt": prompt, "chosen": rest_a if a_won else rest_b, "rejected": rest_b if a_won else rest_a,
+            "prompt": prompt, "chosen": chosen, "rejected": rejected,
             "chosen_model": b.model_a if a_won else b.model_b, "rejected_model": b.model_b if a_won else b.model_a,
             "battle_id": b.battle_id,
         }
@@ -91,16 +113,22 @@ PAIRWISE = Format(
 
 
 # ---------------------------------------------------------------------- kto
-def kto_rows(battles: Iterable[ExportedBattle], drops: Drops) -> Iterator[dict]:
+def kto_rows(battles: Iterable[ExportedBattle], drops: Drops, turns: Turns = "last") -> Iterator[dict]:
+    """Two unpaired rows per vote; with *turns* ``last`` each side's own earlier turns are its row's prompt."""
     labels = {"model_a": (True, False), "model_b": (False, True), "tie": (True, True), "tie (bothbad)": (False, False)}
     for b in battles:
-        prompt, rest_a, rest_b = b.prompt, b.rest_a, b.rest_b
-        if not prompt:
+        if not b.prompt:
             drops.add("no shared prompt")
             continue
+        (prompt_a, rest_a), (prompt_b, rest_b) = (b.prompt, b.rest_a), (b.prompt, b.rest_b)
+        if turns == "last":
+            (prompt_a, rest_a), (prompt_b, rest_b) = last_turn(b.prompt + b.rest_a), last_turn(b.prompt + b.rest_b)
+            if not rest_a or not rest_b:
+                drops.add("no final answer")
+                continue
         label_a, label_b = labels[b.winner]
-        yield {"prompt": prompt, "completion": rest_a, "label": label_a, "model": b.model_a, "battle_id": b.battle_id}
-        yield {"prompt": prompt, "completion": rest_b, "label": label_b, "model": b.model_b, "battle_id": b.battle_id}
+        yield {"prompt": prompt_a, "completion": rest_a, "label": label_a, "model": b.model_a, "battle_id": b.battle_id}
+        yield {"prompt": prompt_b, "completion": rest_b, "label": label_b, "model": b.model_b, "battle_id": b.battle_id}
 
 
 KTO = Format(
@@ -212,11 +240,12 @@ def kwise(min_answers: int = 3) -> Format:
     )
 
 
-def get_format(name: str, *, ties: str = "drop", min_answers: int = 3) -> Format:
-    """The format called *name* (``pairwise`` with ``ties="kto"`` is the KTO format)."""
-    if name == "pairwise" and ties == "kto":
-        return KTO
-    formats = {"battles": BATTLES, "pairwise": PAIRWISE, "sharegpt": SHAREGPT, "kto": KTO}
+def get_format(name: str, *, ties: str = "drop", min_answers: int = 3, turns: Turns = "last") -> Format:
+    """The format called *name* (``pairwise`` with ``ties="kto"`` is the KTO format); *turns* shapes pairwise and KTO rows."""
+    if name in ("pairwise", "kto"):
+        fmt, rows = (KTO, kto_rows) if name == "kto" or ties == "kto" else (PAIRWISE, pairwise_rows)
+        return fmt if turns == "last" else replace(fmt, rows=lambda battles, drops: rows(battles, drops, turns))
+    formats = {"battles": BATTLES, "sharegpt": SHAREGPT}
     if name == "kwise":
         return kwise(min_answers)
     if name not in formats:

@@ -22,11 +22,12 @@ from arena.store import Store
 def main() -> None:
     job = json.loads(sys.stdin.read())
     store = Store(job["url"], migrate=False, long_prompt_tokens=job["long_prompt_tokens"])
-    fmt = get_format(job["format"], ties=job["ties"], min_answers=job["min_answers"])
+    filters = filters_from_json(job["filters"])
+    fmt = get_format(job["format"], ties=job["ties"], min_answers=job["min_answers"], turns=filters.turns)
     path = Path(job["path"])
     low, high = job["id_range"]
     kind = output_kind(Path(path.name.removesuffix(".partial.1")))
-    summary = export_range(store, fmt, path, kind, filters_from_json(job["filters"]), (low, high))
+    summary = export_range(store, fmt, path, kind, filters, (low, high))
     store.close()
     sys.stdout.write(json.dumps(summary.to_json()) + "\n")
 

@@ -42,7 +42,7 @@ def run_export(store: Store, format_name: str, out: str | Path, filters: ExportF
     """
     out = Path(out)
     kind = output_kind(out)  # fail before any work on a bad file name
-    fmt = get_format(format_name, ties=ties, min_answers=min_answers)
+    fmt = get_format(format_name, ties=ties, min_answers=min_answers, turns=filters.turns)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     total = count_voted(store)

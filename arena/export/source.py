@@ -24,6 +24,7 @@ from arena.store import Store
 from arena.tables import Conversation, Judge, Message, Vote
 
 ExportOrder = Literal["vote", "prompt"]  # by vote id, or grouped by prompt hash
+Turns = Literal["last", "all"]  # what a pairwise or KTO completion holds in a multi-turn battle
 
 
 @dataclass(slots=True)
@@ -76,7 +77,9 @@ class ExportFilters:
     daily_cap: int | None = None       # at most this many votes per judge per UTC day (in vote order)
     max_per_prompt: int | None = None  # at most this many battles per identical prompt (in vote order)
     min_turns: int = 1
+    max_turns: int | None = None       # battles with at most this many user turns (1: single-turn pairs only)
     language: str | None = None
+    turns: Turns = "last"              # pairwise and KTO rows: only the final answers as completions, or whole ("all")
 
     def describe(self) -> list[str]:
         """The filters in words, for the summary and the datasheet."""
@@ -99,6 +102,10 @@ class ExportFilters:
             lines.append(f"at most {self.max_per_prompt} battles per identical prompt")
         if self.min_turns > 1:
             lines.append(f"at least {self.min_turns} turns")
+        if self.max_turns is not None:
+            lines.append(f"at most {self.max_turns} turn{'s' if self.max_turns > 1 else ''}")
+        lines.append("pairwise and KTO completions: " + ("the final answers only, earlier turns in the prompt" if self.turns == "last"
+                                                          else "each side's whole conversation after the first prompt"))
         if self.language:
             lines.append(f"language {self.language}")
         return lines
@@ -155,6 +162,8 @@ def drop_reason(battle: ExportedBattle, filters: ExportFilters) -> str | None:
         return "model in --exclude-models"
     if battle.turns < filters.min_turns:
         return "fewer turns than --min-turns"
+    if filters.max_turns is not None and battle.turns > filters.max_turns:
+        return "more turns than --max-turns"
     if filters.language and battle.language != filters.language:
         return "other language"
     return None
