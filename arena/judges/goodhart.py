@@ -1,0 +1,143 @@
+"""The leaderboard a judge would produce, beside the human one on the same battles.
+
+A judge can agree with the humans on most battles and still reorder the board
+if its disagreements all lean one way (say, towards the model with the longer
+answers): optimising against such a judge rewards what the judge likes, not what
+people prefer. For each judge both boards are fitted by the project's ratings
+(:func:`arena.ratings.compute_ratings`, ties half a win as on the human board)
+from the battles the judge gave a valid verdict on, so the two boards see
+exactly the same battles. Reported:
+
+* the Spearman rank correlation between the judge's and the humans' scores;
+* the model pairs the judge orders against the humans beyond both intervals
+  (humans put i above j with non-overlapping intervals, the judge j above i
+  likewise);
+* the Goodhart rows: models the judge scores higher than the humans by more than
+  the two intervals' combined half width, ``sqrt(half_judge² + half_human²)``.
+
+Both boards are centred on the same models (average 1000), so a gap is a
+preference relative to the other models. What explains a gap (style features
+such as answer length or markdown) is for the caller to add when it has them;
+this module compares scores only.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from arena.judges.agreement import JudgedBattle
+from arena.judges.verdicts import human_verdict
+from arena.ratings import Comparisons, RatingRow, Ratings, compute_ratings
+
+# The judge's verdict as a stored winner, so its board is built exactly like the human one.
+_WINNER = {"a": "model_a", "b": "model_b", "tie": "tie"}
+
+_Cells = Counter[tuple[str, str, str]]   # (model_a, model_b, winner) -> battles
+
+
+@dataclass(frozen=True)
+class GoodhartRow:
+    """A model the judge rates higher than the humans do, beyond both intervals."""
+
+    model: str
+    human_score: float
+    judge_score: float
+    gap: float      # judge score minus human score
+    margin: float   # sqrt(judge half width² + human half width²): the gap it exceeds
+
+
+@dataclass(frozen=True)
+class BoardComparison:
+    """One judge's board against the humans' board on the same (validly judged) battles."""
+
+    judge: str
+    n_battles: int
+    spearman: float              # NaN with fewer than two models or constant scores
+    contradicted_pairs: int
+    goodhart: list[GoodhartRow]  # largest gap first
+    human_board: Ratings
+    judge_board: Ratings
+
+
+def compare_leaderboards(records: Iterable[JudgedBattle], *, rounds: int = 100, seed: int = 0) -> list[BoardComparison]:
+    """One comparison per judge, in name order; intervals from *rounds* bootstrap rounds of the ratings (seeded)."""
+    comparisons = []
+    for judge, (human_cells, judge_cells) in sorted(_cells_per_judge(records).items()):
+        human = compute_ratings(_comparisons(human_cells), rounds=rounds, seed=seed)
+        judged = compute_ratings(_comparisons(judge_cells), rounds=rounds, seed=seed)
+        comparisons.append(compare_boards(judge, human, judged))
+    return comparisons
+
+
+def compare_boards(judge: str, human: Ratings, judged: Ratings) -> BoardComparison:
+    """Compare two boards over the models both list (the same ones when both come from the same battles)."""
+    human_rows = {row.model: row for row in human.rows}
+    judge_rows = {row.model: row for row in judged.rows}
+    models = sorted(human_rows.keys() & judge_rows.keys())
+    h, j = _columns([human_rows[m] for m in models]), _columns([judge_rows[m] for m in models])
+    return BoardComparison(
+        judge=judge, n_battles=human.total_votes, spearman=_spearman(h[0], j[0]),
+        contradicted_pairs=contradicted_pairs(h[1], h[2], j[1], j[2]),
+        goodhart=goodhart_rows(models, h, j), human_board=human, judge_board=judged,
+    )
+
+
+def contradicted_pairs(human_low: np.ndarray, human_high: np.ndarray, judge_low: np.ndarray, judge_high: np.ndarray) -> int:
+    """Pairs (i, j) with the humans' interval of i wholly above j's and the judge's interval of j wholly above i's."""
+    human_above = human_low[:, None] > human_high[None, :]
+    judge_above = judge_low[:, None] > judge_high[None, :]
+    return int((human_above & judge_above.T).sum())
+
+
+def goodhart_rows(models: list[str], human: tuple[np.ndarray, np.ndarray, np.ndarray],
+                  judge: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[GoodhartRow]:
+    """Models whose judge score exceeds the human one by more than the combined half width; each board is (score, low, high)."""
+    gap = judge[0] - human[0]
+    margin = np.hypot((judge[2] - judge[1]) / 2.0, (human[2] - human[1]) / 2.0)
+    rows = [
+        GoodhartRow(model=models[i], human_score=float(human[0][i]), judge_score=float(judge[0][i]), gap=float(gap[i]), margin=float(margin[i]))
+        for i in np.flatnonzero(gap > margin)
+    ]
+    return sorted(rows, key=lambda row: -row.gap)
+
+
+def _columns(rows: list[RatingRow]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Scores, interval lows and highs of *rows*, as arrays."""
+    return (np.array([r.score for r in rows], dtype=float), np.array([r.ci_low for r in rows], dtype=float),
+            np.array([r.ci_high for r in rows], dtype=float))
+
+
+def _spearman(human_scores: np.ndarray, judge_scores: np.ndarray) -> float:
+    if len(human_scores) < 2:
+        return float("nan")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # constant scores: scipy warns and returns NaN, which is the answer
+        return float(spearmanr(human_scores, judge_scores).statistic)
+
+
+def _cells_per_judge(records: Iterable[JudgedBattle]) -> dict[str, tuple[_Cells, _Cells]]:
+    """Per judge, the human and the judge outcomes of its validly judged battles, aggregated as the ratings take them."""
+    cells: dict[str, tuple[_Cells, _Cells]] = {}
+    for record in records:
+        if record.verdict.verdict is None:
+            continue
+        human_verdict(record.human_winner)  # refuses an unknown winner by name, before the ratings meet it
+        human, judged = cells.setdefault(record.judge, (Counter(), Counter()))
+        human[(record.model_a, record.model_b, record.human_winner)] += 1
+        judged[(record.model_a, record.model_b, _WINNER[record.verdict.verdict])] += 1
+    return cells
+
+
+def _comparisons(cells: _Cells) -> Comparisons:
+    keys = list(cells)
+    return Comparisons.from_columns([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
+                                    np.array([cells[k] for k in keys], dtype=float))
+
+
+__all__ = ["BoardComparison", "GoodhartRow", "compare_boards", "compare_leaderboards", "contradicted_pairs", "goodhart_rows"]
