@@ -43,6 +43,7 @@ PATCH_ACTIVE = Gauge(
     "arena_framework_patch_active", "Each registered reach into a framework's internals (arena/patches.py): 1 if in place, 0 if it declined.",
     ["patch"],
 )
+JUDGEMENTS = Counter("arena_judgements_total", "Battles an AI judge has judged, per judge and outcome (done, invalid, error).", ["judge", "status"])
 ACTIVE_BATTLES = Gauge("arena_active_battles", "Battles and chats held in memory by this instance (active sessions).")
 
 

@@ -168,3 +168,42 @@ class VoteCount(Base):
     model_b: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
     winner: Mapped[str] = mapped_column(String(16), primary_key=True)
     n: Mapped[int] = mapped_column(Integer)
+
+
+JUDGEMENT_STATUSES = ("pending", "done", "invalid", "error")
+
+
+class Judgement(Base):
+    """One AI judge's verdict on one voted battle; the pending rows are the judging worker's queue.
+
+    Verdicts name the original sides (``a`` is model_a's answer whichever order
+    it was shown in): *verdict_ab* and *verdict_ba* are the two readings',
+    *verdict* and *consistent* their combination (arena.judges.verdicts).
+    """
+
+    __tablename__ = "judgements"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id"))
+    battle_id: Mapped[str] = mapped_column(String(32))
+    judge: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    judge_kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), server_default="pending")
+    verdict: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    consistent: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    verdict_ab: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    verdict_ba: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    rationale_ab: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rationale_ba: Mapped[str | None] = mapped_column(Text, nullable=True)
+    score_a: Mapped[float | None] = mapped_column(Float, nullable=True)
+    score_b: Mapped[float | None] = mapped_column(Float, nullable=True)
+    invalid_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    latency_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    judged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("vote_id", "judge", name="uq_judgements_vote_judge"),
+        CheckConstraint("status IN ('pending', 'done', 'invalid', 'error')", name="ck_judgements_status"),
+        Index("ix_judgements_queue", "judge", "status", "id"),
+    )

@@ -16,10 +16,12 @@ over a SQLAlchemy ``Session``:
 - :mod:`arena.store.reads`: what the leaderboard and the export read
 - :mod:`arena.store.meta`: the judge salt and online-Elo state in ``arena_meta``
 - :mod:`arena.store.imports`: bulk import of voted battles
+- :mod:`arena.store.judgements`: AI judges' verdicts on voted battles, and the judging worker's queue
 """
 
 from arena.store.engine import MIGRATIONS_DIR, make_engine, upgrade_schema, upsert_for, utcnow, write_turn_for
 from arena.store.facade import DEFAULT_LONG_PROMPT_TOKENS, Store
+from arena.store.judgements import JudgementResult, PendingJudgement, StoredJudgement
 from arena.store.judges import KNOWN_JUDGES
 from arena.store.records import BattleRecord, OutcomeCount, VoteConflict
 from arena.store.votes import vote_columns
@@ -29,8 +31,11 @@ __all__ = [
     "KNOWN_JUDGES",
     "MIGRATIONS_DIR",
     "BattleRecord",
+    "JudgementResult",
     "OutcomeCount",
+    "PendingJudgement",
     "Store",
+    "StoredJudgement",
     "VoteConflict",
     "make_engine",
     "upgrade_schema",

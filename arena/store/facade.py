@@ -3,7 +3,7 @@
 Each method opens a session (reads) or takes :meth:`Store.writing` (writes)
 and hands it to the entity functions of :mod:`arena.store.battles`,
 :mod:`~arena.store.votes`, :mod:`~arena.store.reads`, :mod:`~arena.store.meta`,
-:mod:`~arena.store.judges` and :mod:`~arena.store.imports`, which never open
+:mod:`~arena.store.judges`, :mod:`~arena.store.judgements` and :mod:`~arena.store.imports`, which never open
 transactions of their own.
 """
 
@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from arena import battle as battle_rules
 from arena.categories import DEFAULT_CATEGORY, category_filter
 from arena.domain import VoteFacts
-from arena.store import battles, imports, judges, meta, reads, votes
+from arena.store import battles, imports, judgements, judges, meta, reads, votes
 from arena.store.engine import commits_in_id_order, make_engine, ping_database, upgrade_schema, utcnow, write_turn_for
+from arena.store.judgements import JudgementResult, PendingJudgement, StoredJudgement
 from arena.store.records import BattleRecord, OutcomeCount, VoteConflict
 from arena.tables import Battle, Message
 from arena.vote_arrays import VoteArrays
@@ -234,3 +235,32 @@ class Store:
         """Models with votes in *category*, from its pair counts (sorted)."""
         with self.session() as session:
             return reads.category_models(session=session, category=category)
+
+    # --- AI judgements (the judging worker's queue) ------------------------------
+    def enqueue_judgements(self, judge: str, judge_kind: str, *, since: datetime | None = None, limit: int | None = None) -> int:
+        """Queue every vote *judge* has not judged (at or after *since*, the first *limit*); returns how many were queued."""
+        with self.writing() as session:
+            return judgements.enqueue(session=session, judge=judge, judge_kind=judge_kind, since=since, limit=limit)
+
+    def claim_judgements(self, judge: str, limit: int, *, after_id: int = 0) -> list[PendingJudgement]:
+        """Up to *limit* pending rows of *judge* after *after_id* (they stay pending until a result is saved)."""
+        with self.writing() as session:
+            return judgements.claim(session=session, judge=judge, limit=limit, after_id=after_id)
+
+    def save_judgement(self, judgement_id: int, result: JudgementResult) -> bool:
+        """Store a result on a pending row; False if it had been saved already."""
+        with self.writing() as session:
+            return judgements.save_result(session=session, judgement_id=judgement_id, result=result)
+
+    def judgement_counts(self, judge: str | None = None) -> dict[str, dict[str, int]]:
+        """Rows per judge and status."""
+        with self.session() as session:
+            return judgements.status_counts(session=session, judge=judge)
+
+    def judged_battles(self, judges: list[str] | None = None, *, category: str | None = None) -> list[StoredJudgement]:
+        """Judged battles (done or invalid) beside their human votes, optionally only *category*'s."""
+        if category is not None:
+            category_filter(category, self.long_prompt_tokens)  # raises UnknownCategory early
+        with self.session() as session:
+            return judgements.judged_battles(session=session, judges=judges, category=category,
+                                             long_prompt_tokens=self.long_prompt_tokens)

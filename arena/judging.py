@@ -1,0 +1,300 @@
+"""The judging worker: AI judges read voted battles from the queue in ``judgements``, in both answer orders.
+
+Never on a voter's path: the CLI (``python -m arena judge``) or a background
+task runs it. For each judge it claims pending rows, builds each battle's
+:class:`JudgeInput` from the transcript the voter judged (the conversation up
+to the last user turn, then the two final answers), reads it as (A, B) and as
+(B, A), combines the two with :func:`combine_orders` and saves both readings.
+A judge that raises is recorded as ``error`` with the reason and counted; the
+loop goes on. A row stays pending until its result is saved, so a killed
+worker loses nothing and judges nothing twice (see :mod:`arena.store.judgements`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, cast
+
+import orjson
+
+from arena.export.formats import last_turn
+from arena.judges import JudgedBattle, JudgedVerdict, Verdict, agreement, agreement_by, compare_leaderboards
+from arena.judges.agreement import Estimate, GroupKey, JudgeAgreement
+from arena.judges.base import Judge, JudgeInput, JudgeKind, Reading, swapped
+from arena.judges.goodhart import BoardComparison
+from arena.judges.verdicts import combine_orders
+from arena.metrics import JUDGEMENTS
+from arena.store import JudgementResult, PendingJudgement, Store, StoredJudgement
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, str]
+
+
+class UnjudgeableBattle(ValueError):
+    """A vote whose stored transcript gives the judge nothing to read (no snapshot, or no user turn)."""
+
+
+def judge_input(transcript: str | None) -> tuple[list[Message], str, str]:
+    """(shared conversation up to the last user turn, side a's final answer, side b's) from a vote's snapshot.
+
+    The sides' own system prompts (arena.snapshot keeps them apart) describe the
+    deployment and may name the model, so a judge never sees them. In a
+    multi-turn battle the earlier answers in the conversation are side a's: the
+    same context in both reading orders.
+    """
+    if not transcript:
+        raise UnjudgeableBattle("the vote has no transcript snapshot")
+    frozen = orjson.loads(transcript)
+    conversation, answer_a = last_turn(frozen["p"] + frozen["a"])
+    answer_b = last_turn(frozen["p"] + frozen["b"])[1]
+    if not conversation:
+        raise UnjudgeableBattle("the transcript has no user turn")
+    return conversation, _answer_text(answer_a), _answer_text(answer_b)
+
+
+def _answer_text(messages: list[Message]) -> str:
+    return "\n\n".join(m["content"] for m in messages if m["role"] == "assistant")
+
+
+def result_from_readings(ab: Reading, ba: Reading, latency_s: float) -> JudgementResult:
+    """The stored row of one battle from its reading as (A, B) and its reading as (B, A), mapped to the original sides."""
+    verdict_ab, verdict_ba = ab.verdict, swapped(ba.verdict)
+    combined = combine_orders(verdict_ab, verdict_ba)
+    reasons = [f"{order}: {r.invalid_reason}" for order, r in (("A,B", ab), ("B,A", ba)) if r.verdict is None and r.invalid_reason]
+    scores = [s for s in (ab.scores, None if ba.scores is None else (ba.scores[1], ba.scores[0])) if s is not None]
+    return JudgementResult(
+        status="done" if combined.valid else "invalid", verdict=combined.verdict, consistent=combined.consistent,
+        verdict_ab=verdict_ab, verdict_ba=verdict_ba, rationale_ab=ab.rationale or None, rationale_ba=ba.rationale or None,
+        score_a=sum(s[0] for s in scores) / len(scores) if scores else None,
+        score_b=sum(s[1] for s in scores) / len(scores) if scores else None,
+        invalid_reason=None if combined.valid else "; ".join(reasons) or combined.invalid_reason, latency_s=latency_s,
+    )
+
+
+class _Pacer:
+    """At most *rate* reading starts per second for one judge (None: no limit)."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        async with self._lock:
+            delay = self._next - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._next = max(self._next, time.monotonic()) + self.interval
+
+
+@dataclass
+class JudgingTally:
+    """Rows judged by one run, per judge and status."""
+
+    counts: Counter = field(default_factory=Counter)
+
+    def add(self, judge: str, status: str) -> None:
+        self.counts[(judge, status)] += 1
+
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _per_judge(value: float | Mapping[str, float] | None, name: str, default: float | None) -> float | None:
+    if isinstance(value, Mapping):
+        return value.get(name, default)
+    return default if value is None else value
+
+
+class JudgingWorker:
+    """Judges the queued battles of each judge, *concurrency* readings at once and at most *rate* readings per second per judge."""
+
+    def __init__(self, store: Store, judges: list[Judge], *, concurrency: int | Mapping[str, int] = 4,
+                 rate: float | Mapping[str, float] | None = None, batch: int = 32, idle_sleep_s: float = 10.0) -> None:
+        self.store = store
+        self.judges = judges
+        self.batch = batch
+        self.idle_sleep_s = idle_sleep_s
+        self._slots = {j.name: asyncio.Semaphore(int(_per_judge(concurrency, j.name, 4) or 1)) for j in judges}
+        self._pacers = {j.name: _Pacer(_per_judge(rate, j.name, None)) for j in judges}
+
+    def enqueue(self, *, since=None, limit: int | None = None) -> int:  # noqa: ANN001 - a datetime or None
+        """Queue the votes each judge has not judged yet; returns the rows added."""
+        return sum(self.store.enqueue_judgements(j.name, j.kind, since=since, limit=limit) for j in self.judges)
+
+    def pending(self) -> int:
+        """Pending rows of this worker's judges."""
+        counts = self.store.judgement_counts()
+        return sum(counts.get(j.name, {}).get("pending", 0) for j in self.judges)
+
+    async def run_once(self, limit: int | None = None, *, on_judged: Callable[[str, str], None] | None = None) -> JudgingTally:
+        """One pass over each judge's pending rows (at most *limit* per judge), the judges side by side."""
+        tally = JudgingTally()
+        await asyncio.gather(*(self._drain(judge, limit, tally, on_judged) for judge in self.judges))
+        return tally
+
+    async def run_forever(self, stop: asyncio.Event | None = None) -> None:
+        """Pass after pass, sleeping *idle_sleep_s* when a pass found nothing (a background task; cancel it to stop)."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            tally = await self.run_once()
+            if tally.total() == 0:
+                try:
+                    await asyncio.wait_for(stop.wait(), timeout=self.idle_sleep_s)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _drain(self, judge: Judge, limit: int | None, tally: JudgingTally,
+                     on_judged: Callable[[str, str], None] | None) -> None:
+        """Claim and judge batches in id order; a row whose save failed is left for the next pass, not retried in this one."""
+        after_id, done = 0, 0
+        while limit is None or done < limit:
+            size = self.batch if limit is None else min(self.batch, limit - done)
+            claimed = await asyncio.to_thread(self.store.claim_judgements, judge.name, size, after_id=after_id)
+            if not claimed:
+                return
+            after_id = claimed[-1].id
+            statuses = await asyncio.gather(*(self._judge_one(judge, item) for item in claimed))
+            for status in statuses:
+                tally.add(judge.name, status)
+                if on_judged:
+                    on_judged(judge.name, status)
+            done += len(claimed)
+
+    async def _judge_one(self, judge: Judge, item: PendingJudgement) -> str:
+        """Judge one battle in both orders and save it; returns the stored status."""
+        started = time.monotonic()
+        try:
+            conversation, answer_a, answer_b = judge_input(item.transcript)
+            ab, ba = await asyncio.gather(self._read(judge, JudgeInput(conversation, answer_a, answer_b)),
+                                          self._read(judge, JudgeInput(conversation, answer_b, answer_a)))
+            result = result_from_readings(ab, ba, time.monotonic() - started)
+        except Exception as exc:  # noqa: BLE001 - a judge's failure is stored with its reason; the worker goes on
+            log.warning("judge %s failed on battle %s: %s: %s", judge.name, item.battle_id, type(exc).__name__, exc)
+            result = JudgementResult(status="error", invalid_reason=f"{type(exc).__name__}: {exc}"[:2000],
+                                     latency_s=time.monotonic() - started)
+        await asyncio.to_thread(self.store.save_judgement, item.id, result)
+        JUDGEMENTS.labels(judge.name, result.status).inc()
+        return result.status
+
+    async def _read(self, judge: Judge, item: JudgeInput) -> Reading:
+        async with self._slots[judge.name]:
+            await self._pacers[judge.name].wait()
+            return await judge.read(item)
+
+    async def aclose(self) -> None:
+        for judge in self.judges:
+            await judge.aclose()
+
+
+# --- the judges the CLI runs ----------------------------------------------------------
+
+class _LongerAnswerJudge:
+    """FALLBACK until ``arena.judges.build`` lands: a built-in rule judge preferring the longer answer (a length-bias baseline)."""
+
+    name = "longer-answer"
+    kind: JudgeKind = "rule"
+
+    async def read(self, item: JudgeInput) -> Reading:
+        first, second = len(item.first.strip()), len(item.second.strip())
+        verdict: Verdict = "a" if first > second else "b" if second > first else "tie"
+        return Reading(verdict=verdict, scores=(float(first), float(second)), rationale="longer answer")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def judges_for_cli(models_path: str, names: list[str] | None, *, settings=None) -> list[Judge]:  # noqa: ANN001 - Settings
+    """The judges models.yaml declares (through ``arena.judges.build``), only those named if *names*.
+
+    Until ``arena.judges.build`` exists, only the built-in "longer-answer" rule judge (the fallback).
+    """
+    try:  # local: the module is another change's, and may not exist yet in this tree
+        from arena.judges.build import build_judges
+    except ModuleNotFoundError as exc:
+        if exc.name != "arena.judges.build":
+            raise
+        log.warning("arena.judges.build is not available: only the built-in longer-answer judge runs")
+        judges: list[Judge] = [_LongerAnswerJudge()]
+    else:
+        from arena.config import load_catalogue  # local: only this branch reads models.yaml and probes models
+        from arena.pool import ModelPool
+        from arena.settings import Settings
+
+        catalogue = load_catalogue(models_path)
+        judges = list(build_judges(catalogue, ModelPool(catalogue, settings or Settings.from_env())))
+    if names:
+        unknown = sorted(set(names) - {j.name for j in judges})
+        if unknown:
+            raise ValueError(f"unknown judge(s) {', '.join(unknown)}; available: {', '.join(sorted(j.name for j in judges))}")
+        judges = [j for j in judges if j.name in names]
+    return judges
+
+
+# --- the agreement report -------------------------------------------------------------------
+
+def judged_records(rows: list[StoredJudgement], category: str = "overall") -> list[JudgedBattle]:
+    """Stored judgements as the agreement report's records."""
+    return [
+        JudgedBattle(battle_id=r.battle_id, model_a=r.model_a, model_b=r.model_b, human_winner=r.human_winner, judge=r.judge,
+                     verdict=JudgedVerdict.invalid(r.invalid_reason or "no verdict") if r.verdict is None
+                     else JudgedVerdict(cast(Verdict, r.verdict), bool(r.consistent)),
+                     category=category)
+        for r in rows
+    ]
+
+
+def agreement_report(store: Store, *, judges: list[str] | None = None, by: GroupKey | None = None, rounds: int = 1000,
+                     board_rounds: int = 100, seed: int = 0) -> dict:
+    """The agreement of each judge with the human votes (overall, or per category or model pair) and its board's comparison."""
+    records = judged_records(store.judged_battles(judges))
+    if by == "category":
+        reports: list[JudgeAgreement] = []
+        for category in store.categories():
+            reports += agreement_by(judged_records(store.judged_battles(judges, category=category), category), "category",
+                                    rounds=rounds, seed=seed)
+    elif by == "pair":
+        reports = agreement_by(records, "pair", rounds=rounds, seed=seed)
+    else:
+        reports = agreement(records, rounds=rounds, seed=seed)
+    boards = compare_leaderboards(records, rounds=board_rounds, seed=seed) if records else []
+    return {"by": by, "agreement": [_agreement_row(r) for r in reports], "boards": [_board_row(b) for b in boards]}
+
+
+def _number(value: float) -> float | None:
+    return None if math.isnan(value) else round(value, 6)
+
+
+def _estimate(estimate: Estimate) -> dict[str, float | None]:
+    return {"value": _number(estimate.value), "low": _number(estimate.low), "high": _number(estimate.high)}
+
+
+def _agreement_row(report: JudgeAgreement) -> dict:
+    return {
+        "judge": report.judge, "group": report.group, "n_battles": report.n_battles, "n_invalid": report.n_invalid,
+        "n_valid": report.n_valid, "n_decisive": report.n_decisive, "invalid_rate": _estimate(report.invalid_rate),
+        "agreement_without_ties": _estimate(report.agreement_without_ties),
+        "agreement_with_ties": _estimate(report.agreement_with_ties), "cohen_kappa": _estimate(report.cohen_kappa),
+        "position_consistency": _estimate(report.position_consistency),
+    }
+
+
+def _board_row(board: BoardComparison) -> dict:
+    return {
+        "judge": board.judge, "n_battles": board.n_battles, "spearman": _number(board.spearman),
+        "contradicted_pairs": board.contradicted_pairs,
+        "goodhart": [{"model": g.model, "human_score": round(g.human_score, 2), "judge_score": round(g.judge_score, 2),
+                      "gap": round(g.gap, 2), "margin": round(g.margin, 2)} for g in board.goodhart],
+    }
+
+
+__all__ = ["JudgingTally", "JudgingWorker", "UnjudgeableBattle", "agreement_report", "judge_input", "judged_records",
+           "judges_for_cli", "result_from_readings"]

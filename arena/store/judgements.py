@@ -1,0 +1,159 @@
+"""Judgements: AI judges' verdicts on voted battles; the pending rows are the judging worker's queue.
+
+A row is enqueued ``pending`` once per (vote, judge), the unique key refusing
+a second. A worker claims pending rows in memory only (the claim bumps
+*attempts*, nothing else): a row stays pending until its result is saved, and
+the save applies only ``WHERE status = 'pending'``, so a killed worker loses
+no work and a second save of the same row changes nothing. On PostgreSQL the
+claim skips rows another transaction has locked (``FOR UPDATE SKIP LOCKED``);
+on SQLite the write turn serialises claims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, func, select, update
+from sqlalchemy.orm import Session
+
+from arena.categories import category_filter
+from arena.store.engine import upsert_for, utcnow
+from arena.tables import Judgement, Vote
+
+FINISHED = ("done", "invalid")  # statuses of a judge's answer; "error" is a failure to get one
+
+
+@dataclass(frozen=True)
+class PendingJudgement:
+    """A claimed queue row with what the worker needs to judge it: the vote's frozen transcript (arena.snapshot JSON)."""
+
+    id: int
+    vote_id: int
+    battle_id: str
+    judge: str
+    transcript: str | None
+
+
+@dataclass(frozen=True)
+class JudgementResult:
+    """What the worker saves on a row: *status* is ``done``, ``invalid`` or ``error``; verdicts name the original sides."""
+
+    status: str
+    verdict: str | None = None
+    consistent: bool | None = None
+    verdict_ab: str | None = None
+    verdict_ba: str | None = None
+    rationale_ab: str | None = None
+    rationale_ba: str | None = None
+    score_a: float | None = None
+    score_b: float | None = None
+    invalid_reason: str | None = None
+    latency_s: float | None = None
+
+
+@dataclass(frozen=True)
+class StoredJudgement:
+    """A judged battle beside its human vote, for the agreement report."""
+
+    battle_id: str
+    model_a: str
+    model_b: str
+    human_winner: str
+    judge: str
+    verdict: str | None
+    consistent: bool | None
+    invalid_reason: str | None
+
+
+def enqueue(*, session: Session, judge: str, judge_kind: str, since: datetime | None = None, limit: int | None = None) -> int:
+    """Add a pending row for every vote *judge* has no row for (at or after *since*, the first *limit* by vote id); returns how many."""
+    query = (
+        select(Vote.id, Vote.battle_id)
+        .outerjoin(Judgement, and_(Judgement.vote_id == Vote.id, Judgement.judge == judge))
+        .where(Judgement.id.is_(None))
+        .order_by(Vote.id)
+    )
+    if since is not None:
+        query = query.where(Vote.created_at >= since)
+    if limit is not None:
+        query = query.limit(limit)
+    now = utcnow()
+    rows = [dict(vote_id=vote_id, battle_id=battle_id, judge=judge, judge_kind=judge_kind, status="pending", attempts=0, created_at=now)
+            for vote_id, battle_id in session.execute(query)]
+    if not rows:
+        return 0
+    # DO NOTHING: another process enqueueing the same votes at once is not an error (the unique key settles it).
+    statement = upsert_for(session)(Judgement).on_conflict_do_nothing(index_elements=["vote_id", "judge"])
+    for start in range(0, len(rows), 5000):
+        session.execute(statement, rows[start:start + 5000])
+    return len(rows)
+
+
+def claim(*, session: Session, judge: str, limit: int, after_id: int = 0) -> list[PendingJudgement]:
+    """Up to *limit* pending rows of *judge* with ``id > after_id``, in id order, their *attempts* bumped.
+
+    The rows stay pending: the claim lives in the caller's memory (see the module's docstring).
+    """
+    query = (
+        select(Judgement.id, Judgement.vote_id, Judgement.battle_id, Judgement.judge, Vote.transcript)
+        .join(Vote, Vote.id == Judgement.vote_id)
+        .where(Judgement.judge == judge, Judgement.status == "pending", Judgement.id > after_id)
+        .order_by(Judgement.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=Judgement)
+    claimed = [PendingJudgement(*row) for row in session.execute(query)]
+    if claimed:
+        session.execute(update(Judgement).where(Judgement.id.in_([c.id for c in claimed])).values(attempts=Judgement.attempts + 1))
+    return claimed
+
+
+def save_result(*, session: Session, judgement_id: int, result: JudgementResult) -> bool:
+    """Store *result* on a still-pending row; False when the row was no longer pending (saved already)."""
+    values: dict[str, Any] = {name: getattr(result, name) for name in JudgementResult.__dataclass_fields__}
+    statement = (
+        update(Judgement)
+        .where(Judgement.id == judgement_id, Judgement.status == "pending")
+        .values(**values, judged_at=utcnow())
+    )
+    outcome = session.execute(statement)
+    return bool(cast(CursorResult, outcome).rowcount)
+
+
+def status_counts(*, session: Session, judge: str | None = None) -> dict[str, dict[str, int]]:
+    """Rows per judge and status."""
+    query = select(Judgement.judge, Judgement.status, func.count()).group_by(Judgement.judge, Judgement.status)
+    if judge is not None:
+        query = query.where(Judgement.judge == judge)
+    counts: dict[str, dict[str, int]] = {}
+    for name, status, n in session.execute(query):
+        counts.setdefault(name, {})[status] = int(n)
+    return counts
+
+
+def judged_battles(*, session: Session, judges: list[str] | None = None, category: str | None = None,
+                   long_prompt_tokens: int = 500) -> list[StoredJudgement]:
+    """Judges' answers (``done`` or ``invalid``) beside the human vote, in vote order; only *category*'s votes if given."""
+    query = (
+        select(Vote.battle_id, Vote.model_a, Vote.model_b, Vote.winner, Judgement.judge, Judgement.verdict,
+               Judgement.consistent, Judgement.invalid_reason)
+        .join(Vote, Vote.id == Judgement.vote_id)
+        .where(Judgement.status.in_(FINISHED))
+        .order_by(Judgement.judge, Vote.id)
+    )
+    if judges:
+        query = query.where(Judgement.judge.in_(judges))
+    if category is not None:
+        query = query.where(category_filter(category, long_prompt_tokens))
+    return [StoredJudgement(*row) for row in session.execute(query)]
+
+
+def judgements_of(*, session: Session, judge: str | None = None) -> list[Judgement]:
+    """Every row (of *judge*), in id order: for tests and the admin's inspection."""
+    query = select(Judgement).order_by(Judgement.id)
+    if judge is not None:
+        query = query.where(Judgement.judge == judge)
+    return list(session.scalars(query))
