@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from arena.judges.config import JUDGE_KINDS, SPEC_BY_KIND, JudgeSpec, JudgeSpecs, LlmJudgeSpec, default_judges
+
 Backend = Literal["openai", "local"]
 
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -104,11 +106,12 @@ class ModelSpec(BaseModel):
 
 
 class ModelsFile(BaseModel):
-    """The whole file: a list of models under ``models:``."""
+    """The whole file: a list of models under ``models:``, and optionally the AI judges under ``judges:``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     models: tuple[ModelSpec, ...] = Field(min_length=1)
+    judges: tuple[JudgeSpec, ...] | None = None  # None: the key is absent, so the embedded default applies
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,7 @@ class ModelCatalogue:
 
     path: Path
     models: tuple[ModelSpec, ...]
+    judges: tuple[JudgeSpecs, ...] = ()
 
     def get(self, name: str) -> ModelSpec:
         for spec in self.models:
@@ -161,24 +165,42 @@ _FIX_HINTS = {
     "less_than_equal": "use a smaller value",
     "greater_than": "use a larger value",
     "tuple_type": "use a YAML list, e.g. [a, b]",
+    "union_tag_invalid": "use one of the allowed kinds: " + ", ".join(JUDGE_KINDS),
+    "union_tag_not_found": "add 'kind:' with one of " + ", ".join(JUDGE_KINDS),
 }
 
 
-def _describe(path: Path, raw: Any, error: Mapping[str, Any]) -> str:  # one of ValidationError.errors()
+def _entry_name(raw: Any, section: str, index: int) -> str | None:
+    """The ``name:`` of entry *index* of *section* in the raw YAML, if it has one."""
+    entries = raw.get(section) if isinstance(raw, dict) else None
+    if isinstance(entries, list) and index < len(entries) and isinstance(entries[index], dict):
+        name = entries[index].get("name")
+        return str(name) if name else None
+    return None
+
+
+def _locate(raw: Any, error: Mapping[str, Any]) -> tuple[str, list[Any], list[str]]:
+    """Where an error is (e.g. "model 'x' (entry 2)"), the rest of its location, and the keys allowed there."""
     loc = list(error["loc"])
-    where = ""
-    if len(loc) >= 2 and loc[0] == "models" and isinstance(loc[1], int):
-        index = loc[1]
-        name = None
-        if isinstance(raw, dict) and isinstance(raw.get("models"), list) and index < len(raw["models"]):
-            entry = raw["models"][index]
-            if isinstance(entry, dict):
-                name = entry.get("name")
-        where = f"model {name!r} (entry {index + 1})" if name else f"model entry {index + 1}"
-        loc = loc[2:]
+    if len(loc) >= 2 and loc[0] in ("models", "judges") and isinstance(loc[1], int):
+        section, index, loc = loc[0], loc[1], loc[2:]
+        noun = "model" if section == "models" else "judge"
+        name = _entry_name(raw, section, index)
+        where = f"{noun} {name!r} (entry {index + 1})" if name else f"{noun} entry {index + 1}"
+        if section == "models":
+            return where, loc, list(ModelSpec.model_fields)
+        if error["type"].startswith("union_tag"):
+            return where, ["kind"], []
+        kind = loc.pop(0) if loc and loc[0] in SPEC_BY_KIND else None
+        return where, loc, list(SPEC_BY_KIND[kind].model_fields) if kind else []
+    return "", loc, list(ModelsFile.model_fields)
+
+
+def _describe(path: Path, raw: Any, error: Mapping[str, Any]) -> str:  # one of ValidationError.errors()
+    where, loc, allowed = _locate(raw, error)
     field = ".".join(str(part) for part in loc if not str(part).startswith("function-")) or "(the entry)"
     hint = _FIX_HINTS.get(error["type"], "see docs/models.md for the format")
-    hint = hint.format(allowed=", ".join(ModelSpec.model_fields))
+    hint = hint.format(allowed=", ".join(allowed))
     message = error["msg"].removeprefix("Value error, ")
     place = f"{where}, field '{field}'" if where else f"field '{field}'"
     return f"{path}: {place}: {message}. Fix: {hint}."
@@ -211,7 +233,32 @@ def load_catalogue(path: str | Path) -> ModelCatalogue:
             lines.extend("  also: " + _describe(path, raw, e) for e in errors[1:5])
         raise ConfigError("\n".join(lines)) from None
     _check_cross_references(path, parsed.models)
-    return ModelCatalogue(path=path, models=parsed.models)
+    judges = _judges_of(parsed)
+    _check_judges(path, judges, parsed.models)
+    return ModelCatalogue(path=path, models=parsed.models, judges=judges)
+
+
+def _judges_of(parsed: ModelsFile) -> tuple[JudgeSpecs, ...]:
+    """The file's judges; without a ``judges:`` key, the rule baselines and the embedded model (if the file has one)."""
+    if parsed.judges is not None:
+        return parsed.judges
+    local = next((spec.name for spec in parsed.models if spec.backend == "local"), None)
+    return default_judges(local)
+
+
+def _check_judges(path: Path, judges: tuple[JudgeSpecs, ...], models: tuple[ModelSpec, ...]) -> None:
+    seen: dict[str, int] = {}
+    model_names = [spec.name for spec in models]
+    for index, judge in enumerate(judges):
+        where = f"{path}: judge {judge.name!r} (entry {index + 1})"
+        if judge.name in seen:
+            raise ConfigError(f"{where}, field 'name': duplicate of entry {seen[judge.name] + 1}. Fix: give every judge a unique name.")
+        seen[judge.name] = index
+        if isinstance(judge, LlmJudgeSpec) and judge.model not in model_names:
+            raise ConfigError(
+                f"{where}, field 'model': unknown model {judge.model!r} (an llm judge names an entry of 'models:'). "
+                f"Fix: use one of {', '.join(model_names)}."
+            )
 
 
 def _check_cross_references(path: Path, models: tuple[ModelSpec, ...]) -> None:
