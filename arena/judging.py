@@ -22,13 +22,17 @@ from typing import Callable, Mapping, cast
 
 import orjson
 
+from arena.config import load_catalogue
 from arena.export.formats import last_turn
+from arena.judge_kinds import build_judges
 from arena.judges import JudgedBattle, JudgedVerdict, Verdict, agreement, agreement_by, compare_leaderboards
 from arena.judges.agreement import Estimate, GroupKey, JudgeAgreement
-from arena.judges.base import Judge, JudgeInput, JudgeKind, Reading, swapped
+from arena.judges.base import Judge, JudgeInput, Reading, swapped
 from arena.judges.goodhart import BoardComparison
 from arena.judges.verdicts import combine_orders
 from arena.metrics import JUDGEMENTS
+from arena.pool import ModelPool
+from arena.settings import Settings
 from arena.store import JudgementResult, PendingJudgement, Store, StoredJudgement
 
 log = logging.getLogger(__name__)
@@ -197,40 +201,10 @@ class JudgingWorker:
 
 # --- the judges the CLI runs ----------------------------------------------------------
 
-class _LongerAnswerJudge:
-    """FALLBACK until ``arena.judges.build`` lands: a built-in rule judge preferring the longer answer (a length-bias baseline)."""
-
-    name = "longer-answer"
-    kind: JudgeKind = "rule"
-
-    async def read(self, item: JudgeInput) -> Reading:
-        first, second = len(item.first.strip()), len(item.second.strip())
-        verdict: Verdict = "a" if first > second else "b" if second > first else "tie"
-        return Reading(verdict=verdict, scores=(float(first), float(second)), rationale="longer answer")
-
-    async def aclose(self) -> None:
-        return None
-
-
-def judges_for_cli(models_path: str, names: list[str] | None, *, settings=None) -> list[Judge]:  # noqa: ANN001 - Settings
-    """The judges models.yaml declares (through ``arena.judges.build``), only those named if *names*.
-
-    Until ``arena.judges.build`` exists, only the built-in "longer-answer" rule judge (the fallback).
-    """
-    try:  # local: the module is another change's, and may not exist yet in this tree
-        from arena.judges.build import build_judges
-    except ModuleNotFoundError as exc:
-        if exc.name != "arena.judges.build":
-            raise
-        log.warning("arena.judges.build is not available: only the built-in longer-answer judge runs")
-        judges: list[Judge] = [_LongerAnswerJudge()]
-    else:
-        from arena.config import load_catalogue  # local: only this branch reads models.yaml and probes models
-        from arena.pool import ModelPool
-        from arena.settings import Settings
-
-        catalogue = load_catalogue(models_path)
-        judges = list(build_judges(catalogue, ModelPool(catalogue, settings or Settings.from_env())))
+def judges_for_cli(models_path: str, names: list[str] | None, *, settings: Settings | None = None) -> list[Judge]:
+    """The judges models.yaml declares (``judges:``, or the embedded default), only those named if *names*."""
+    catalogue = load_catalogue(models_path)
+    judges = build_judges(catalogue, ModelPool(catalogue, settings or Settings.from_env()).backends)
     if names:
         unknown = sorted(set(names) - {j.name for j in judges})
         if unknown:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -177,18 +178,18 @@ def test_judge_cli_with_limit(store: Store, database_url: str, monkeypatch: pyte
     assert len(judge.reads) == 20
 
 
-def test_cli_falls_back_to_the_longer_answer_judge_until_build_judges_exists() -> None:
+def test_cli_judges_are_the_ones_models_yaml_declares(tmp_path: Path) -> None:
     from arena.judging import judges_for_cli
 
-    try:
-        import arena.judges.build  # noqa: F401
-    except ModuleNotFoundError:
-        (judge,) = judges_for_cli("missing.yaml", None)
-        assert judge.name == "longer-answer" and judge.kind == "rule"
-        reading = asyncio.run(judge.read(JudgeInput([], "short", "a longer answer")))
-        assert reading.verdict == "b" and reading.scores == (5.0, 15.0)
-    else:
-        pytest.skip("arena.judges.build exists: the fallback is not used")
+    models = tmp_path / "models.yaml"
+    models.write_text("models:\n  - name: m1\n    backend: openai\n    endpoints: [\"http://127.0.0.1:9/v1\"]\n    model: x\n"
+                      "judges:\n  - name: longer\n    kind: rule\n    rule: longer\n  - name: marks\n    kind: rule\n    rule: markdown\n")
+    assert [j.name for j in judges_for_cli(str(models), None)] == ["longer", "marks"]
+    (judge,) = judges_for_cli(str(models), ["longer"])
+    reading = asyncio.run(judge.read(JudgeInput([], "short", "a longer answer")))
+    assert reading.verdict == "b"
+    with pytest.raises(ValueError, match="unknown judge"):
+        judges_for_cli(str(models), ["nobody"])
 
 
 def test_a_result_is_saved_once_only_on_a_pending_row(store: Store) -> None:
