@@ -87,6 +87,13 @@ class AdminService:
     def manages_models(self) -> bool:
         return self.pool is not None
 
+    def agreement(self, password: str) -> str:
+        """The AI judges' agreement with the human votes, as Markdown (refuses without the password)."""
+        from arena.judging import agreement_markdown, agreement_report  # local: scipy's fits only when asked for
+
+        self.gate.require(password)
+        return agreement_markdown(agreement_report(self.store, rounds=200, board_rounds=50))
+
     def models_status(self, password: str) -> str:
         """Every model's health (healthy or why not) and the outcome of the last models.yaml reload."""
         self.gate.require(password)

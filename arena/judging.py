@@ -201,6 +201,24 @@ class JudgingWorker:
 
 # --- the judges the CLI runs ----------------------------------------------------------
 
+async def judge_new_votes(worker: JudgingWorker, *, every_s: float = 10.0) -> None:
+    """The app's background judging: queue new votes, judge them, wait; a failed pass is logged and the next one tried."""
+    while True:
+        try:
+            await asyncio.to_thread(worker.enqueue)
+            await worker.run_once()
+        except Exception:
+            log.exception("background judging pass failed; trying again in %.0f s", every_s)
+        await asyncio.sleep(every_s)
+
+
+def background_judges(judges: list[Judge], mode: str) -> list[Judge]:
+    """The judges ``ARENA_JUDGING`` lets the app run by itself: the rule baselines (``rules``), all, or none (``off``)."""
+    if mode == "off":
+        return []
+    return [j for j in judges if mode == "all" or j.kind == "rule"]
+
+
 def judges_for_cli(models_path: str, names: list[str] | None, *, settings: Settings | None = None) -> list[Judge]:
     """The judges models.yaml declares (``judges:``, or the embedded default), only those named if *names*."""
     catalogue = load_catalogue(models_path)
@@ -272,3 +290,30 @@ def _board_row(board: BoardComparison) -> dict:
 
 __all__ = ["JudgingTally", "JudgingWorker", "UnjudgeableBattle", "agreement_report", "judge_input", "judged_records",
            "judges_for_cli", "result_from_readings"]
+
+
+def agreement_markdown(report: dict) -> str:
+    """The agreement report as a Markdown table (the Admin tab), with the board comparison per judge."""
+    rows = report["agreement"]
+    if not rows:
+        return "No judged battles yet: judges run on new votes in the background (`ARENA_JUDGING`) or with `python -m arena judge`."
+
+    def cell(estimate: dict, form: str = ".1%") -> str:
+        if estimate["value"] is None:
+            return "–"
+        if estimate["low"] is None or estimate["high"] is None:
+            return format(estimate["value"], form)
+        return f"{estimate['value']:{form}} [{estimate['low']:{form}}, {estimate['high']:{form}}]"
+
+    lines = ["| judge | battles | invalid | agreement (no ties) | agreement (with ties) | Cohen's κ | position consistency |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['judge']} | {r['n_battles']:,} | {cell(r['invalid_rate'])} | {cell(r['agreement_without_ties'])} | "
+              f"{cell(r['agreement_with_ties'])} | {cell(r['cohen_kappa'], '.2f')} | {cell(r['position_consistency'])} |"
+              for r in rows]
+    for board in report["boards"]:
+        overrated = ", ".join(row["model"] for row in board.get("goodhart", [])) or "none"
+        lines.append(f"\n**{board['judge']}**: rank correlation with the human board {board.get('spearman')}; "
+                     f"models it rates above the humans beyond the intervals: {overrated}.")
+    lines.append("\n95 % intervals: bootstrap over battles. The reference: the best AI judges agree with arena voters "
+                 "about 66-69 % of the time without ties; \"pick the longer answer\" about 60 %.")
+    return "\n".join(lines)

@@ -22,7 +22,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import uvicorn
 
@@ -77,6 +77,23 @@ def compose_admin(arena: Arena, reloader: ModelsReloader | None, export_root: Pa
     return AdminService(AdminGate(arena.settings.admin_password), arena.store, export_root, pool=arena.pool, reloader=reloader)
 
 
+def background_judging(arena: Arena) -> list[Callable[[], Awaitable[None]]]:
+    """The judging of new votes the app runs by itself (``ARENA_JUDGING``); none when no judge qualifies."""
+    from arena.judge_kinds import build_judges
+    from arena.judging import JudgingWorker, background_judges, judge_new_votes
+
+    judges = background_judges(build_judges(arena.pool.catalogue, arena.pool.backends), arena.settings.judging)
+    if not judges:
+        return []
+    log.info("judging new votes in the background with %s", ", ".join(j.name for j in judges))
+    worker = JudgingWorker(arena.store, judges, concurrency=1)
+
+    async def judging() -> None:
+        await judge_new_votes(worker)
+
+    return [judging]
+
+
 def build_web_app(models_path: str | Path, settings: Settings | None = None) -> tuple[Any, Any, Arena]:
     """(ASGI app, gr.Blocks, Arena): everything the web process serves, with background work started."""
     from arena.ui import build_demo
@@ -98,7 +115,7 @@ def build_web_app(models_path: str | Path, settings: Settings | None = None) -> 
     exports = export_root(arena.settings)
     demo = build_demo(arena, leaderboards, compose_admin(arena, reloader, exports))
     demo.queue(default_concurrency_limit=None, max_size=512)
-    app = build_app(demo, arena, allowed_paths=[str(exports)])
+    app = build_app(demo, arena, allowed_paths=[str(exports)], background=background_judging(arena))
     patches.install_all(demo, arena.settings.patches_off)
     return app, demo, arena
 

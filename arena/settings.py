@@ -62,6 +62,7 @@ class Settings:
     export_dir: str = _setting("", "Where the Admin tab writes export files (empty: exports/ in the project).")
     shutdown_grace_seconds: float = _setting(30.0, "On SIGTERM, seconds the web server waits for answers being streamed to finish (and be stored) before it cancels them; keep it below the orchestrator's kill timeout.")
     patches_off: str = _setting("", "Framework patches to leave out, comma-separated names from arena/patches.py (for measuring each one; empty: all that fit the installed versions are used).")
+    judging: str = _setting("rules", "Which judges of models.yaml the app runs in the background on new votes: rules (the instant rule baselines), all (LLM and reward judges too) or off. python -m arena judge runs any of them on demand.")
     keep_alive_seconds: float = _setting(75.0, "Seconds the web server keeps an idle HTTP connection open; keep it above the load balancer's idle timeout (60 s on AWS ALB and nginx).")
 
     @classmethod
@@ -90,6 +91,8 @@ class Settings:
             raise SettingsError(f"ARENA_LOG_FORMAT={settings.log_format!r}: use text or json.")
         if settings.moderation not in ("rules", "openai", "off"):
             raise SettingsError(f"ARENA_MODERATION={settings.moderation!r}: use rules, openai or off.")
+        if settings.judging not in ("rules", "all", "off"):
+            raise SettingsError(f"ARENA_JUDGING={settings.judging!r}: use rules, all or off.")
         if settings.rate_limit_on_redis_down not in ("memory", "open", "closed"):
             raise SettingsError(f"ARENA_RATE_LIMIT_ON_REDIS_DOWN={settings.rate_limit_on_redis_down!r}: use memory, open or closed.")
         if settings.moderation == "openai" and not settings.moderation_url:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
@@ -47,13 +47,18 @@ class _AsgiEndpoint:
         await self._app(scope, receive, send)
 
 
-def build_app(demo: Any, arena: Arena, *, allowed_paths: list[str]) -> FastAPI:
-    """The web app: *demo* (a queued ``gr.Blocks``) mounted at ``/`` behind the guard and the headers."""
+def build_app(demo: Any, arena: Arena, *, allowed_paths: list[str],
+              background: list[Callable[[], Awaitable[None]]] | None = None) -> FastAPI:
+    """The web app: *demo* (a queued ``gr.Blocks``) mounted at ``/`` behind the guard and the headers.
+
+    *background* coroutines (e.g. the judging of new votes) run for the app's lifetime, cancelled at shutdown.
+    """
     import gradio as gr
 
     from arena.ui.theme import CSS, THEME
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, lifespan=_lifespan)
+    app.state.background = list(background or [])
 
     async def healthz() -> JSONResponse:
         return await health_response(arena)
@@ -104,9 +109,11 @@ async def health_response(arena: Arena) -> JSONResponse:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """While the app serves: the event loop's lag is measured (``arena_event_loop_lag_seconds``)."""
-    probe = asyncio.create_task(responsiveness.probe_lag(), name="event-loop-lag-probe")
+    """While the app serves: the event loop's lag is measured (``arena_event_loop_lag_seconds``), background work runs."""
+    tasks = [asyncio.create_task(responsiveness.probe_lag(), name="event-loop-lag-probe")]
+    tasks += [asyncio.create_task(work(), name=getattr(work, "__name__", "background")) for work in app.state.background]
     try:
         yield
     finally:
-        probe.cancel()
+        for task in tasks:
+            task.cancel()

@@ -214,6 +214,9 @@ def test_admin_tab_refuses_without_the_password(browser, app: str) -> None:
     page.locator("#admin-password input").fill("browser-admin")
     page.locator("#admin-status").click()
     page.locator("#admin-models").get_by_text("Alpha-Model").first.wait_for(timeout=15_000)
+    page.locator("#admin-agreement-show").click()  # the AI judges' agreement (rule judges run on new votes by default)
+    expect(page.locator("#admin-agreement")).to_contain_text("judge", timeout=30_000)
+    assert "Traceback" not in page.content()
     shot(page, "admin")
     page.close()
 

@@ -40,6 +40,21 @@ class AdminTab:
             self._models_panel()
         self._activity_panel()
         self._export_panel()
+        self._judges_panel()
+
+    def _judges_panel(self) -> None:
+        with gr.Group():
+            gr.Markdown("### AI judges\nHow often each judge agrees with the human votes on the same battles.")
+            show = gr.Button("Show agreement", elem_id="admin-agreement-show")
+            report = gr.Markdown(elem_id="admin-agreement")
+        show.click(self.show_agreement, inputs=[self.password], outputs=[report], api_name="admin_agreement")
+
+    @friendly_errors
+    def show_agreement(self, password: str) -> str:
+        try:
+            return self.admin.agreement(password)
+        except AdminRefused as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
 
     def _models_panel(self) -> None:
         with gr.Group():
