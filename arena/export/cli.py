@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from arena.export.formats import FORMAT_NAMES
+from arena.export.labels import UnknownJudge, parse_labels
 from arena.export.source import ExportFilters
 from arena.export.writers import SUFFIXES, UnsupportedOutput, output_kind
 from arena.settings import Settings
@@ -37,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--turns", choices=["last", "all"], default="last",
                         help="pairwise/KTO: completions are the final answers, earlier turns in the prompt (last, default: "
                              "what DPO needs), or each side's whole conversation after the first prompt (all)")
+    parser.add_argument("--labels", default="human",
+                        help="pairwise/KTO: whose preference picks chosen/rejected: human (default), ai:NAME (the AI judge NAME's "
+                             "verdict, RLAIF), agree:NAME (only pairs where the human vote and NAME agree)")
     kept.add_argument("--language", help="prompts detected as this language code (e.g. en)")
     parser.add_argument("--license", default="other", help="licence id written in the datasheet (default: other)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -63,8 +67,16 @@ def filters_from_args(args: argparse.Namespace) -> ExportFilters:
         include_unfinished=args.include_unfinished, include_moderated=args.include_moderated, since=since, until=until,
         models=_names(args.models), exclude_models=_names(args.exclude_models) or frozenset(),
         daily_cap=args.daily_cap, max_per_prompt=args.max_per_prompt, min_turns=args.min_turns, max_turns=args.max_turns,
-        language=args.language, turns=args.turns,
+        language=args.language, turns=args.turns, labels=_labels(args.labels),
     )
+
+
+def _labels(text: str) -> str:
+    try:
+        parse_labels(text)
+    except ValueError as exc:
+        raise ArgumentProblem(str(exc)) from None
+    return text
 
 
 def _moment(text: str | None, flag: str) -> datetime | None:
@@ -94,6 +106,8 @@ def run(args: argparse.Namespace, settings: Settings, argv: list[str] | None = N
             raise ArgumentProblem(f"--min-answers must be at least 2, got {args.min_answers}")
         if args.ties == "kto" and args.format != "pairwise":
             raise ArgumentProblem("--ties kto applies to --format pairwise only")
+        if filters.labels != "human" and args.format != "pairwise":
+            raise ArgumentProblem("--labels ai:NAME and agree:NAME apply to --format pairwise (and --ties kto) only")
     except (ArgumentProblem, UnsupportedOutput) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -102,6 +116,9 @@ def run(args: argparse.Namespace, settings: Settings, argv: list[str] | None = N
     try:
         summary = run_export(store, args.format, args.out, filters, ties=args.ties, min_answers=args.min_answers,
                              progress=not args.no_progress, command=command, license_id=args.license)
+    except UnknownJudge as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         store.close()
     for line in summary.lines():

@@ -11,6 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from arena.export.labels import describe_labels
+
 if TYPE_CHECKING:
     from arena.export.formats import Format
     from arena.export.source import ExportFilters
@@ -20,8 +22,8 @@ if TYPE_CHECKING:
 def render_datasheet(*, data_file: Path, fmt: Format, summary: ExportSummary, filters: ExportFilters, command: str,
                      license_id: str) -> str:
     """The dataset card: Hugging Face front matter, how to load it, what is in it, what was left out, and whose it is."""
-    sections = [_front_matter(data_file, fmt, license_id), _contents(data_file, fmt, summary), _filters(summary, filters),
-                _terms(license_id, command)]
+    sections = [_front_matter(data_file, fmt, license_id), _contents(data_file, fmt, summary), _labels(summary, filters),
+                _filters(summary, filters), _terms(license_id, command)]
     return "\n".join(line for section in sections for line in section)
 
 
@@ -82,6 +84,18 @@ def _contents(data_file: Path, fmt: Format, summary: ExportSummary) -> list[str]
         *[f"| {winner} | {n:,} |" for winner, n in sorted(summary.per_winner.items())],
         "",
     ]
+
+
+def _labels(summary: ExportSummary, filters: ExportFilters) -> list[str]:
+    """Whose preferences the labels are, and how often each AI judge agreed with the human votes on these battles."""
+    lines = ["## Labels", "", f"Preference labels: {describe_labels(filters.labels)}.", ""]
+    if summary.ai_decisive:
+        lines += ["AI judges' agreement with the human vote on the exported battles (both picked a side; ties left out):", "",
+                  "| judge | battles | agreement |", "|---|---|---|"]
+        for judge, n in sorted(summary.ai_decisive.items()):
+            lines.append(f"| {judge} | {n:,} | {summary.ai_agreed[judge] / n:.1%} |")
+        lines.append("")
+    return lines
 
 
 def _filters(summary: ExportSummary, filters: ExportFilters) -> list[str]:

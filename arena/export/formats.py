@@ -26,10 +26,17 @@ from typing import Callable, Iterable, Iterator
 import pyarrow as pa
 
 from arena.domain import OUTCOME_SCORE
+from arena.export.labels import ai_winner
 from arena.export.source import Drops, ExportedBattle, ExportOrder, Turns
 
 SOURCE = "starling-arena"
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+AI_WINNER = pa.list_(pa.struct([("judge", pa.string()), ("verdict", pa.string())]))  # AI judges' verdicts in the row's terms
+BATTLE_TERMS = {"a": "model_a", "b": "model_b", "tie": "tie"}
+CHOSEN_A = {"a": "chosen", "b": "rejected", "tie": "tie"}   # pairwise, side a chosen
+CHOSEN_B = {"a": "rejected", "b": "chosen", "tie": "tie"}
+GOOD_A = {"a": "good", "b": "bad", "tie": "tie"}            # KTO, relative to the row's completion (side a's)
+GOOD_B = {"a": "bad", "b": "good", "tie": "tie"}
 SHAREGPT_ROLES = {"system": "system", "user": "human", "assistant": "gpt"}
 
 
@@ -51,6 +58,7 @@ def battle_rows(battles: Iterable[ExportedBattle], drops: Drops) -> Iterator[dic
             "conversation_a": b.conversation_a, "conversation_b": b.conversation_b, "turn": b.turns,
             "anony": b.mode == "anony", "language": b.language, "tstamp": b.voted_at.timestamp(),
             "leak_flag": b.leak_flag, "error_flag": b.error_flag, "moderation_flag": b.moderation_flag,
+            "ai_winner": ai_winner(b.ai, BATTLE_TERMS),
         }
 
 
@@ -59,7 +67,7 @@ BATTLES = Format(
     pa.schema([("question_id", pa.string()), ("model_a", pa.string()), ("model_b", pa.string()), ("winner", pa.string()),
                ("judge", pa.string()), ("conversation_a", MESSAGES), ("conversation_b", MESSAGES), ("turn", pa.int64()),
                ("anony", pa.bool_()), ("language", pa.string()), ("tstamp", pa.float64()), ("leak_flag", pa.bool_()),
-               ("error_flag", pa.bool_()), ("moderation_flag", pa.bool_())]),
+               ("error_flag", pa.bool_()), ("moderation_flag", pa.bool_()), ("ai_winner", AI_WINNER)]),
     "vote", battle_rows, "FastChat's elo_analysis.py, this arena's import-battles",
 )
 
@@ -100,14 +108,14 @@ def pairwise_rows(battles: Iterable[ExportedBattle], drops: Drops, turns: Turns 
         yield {
             "prompt": prompt, "chosen": chosen, "rejected": rejected,
             "chosen_model": b.model_a if a_won else b.model_b, "rejected_model": b.model_b if a_won else b.model_a,
-            "battle_id": b.battle_id,
+            "battle_id": b.battle_id, "ai_winner": ai_winner(b.ai, CHOSEN_A if a_won else CHOSEN_B),
         }
 
 
 PAIRWISE = Format(
     "pairwise", "TRL conversational preference pairs (prompt, chosen, rejected)",
     pa.schema([("prompt", MESSAGES), ("chosen", MESSAGES), ("rejected", MESSAGES), ("chosen_model", pa.string()),
-               ("rejected_model", pa.string()), ("battle_id", pa.string())]),
+               ("rejected_model", pa.string()), ("battle_id", pa.string()), ("ai_winner", AI_WINNER)]),
     "vote", pairwise_rows, "TRL DPOTrainer, RewardTrainer (and other pairwise preference trainers)",
 )
 
@@ -127,14 +135,16 @@ def kto_rows(battles: Iterable[ExportedBattle], drops: Drops, turns: Turns = "la
                 drops.add("no final answer")
                 continue
         label_a, label_b = labels[b.winner]
-        yield {"prompt": prompt_a, "completion": rest_a, "label": label_a, "model": b.model_a, "battle_id": b.battle_id}
-        yield {"prompt": prompt_b, "completion": rest_b, "label": label_b, "model": b.model_b, "battle_id": b.battle_id}
+        yield {"prompt": prompt_a, "completion": rest_a, "label": label_a, "model": b.model_a, "battle_id": b.battle_id,
+               "ai_winner": ai_winner(b.ai, GOOD_A)}
+        yield {"prompt": prompt_b, "completion": rest_b, "label": label_b, "model": b.model_b, "battle_id": b.battle_id,
+               "ai_winner": ai_winner(b.ai, GOOD_B)}
 
 
 KTO = Format(
     "kto", "TRL unpaired preference rows (prompt, completion, label); ties and both-bad votes kept",
     pa.schema([("prompt", MESSAGES), ("completion", MESSAGES), ("label", pa.bool_()), ("model", pa.string()),
-               ("battle_id", pa.string())]),
+               ("battle_id", pa.string()), ("ai_winner", AI_WINNER)]),
     "vote", kto_rows, "TRL KTOTrainer",
 )
 

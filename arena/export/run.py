@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from arena.export.datasheet import render_datasheet
 from arena.export.formats import Format, get_format
+from arena.export.labels import check_labels
 from arena.export.part import PartFailed, abandon_part, finish_part, start_part
 from arena.export.source import Drops, ExportFilters, count_voted, stream_battles
 from arena.export.summary import ExportSummary
@@ -42,6 +43,7 @@ def run_export(store: Store, format_name: str, out: str | Path, filters: ExportF
     """
     out = Path(out)
     kind = output_kind(out)  # fail before any work on a bad file name
+    check_labels(store, filters.labels)  # and on a judge without judgements
     fmt = get_format(format_name, ties=ties, min_answers=min_answers, turns=filters.turns)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")

@@ -19,6 +19,7 @@ import orjson
 from sqlalchemy import ColumnElement, LargeBinary, ScalarSelect, Text, bindparam, cast, func, select, tuple_
 
 from arena.columnar import raw_cursor
+from arena.export.labels import attach_verdicts, describe_labels, label_reason
 from arena.snapshot import assemble, is_unfinished, split_prompt
 from arena.store import Store
 from arena.tables import Conversation, Judge, Message, Vote
@@ -51,6 +52,8 @@ class ExportedBattle:
     unfinished: bool = False  # an answer was cut short (length limit, stopped, error) or a side has no last answer
     system_a: list[dict[str, str]] = field(default_factory=list)  # side a's own system prompt, when the sides' differ
     system_b: list[dict[str, str]] = field(default_factory=list)
+    ai: dict[str, str] = field(default_factory=dict)  # AI judge -> its done verdict ("a", "b", "tie"; original sides)
+    human_winner: str = ""  # the human vote when --labels ai:NAME replaced *winner* with the judge's
 
     @property
     def conversation_a(self) -> list[dict[str, str]]:
@@ -80,6 +83,7 @@ class ExportFilters:
     max_turns: int | None = None       # battles with at most this many user turns (1: single-turn pairs only)
     language: str | None = None
     turns: Turns = "last"              # pairwise and KTO rows: only the final answers as completions, or whole ("all")
+    labels: str = "human"              # whose preference: human, ai:NAME (the judge's verdict), agree:NAME (both agree)
 
     def describe(self) -> list[str]:
         """The filters in words, for the summary and the datasheet."""
@@ -108,6 +112,8 @@ class ExportFilters:
                                                           else "each side's whole conversation after the first prompt"))
         if self.language:
             lines.append(f"language {self.language}")
+        if self.labels != "human":
+            lines.append("labels: " + describe_labels(self.labels))
         return lines
 
 
@@ -194,7 +200,8 @@ def stream_battles(store: Store, filters: ExportFilters, drops: Drops, *, order:
     for battles in _chunks(store, order, chunk, id_range):
         kept = []
         for battle in battles:
-            reason = drop_reason(battle, filters) or (caps.reason(battle) if caps else None)
+            reason = (drop_reason(battle, filters) or label_reason(battle, filters.labels)
+                      or (caps.reason(battle) if caps else None))
             if reason:
                 drops.add(reason)
             else:
@@ -265,7 +272,9 @@ def _chunks(store: Store, order: ExportOrder, chunk: int, id_range: tuple[int, i
         while (rows := chunks.get()) is not None:
             if isinstance(rows, BaseException):
                 raise rows
-            yield [_battle(row) for row in rows]
+            battles = [_battle(row) for row in rows]
+            attach_verdicts(store, battles)
+            yield battles
     finally:
         stop.set()
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from arena.export.labels import agreement_counts
 from arena.export.source import ExportedBattle
 
 
@@ -24,6 +25,8 @@ class ExportSummary:
     per_winner: Counter = field(default_factory=Counter)
     first_vote: datetime | None = None
     last_vote: datetime | None = None
+    ai_decisive: Counter = field(default_factory=Counter)  # per AI judge: kept battles where human and judge both pick a side
+    ai_agreed: Counter = field(default_factory=Counter)    # ... and pick the same one
 
     def count_kept(self, battles: list[ExportedBattle]) -> None:
         """Count a chunk of battles that passed the filters (per model, per winner, date range)."""
@@ -33,6 +36,9 @@ class ExportSummary:
         self.per_model.update(b.model_a for b in battles)
         self.per_model.update(b.model_b for b in battles)
         self.per_winner.update(b.winner for b in battles)
+        decisive, agreed = agreement_counts(battles)
+        self.ai_decisive.update(decisive)
+        self.ai_agreed.update(agreed)
         first, last = min(b.voted_at for b in battles), max(b.voted_at for b in battles)
         self.first_vote = first if self.first_vote is None else min(self.first_vote, first)
         self.last_vote = last if self.last_vote is None else max(self.last_vote, last)
@@ -46,6 +52,7 @@ class ExportSummary:
             battles_read=self.battles_read + later.battles_read, battles_kept=self.battles_kept + later.battles_kept,
             drops=self.drops + later.drops, per_model=self.per_model + later.per_model, per_winner=self.per_winner + later.per_winner,
             first_vote=min(firsts) if firsts else None, last_vote=max(lasts) if lasts else None,
+            ai_decisive=self.ai_decisive + later.ai_decisive, ai_agreed=self.ai_agreed + later.ai_agreed,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -56,6 +63,7 @@ class ExportSummary:
             "per_winner": dict(self.per_winner),
             "first_vote": self.first_vote.isoformat() if self.first_vote else None,
             "last_vote": self.last_vote.isoformat() if self.last_vote else None,
+            "ai_decisive": dict(self.ai_decisive), "ai_agreed": dict(self.ai_agreed),
         }
 
     @classmethod
@@ -66,6 +74,7 @@ class ExportSummary:
             per_winner=Counter(data["per_winner"]),
             first_vote=datetime.fromisoformat(data["first_vote"]) if data["first_vote"] else None,
             last_vote=datetime.fromisoformat(data["last_vote"]) if data["last_vote"] else None,
+            ai_decisive=Counter(data.get("ai_decisive", {})), ai_agreed=Counter(data.get("ai_agreed", {})),
         )
 
     def lines(self) -> list[str]:
