@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from arena.judges.config import JUDGE_KINDS, SPEC_BY_KIND, JudgeSpec, JudgeSpecs, LlmJudgeSpec, default_judges
+from arena.judge_config import JUDGE_KINDS, SPEC_BY_KIND, JudgeSpec, JudgeSpecs, LlmJudgeSpec, default_judges
 
 Backend = Literal["openai", "local"]
 

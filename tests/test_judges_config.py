@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from arena.config import ConfigError, load_catalogue
-from arena.judges.config import LlmJudgeSpec, RewardJudgeSpec, RuleJudgeSpec
+from arena.judge_config import LlmJudgeSpec, RewardJudgeSpec, RuleJudgeSpec
 
 REMOTE = """
   - name: Starling

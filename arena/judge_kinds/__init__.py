@@ -1,7 +1,7 @@
 """Judge kinds that reach a server (an LLM over a model backend, a reward model over vLLM's pooling API) and the builder.
 
 Apart from :mod:`arena.judges` because they import :mod:`arena.backends` and
-:mod:`arena.config`, which import :mod:`arena.judges.config`: kept inside
+:mod:`arena.config`, which import :mod:`arena.judge_config`: kept inside
 ``arena.judges`` they would make an import cycle among the package's modules.
 """
 

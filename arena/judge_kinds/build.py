@@ -8,10 +8,10 @@ from typing import Mapping
 
 from arena.backends.base import Backend, SamplingParams
 from arena.config import ModelCatalogue, interpolate
+from arena.judge_config import JudgeSpecs, LlmJudgeSpec, RewardJudgeSpec, RuleJudgeSpec
 from arena.judge_kinds.llm import LlmJudge
 from arena.judge_kinds.reward import RewardJudge
 from arena.judges.base import Judge
-from arena.judges.config import JudgeSpecs, LlmJudgeSpec, RewardJudgeSpec, RuleJudgeSpec
 from arena.judges.rules import RuleJudge
 
 log = logging.getLogger(__name__)

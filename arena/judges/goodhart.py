@@ -26,14 +26,15 @@ from __future__ import annotations
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from arena.judges.agreement import JudgedBattle
 from arena.judges.verdicts import human_verdict
-from arena.ratings import Comparisons, RatingRow, Ratings, compute_ratings
+
+if TYPE_CHECKING:
+    from arena.ratings import Comparisons, RatingRow, Ratings
 
 # The judge's verdict as a stored winner, so its board is built exactly like the human one.
 _WINNER = {"a": "model_a", "b": "model_b", "tie": "tie"}
@@ -67,6 +68,9 @@ class BoardComparison:
 
 def compare_leaderboards(records: Iterable[JudgedBattle], *, rounds: int = 100, seed: int = 0) -> list[BoardComparison]:
     """One comparison per judge, in name order; intervals from *rounds* bootstrap rounds of the ratings (seeded)."""
+    # Imported here, with scipy behind them: only the report fits boards, and arena.judges is imported by the worker.
+    from arena.ratings import compute_ratings
+
     comparisons = []
     for judge, (human_cells, judge_cells) in sorted(_cells_per_judge(records).items()):
         human = compute_ratings(_comparisons(human_cells), rounds=rounds, seed=seed)
@@ -114,6 +118,9 @@ def _columns(rows: list[RatingRow]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _spearman(human_scores: np.ndarray, judge_scores: np.ndarray) -> float:
+    # Imported here: scipy.stats costs 0.7 s at import, and only the report needs it.
+    from scipy.stats import spearmanr
+
     if len(human_scores) < 2:
         return float("nan")
     with warnings.catch_warnings():
@@ -135,6 +142,8 @@ def _cells_per_judge(records: Iterable[JudgedBattle]) -> dict[str, tuple[_Cells,
 
 
 def _comparisons(cells: _Cells) -> Comparisons:
+    from arena.ratings import Comparisons  # see compare_leaderboards
+
     keys = list(cells)
     return Comparisons.from_columns([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
                                     np.array([cells[k] for k in keys], dtype=float))
