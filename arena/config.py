@@ -24,11 +24,11 @@ from pydantic import (
     model_validator,
 )
 
+from arena.endpoints import ENV_PATTERN, checked_urls, one_or_many
 from arena.judge_config import JUDGE_KINDS, SPEC_BY_KIND, JudgeSpec, JudgeSpecs, LlmJudgeSpec, default_judges
 
 Backend = Literal["openai", "local"]
 
-_ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigError(Exception):
@@ -63,18 +63,12 @@ class ModelSpec(BaseModel):
     @field_validator("endpoints", mode="before")
     @classmethod
     def _one_endpoint_may_be_a_string(cls, value: Any) -> Any:
-        return (value,) if isinstance(value, str) else value
+        return one_or_many(value)
 
     @field_validator("endpoints")
     @classmethod
     def _endpoints_look_like_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for endpoint in value:
-            if not (endpoint.startswith(("http://", "https://")) or _ENV_PATTERN.search(endpoint)):
-                raise ValueError(
-                    f"endpoint {endpoint!r} must be an http(s) URL such as "
-                    "http://127.0.0.1:8000/v1 or an environment reference such as ${STARLING_URL}"
-                )
-        return value
+        return checked_urls(value, example_url="http://127.0.0.1:8000/v1", example_variable="STARLING_URL")
 
     @model_validator(mode="after")
     def _endpoints_match_backend(self) -> ModelSpec:
@@ -146,7 +140,7 @@ def interpolate(text: str, environ: os._Environ[str] | dict[str, str]) -> str:
             return value
         return match.group(2) or ""
 
-    return _ENV_PATTERN.sub(substitute, text)
+    return ENV_PATTERN.sub(substitute, text)
 
 
 _FIX_HINTS = {

@@ -9,15 +9,15 @@ time.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from arena.endpoints import checked_urls, one_or_many
+
 JUDGE_KINDS = ("llm", "reward", "rule")
 RULES = ("longer", "markdown")
 
-_ENV_REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
 
 
 class _JudgeSpecBase(BaseModel):
@@ -54,18 +54,12 @@ class RewardJudgeSpec(_JudgeSpecBase):
     @field_validator("endpoints", mode="before")
     @classmethod
     def _one_endpoint_may_be_a_string(cls, value: Any) -> Any:
-        return (value,) if isinstance(value, str) else value
+        return one_or_many(value)
 
     @field_validator("endpoints")
     @classmethod
     def _endpoints_look_like_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for endpoint in value:
-            if not (endpoint.startswith(("http://", "https://")) or _ENV_REFERENCE.search(endpoint)):
-                raise ValueError(
-                    f"endpoint {endpoint!r} must be an http(s) URL such as http://127.0.0.1:8001 "
-                    "or an environment reference such as ${REWARD_URL}"
-                )
-        return value
+        return checked_urls(value, example_url="http://127.0.0.1:8001", example_variable="REWARD_URL")
 
 
 class RuleJudgeSpec(_JudgeSpecBase):
