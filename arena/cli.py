@@ -21,7 +21,7 @@ import json
 import logging
 import sys
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from arena.config import ConfigError, load_catalogue
 from arena.logs import configure_logging
@@ -180,21 +180,26 @@ def _leaderboard(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
     rows = board.as_rows(catalogue)
-    if args.format == "json":
-        payload = {
-            "category": query.category, "description": board.description, "style_control": query.style_control,
-            "ci_method": board.ratings.ci_method, "total_votes": board.ratings.total_votes, "notes": board.ratings.notes,
-            "style_coefficients": board.ratings.style_coefficients, "rows": rows,
-        }
+    payload = {
+        "category": query.category, "description": board.description, "style_control": query.style_control,
+        "ci_method": board.ratings.ci_method, "total_votes": board.ratings.total_votes, "notes": board.ratings.notes,
+        "style_coefficients": board.ratings.style_coefficients, "rows": rows,
+    }
+    _print_report(args.format, payload, rows, ["rank", "model", "score"], lambda: format_table(rows, board))
+    return 0
+
+
+def _print_report(form: str, payload: dict, rows: list[dict], empty_fields: list[str], table: Callable[[], str]) -> None:
+    """A report on stdout as JSON (*payload*), CSV (*rows*; *empty_fields* the header when there are none) or a table."""
+    if form == "json":
         json.dump(payload, sys.stdout, indent=2)
         sys.stdout.write("\n")
-    elif args.format == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["rank", "model", "score"])
+    elif form == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else empty_fields)
         writer.writeheader()
         writer.writerows(rows)
     else:
-        print(format_table(rows, board))
-    return 0
+        print(table())
 
 
 def format_table(rows: list[dict], board: Leaderboard) -> str:
@@ -309,15 +314,7 @@ def _agreement(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
     rows = [_flat_agreement(row) for row in report["agreement"]]
-    if args.format == "json":
-        json.dump(report, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    elif args.format == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]) if rows else ["judge", "group", "n_battles"])
-        writer.writeheader()
-        writer.writerows(rows)
-    else:
-        print(format_agreement(report))
+    _print_report(args.format, report, rows, ["judge", "group", "n_battles"], lambda: format_agreement(report))
     return 0
 
 
