@@ -211,3 +211,25 @@ STREAMING = Behavior(reply="Streaming answer " * 8, chunks=16, token_delay_s=0.0
 def shot(page, name: str) -> None:  # a Playwright Page
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+# --- models.yaml bodies for the configuration tests -------------------------------------------------
+
+GOOD_REMOTE = """
+  - name: Starling
+    backend: openai
+    endpoints: ["${STARLING_URL}"]
+    model: starling-lm
+"""
+GOOD_LOCAL = """
+  - name: Tiny
+    backend: local
+    model: smollm2-135m-instruct
+"""
+
+
+def write_models(tmp_path: Path, body: str) -> Path:
+    """*body* as tmp_path/models.yaml."""
+    path = tmp_path / "models.yaml"
+    path.write_text(body)
+    return path

@@ -7,29 +7,12 @@ from pathlib import Path
 import pytest
 
 from arena.config import ConfigError, interpolate, load_catalogue
-
-GOOD_REMOTE = """
-  - name: Starling
-    backend: openai
-    endpoints: ["${STARLING_URL}"]
-    model: starling-lm
-"""
-GOOD_LOCAL = """
-  - name: Tiny
-    backend: local
-    model: smollm2-135m-instruct
-"""
-
-
-def write(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "models.yaml"
-    path.write_text(body)
-    return path
+from tests.helpers import GOOD_LOCAL, GOOD_REMOTE, write_models
 
 
 def error_for(tmp_path: Path, body: str) -> str:
     with pytest.raises(ConfigError) as info:
-        load_catalogue(write(tmp_path, body))
+        load_catalogue(write_models(tmp_path, body))
     return str(info.value)
 
 
@@ -43,7 +26,7 @@ def test_shipped_models_yaml_is_valid() -> None:
 
 def test_good_file_parses_defaults(tmp_path: Path) -> None:
     """A minimal valid file gets the documented defaults."""
-    catalogue = load_catalogue(write(tmp_path, "models:" + GOOD_REMOTE + GOOD_LOCAL))
+    catalogue = load_catalogue(write_models(tmp_path, "models:" + GOOD_REMOTE + GOOD_LOCAL))
     spec = catalogue.get("Starling")
     assert spec.weight == 1.0 and spec.enabled and not spec.anony_only
     assert spec.endpoints == ("${STARLING_URL}",)
@@ -144,6 +127,6 @@ def test_interpolation_and_unset_variables() -> None:
 
 def test_resolved_endpoints_drop_unset(tmp_path: Path) -> None:
     """A model whose variable is unset has no endpoints (so it is unavailable, not an error)."""
-    spec = load_catalogue(write(tmp_path, "models:" + GOOD_REMOTE)).get("Starling")
+    spec = load_catalogue(write_models(tmp_path, "models:" + GOOD_REMOTE)).get("Starling")
     assert spec.resolved_endpoints({}) == []
     assert spec.resolved_endpoints({"STARLING_URL": "http://h:8000/v1/"}) == ["http://h:8000/v1"]

@@ -8,33 +8,16 @@ import pytest
 
 from arena.config import ConfigError, load_catalogue
 from arena.judge_config import LlmJudgeSpec, RewardJudgeSpec, RuleJudgeSpec
-
-REMOTE = """
-  - name: Starling
-    backend: openai
-    endpoints: ["${STARLING_URL}"]
-    model: starling-lm
-"""
-LOCAL = """
-  - name: Tiny
-    backend: local
-    model: smollm2-135m-instruct
-"""
+from tests.helpers import GOOD_LOCAL, GOOD_REMOTE, write_models
 
 
-def write(tmp_path: Path, body: str) -> Path:
-    path = tmp_path / "models.yaml"
-    path.write_text(body)
-    return path
+def judges_of(tmp_path: Path, judges: str, models: str = GOOD_REMOTE + GOOD_LOCAL) -> tuple:
+    return load_catalogue(write_models(tmp_path, "models:" + models + judges)).judges
 
 
-def judges_of(tmp_path: Path, judges: str, models: str = REMOTE + LOCAL) -> tuple:
-    return load_catalogue(write(tmp_path, "models:" + models + judges)).judges
-
-
-def error_for(tmp_path: Path, judges: str, models: str = REMOTE + LOCAL) -> str:
+def error_for(tmp_path: Path, judges: str, models: str = GOOD_REMOTE + GOOD_LOCAL) -> str:
     with pytest.raises(ConfigError) as info:
-        load_catalogue(write(tmp_path, "models:" + models + judges))
+        load_catalogue(write_models(tmp_path, "models:" + models + judges))
     return str(info.value)
 
 
@@ -61,7 +44,7 @@ def test_no_judges_key_gives_the_rule_baselines_and_the_embedded_model(tmp_path:
 
 
 def test_no_embedded_model_no_embedded_judge(tmp_path: Path) -> None:
-    assert [j.name for j in judges_of(tmp_path, "", models=REMOTE)] == ["longer-answer", "more-markdown"]
+    assert [j.name for j in judges_of(tmp_path, "", models=GOOD_REMOTE)] == ["longer-answer", "more-markdown"]
 
 
 def test_an_empty_list_means_no_judges(tmp_path: Path) -> None:
