@@ -18,6 +18,7 @@ from pathlib import Path
 from arena.activity import FlaggedBattle, battle_transcripts, flagged_battles, votes_per_day, votes_per_model
 from arena.export import ExportFilters, run_export
 from arena.export.formats import FORMAT_NAMES
+from arena.judge_report import AgreementService
 from arena.pool import ModelPool
 from arena.reload import ModelsReloader
 from arena.store import Store
@@ -75,9 +76,10 @@ class AdminService:
     """
 
     def __init__(self, gate: AdminGate, store: Store, export_root: Path, *, pool: ModelPool | None = None,
-                 reloader: ModelsReloader | None = None) -> None:
+                 reloader: ModelsReloader | None = None, agreements: AgreementService | None = None) -> None:
         self.gate, self.store, self.export_root = gate, store, export_root
         self.pool, self.reloader = pool, reloader
+        self.agreements = agreements or AgreementService(store)
 
     @property
     def configured(self) -> bool:
@@ -89,10 +91,8 @@ class AdminService:
 
     def agreement(self, password: str) -> str:
         """The AI judges' agreement with the human votes, as Markdown (refuses without the password)."""
-        from arena.judging import agreement_markdown, agreement_report  # local: scipy's fits only when asked for
-
         self.gate.require(password)
-        return agreement_markdown(agreement_report(self.store, rounds=200, board_rounds=50))
+        return self.agreements.markdown()
 
     def models_status(self, password: str) -> str:
         """Every model's health (healthy or why not) and the outcome of the last models.yaml reload."""

@@ -305,7 +305,7 @@ async def _run_worker(worker, limit, on_judged):  # noqa: ANN001, ANN202 - a Jud
 
 
 def _agreement(args: argparse.Namespace, settings: Settings) -> int:
-    from arena.judging import agreement_report
+    from arena.judge_report import agreement_report
     from arena.store import Store
 
     store = Store(settings.database_url, long_prompt_tokens=settings.long_prompt_tokens)
@@ -348,8 +348,13 @@ def format_agreement(report: dict) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
     text = ["  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
     for board in report["boards"]:
-        overrated = ", ".join(f"{g['model']} (+{g['gap']:.1f})" for g in board["goodhart"]) or "none"
+        overrated = ", ".join(f"{g['model']} (+{g['gap']:.1f}" + ("" if g["gap_after_style"] is None else
+                                                              f", {g['gap_after_style']:+.1f} after style control") + ")"
+                              for g in board["goodhart"]) or "none"
         spearman = "n/a" if board["spearman"] is None else f"{board['spearman']:.3f}"
         text.append(f"{board['judge']}: board vs humans on {board['n_battles']:,} battles: Spearman {spearman},"
                     f" {board['contradicted_pairs']} pairs contradicted, overrated beyond both intervals: {overrated}")
+        if board["style"]:
+            text.append("  style coefficients, people vs judge: " + ", ".join(
+                f"{s['feature']} {s['human']:+.2f} vs {s['judge']:+.2f}{' *' if s['significant'] else ''}" for s in board["style"]))
     return "\n".join(text)

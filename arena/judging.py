@@ -14,26 +14,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, cast
+from typing import Callable, Mapping
 
 import orjson
 
 from arena.config import load_catalogue
 from arena.export.formats import last_turn
 from arena.judge_kinds import build_judges
-from arena.judges import JudgedBattle, JudgedVerdict, Verdict, agreement, agreement_by, compare_leaderboards
-from arena.judges.agreement import Estimate, GroupKey, JudgeAgreement
 from arena.judges.base import Judge, JudgeInput, Reading, swapped
-from arena.judges.goodhart import BoardComparison
 from arena.judges.verdicts import combine_orders
 from arena.metrics import JUDGEMENTS
 from arena.pool import ModelPool
 from arena.settings import Settings
-from arena.store import JudgementResult, PendingJudgement, Store, StoredJudgement
+from arena.store import JudgementResult, PendingJudgement, Store
 
 log = logging.getLogger(__name__)
 
@@ -231,89 +227,4 @@ def judges_for_cli(models_path: str, names: list[str] | None, *, settings: Setti
     return judges
 
 
-# --- the agreement report -------------------------------------------------------------------
-
-def judged_records(rows: list[StoredJudgement], category: str = "overall") -> list[JudgedBattle]:
-    """Stored judgements as the agreement report's records."""
-    return [
-        JudgedBattle(battle_id=r.battle_id, model_a=r.model_a, model_b=r.model_b, human_winner=r.human_winner, judge=r.judge,
-                     verdict=JudgedVerdict.invalid(r.invalid_reason or "no verdict") if r.verdict is None
-                     else JudgedVerdict(cast(Verdict, r.verdict), bool(r.consistent)),
-                     category=category)
-        for r in rows
-    ]
-
-
-def agreement_report(store: Store, *, judges: list[str] | None = None, by: GroupKey | None = None, rounds: int = 1000,
-                     board_rounds: int = 100, seed: int = 0) -> dict:
-    """The agreement of each judge with the human votes (overall, or per category or model pair) and its board's comparison."""
-    records = judged_records(store.judged_battles(judges))
-    if by == "category":
-        reports: list[JudgeAgreement] = []
-        for category in store.categories():
-            reports += agreement_by(judged_records(store.judged_battles(judges, category=category), category), "category",
-                                    rounds=rounds, seed=seed)
-    elif by == "pair":
-        reports = agreement_by(records, "pair", rounds=rounds, seed=seed)
-    else:
-        reports = agreement(records, rounds=rounds, seed=seed)
-    boards = compare_leaderboards(records, rounds=board_rounds, seed=seed) if records else []
-    return {"by": by, "agreement": [_agreement_row(r) for r in reports], "boards": [_board_row(b) for b in boards]}
-
-
-def _number(value: float) -> float | None:
-    return None if math.isnan(value) else round(value, 6)
-
-
-def _estimate(estimate: Estimate) -> dict[str, float | None]:
-    return {"value": _number(estimate.value), "low": _number(estimate.low), "high": _number(estimate.high)}
-
-
-def _agreement_row(report: JudgeAgreement) -> dict:
-    return {
-        "judge": report.judge, "group": report.group, "n_battles": report.n_battles, "n_invalid": report.n_invalid,
-        "n_valid": report.n_valid, "n_decisive": report.n_decisive, "invalid_rate": _estimate(report.invalid_rate),
-        "agreement_without_ties": _estimate(report.agreement_without_ties),
-        "agreement_with_ties": _estimate(report.agreement_with_ties), "cohen_kappa": _estimate(report.cohen_kappa),
-        "position_consistency": _estimate(report.position_consistency),
-    }
-
-
-def _board_row(board: BoardComparison) -> dict:
-    return {
-        "judge": board.judge, "n_battles": board.n_battles, "spearman": _number(board.spearman),
-        "contradicted_pairs": board.contradicted_pairs,
-        "goodhart": [{"model": g.model, "human_score": round(g.human_score, 2), "judge_score": round(g.judge_score, 2),
-                      "gap": round(g.gap, 2), "margin": round(g.margin, 2)} for g in board.goodhart],
-    }
-
-
-__all__ = ["JudgingTally", "JudgingWorker", "UnjudgeableBattle", "agreement_report", "judge_input", "judged_records",
-           "judges_for_cli", "result_from_readings"]
-
-
-def agreement_markdown(report: dict) -> str:
-    """The agreement report as a Markdown table (the Admin tab), with the board comparison per judge."""
-    rows = report["agreement"]
-    if not rows:
-        return "No judged battles yet: judges run on new votes in the background (`ARENA_JUDGING`) or with `python -m arena judge`."
-
-    def cell(estimate: dict, form: str = ".1%") -> str:
-        if estimate["value"] is None:
-            return "–"
-        if estimate["low"] is None or estimate["high"] is None:
-            return format(estimate["value"], form)
-        return f"{estimate['value']:{form}} [{estimate['low']:{form}}, {estimate['high']:{form}}]"
-
-    lines = ["| judge | battles | invalid | agreement (no ties) | agreement (with ties) | Cohen's κ | position consistency |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['judge']} | {r['n_battles']:,} | {cell(r['invalid_rate'])} | {cell(r['agreement_without_ties'])} | "
-              f"{cell(r['agreement_with_ties'])} | {cell(r['cohen_kappa'], '.2f')} | {cell(r['position_consistency'])} |"
-              for r in rows]
-    for board in report["boards"]:
-        overrated = ", ".join(row["model"] for row in board.get("goodhart", [])) or "none"
-        lines.append(f"\n**{board['judge']}**: rank correlation with the human board {board.get('spearman')}; "
-                     f"models it rates above the humans beyond the intervals: {overrated}.")
-    lines.append("\n95 % intervals: bootstrap over battles. The reference: the best AI judges agree with arena voters "
-                 "about 66-69 % of the time without ties; \"pick the longer answer\" about 60 %.")
-    return "\n".join(lines)
+__all__ = ["JudgingTally", "JudgingWorker", "UnjudgeableBattle", "judge_input", "judges_for_cli", "result_from_readings"]

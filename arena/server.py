@@ -32,6 +32,7 @@ from arena.battle import Limits
 from arena.battle_start import BattleStarter
 from arena.config import load_catalogue
 from arena.guards import GuardPipeline
+from arena.judge_report import AgreementService
 from arena.language import use_helper_process
 from arena.leaderboard import LeaderboardService
 from arena.pool import ModelPool
@@ -72,9 +73,11 @@ def compose_arena(settings: Settings, pool: ModelPool, store: Store, *, rng: ran
     )
 
 
-def compose_admin(arena: Arena, reloader: ModelsReloader | None, export_root: Path) -> AdminService:
+def compose_admin(arena: Arena, reloader: ModelsReloader | None, export_root: Path,
+                  agreements: AgreementService | None = None) -> AdminService:
     """What the Admin tab may do, behind the admin password: the store, models and exports it needs, nothing more."""
-    return AdminService(AdminGate(arena.settings.admin_password), arena.store, export_root, pool=arena.pool, reloader=reloader)
+    return AdminService(AdminGate(arena.settings.admin_password), arena.store, export_root, pool=arena.pool, reloader=reloader,
+                        agreements=agreements)
 
 
 def background_judging(arena: Arena) -> list[Callable[[], Awaitable[None]]]:
@@ -113,7 +116,8 @@ def build_web_app(models_path: str | Path, settings: Settings | None = None) -> 
     reloader = ModelsReloader(arena, models_path)
     reloader.watch(arena.settings.models_watch_interval)
     exports = export_root(arena.settings)
-    demo = build_demo(arena, leaderboards, compose_admin(arena, reloader, exports))
+    agreements = AgreementService(arena.store)  # one cache for both tabs
+    demo = build_demo(arena, leaderboards, compose_admin(arena, reloader, exports, agreements), agreements)
     demo.queue(default_concurrency_limit=None, max_size=512)
     app = build_app(demo, arena, allowed_paths=[str(exports)], background=background_judging(arena))
     patches.install_all(demo, arena.settings.patches_off)

@@ -188,8 +188,9 @@ T0 = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
 
 
 def battle(i: int, a: str, b: str, winner: str, *, prompt: str | None = None, mode: str = "anony", turns: int = 1,
-           judge: str = "j1", when: datetime | None = None, language: str | None = "en", **flags: bool) -> BattleRecord:
-    """A voted battle with a real transcript (one answer per side per turn)."""
+           judge: str = "j1", when: datetime | None = None, language: str | None = "en",
+           style: tuple[tuple[int, int, int, int], tuple[int, int, int, int]] | None = None, **flags: bool) -> BattleRecord:
+    """A voted battle with a real transcript (one answer per side per turn); *style* sets both answers' style counts."""
     prompt = prompt or f"Question number {i}?"
     conversation_a: list[dict] = []
     conversation_b: list[dict] = []
@@ -198,7 +199,8 @@ def battle(i: int, a: str, b: str, winner: str, *, prompt: str | None = None, mo
         conversation_a += [{"role": "user", "content": question}, {"role": "assistant", "content": f"{a} answers {i}.{turn}"}]
         conversation_b += [{"role": "user", "content": question}, {"role": "assistant", "content": f"{b} answers {i}.{turn}"}]
     facts = VoteFacts(model_a=a, model_b=b, winner=winner, mode=mode, turns=turns, language=language,
-                      leak_flag=flags.get("leak", False), error_flag=flags.get("error", False))
+                      leak_flag=flags.get("leak", False), error_flag=flags.get("error", False),
+                      **({"style_a": style[0], "style_b": style[1]} if style else {}))
     return BattleRecord(battle_id=f"{i:032x}", facts=facts, judge_hash=judge, created_at=when or T0 + timedelta(minutes=i),
                         conversation_a=conversation_a, conversation_b=conversation_b,
                         moderation_flag=flags.get("moderated", False))

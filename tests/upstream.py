@@ -22,7 +22,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Iterator, Literal
+from typing import Any, AsyncIterator, Callable, Iterator, Literal
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -36,6 +36,7 @@ class Behavior:
     """How the upstream answers the next requests; tests replace or mutate it freely."""
 
     reply: str | None = None  # None: "You said: <last user message>"
+    reply_for: Callable[[dict[str, Any]], str] | None = None  # the reply computed from the request body (overrides reply)
     chunks: int = 4  # the reply is split into this many content deltas
     token_delay_s: float = 0.0  # sleep between content deltas (a slow stream)
     shape: Literal["vllm", "llamacpp"] = "vllm"  # llamacpp: role delta without content, never usage
@@ -183,7 +184,7 @@ class Upstream:
             await self._sleep(b.header_delay_s)
             if b.status != 200:
                 return _error(b.status, "scripted upstream failure")
-            text = b.reply if b.reply is not None else f"You said: {_last_user(body)}"
+            text = b.reply_for(body) if b.reply_for else b.reply if b.reply is not None else f"You said: {_last_user(body)}"
             usage = {
                 "prompt_tokens": sum(len(str(m.get("content", "")).split()) for m in body.get("messages", [])),
                 "completion_tokens": len(split_text(text, b.chunks)),

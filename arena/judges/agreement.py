@@ -56,6 +56,8 @@ class JudgedBattle:
     judge: str
     verdict: JudgedVerdict
     category: str = "overall"
+    style_a: tuple[int, ...] | None = None  # the answers' style counts (arena.ratings.STYLE_FEATURES), for the Goodhart table
+    style_b: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -16,21 +16,24 @@ exactly the same battles. Reported:
   the two intervals' combined half width, ``sqrt(half_judge² + half_human²)``.
 
 Both boards are centred on the same models (average 1000), so a gap is a
-preference relative to the other models. What explains a gap (style features
-such as answer length or markdown) is for the caller to add when it has them;
-this module compares scores only.
+preference relative to the other models. Where the battles carry the answers'
+style counts, each comparison also holds :mod:`.style_gap`'s fit: the style
+coefficients of the judge's verdicts beside the humans', and the gap that is
+left per model once style is controlled for (what length and markdown do not
+explain).
 """
 
 from __future__ import annotations
 
 import warnings
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
 from arena.judges.agreement import JudgedBattle
+from arena.judges.style_gap import StyleGap, style_gap
 from arena.judges.verdicts import human_verdict
 
 if TYPE_CHECKING:
@@ -64,6 +67,7 @@ class BoardComparison:
     goodhart: list[GoodhartRow]  # largest gap first
     human_board: Ratings
     judge_board: Ratings
+    style: StyleGap | None = None  # the style features' effect on the judge vs the humans, where the battles carry style counts
 
 
 def compare_leaderboards(records: Iterable[JudgedBattle], *, rounds: int = 100, seed: int = 0) -> list[BoardComparison]:
@@ -71,11 +75,13 @@ def compare_leaderboards(records: Iterable[JudgedBattle], *, rounds: int = 100, 
     # Imported here, with scipy behind them: only the report fits boards, and arena.judges is imported by the worker.
     from arena.ratings import compute_ratings
 
+    records = list(records)
     comparisons = []
     for judge, (human_cells, judge_cells) in sorted(_cells_per_judge(records).items()):
         human = compute_ratings(_comparisons(human_cells), rounds=rounds, seed=seed)
         judged = compute_ratings(_comparisons(judge_cells), rounds=rounds, seed=seed)
-        comparisons.append(compare_boards(judge, human, judged))
+        comparison = compare_boards(judge, human, judged)
+        comparisons.append(replace(comparison, style=style_gap(judge, [r for r in records if r.judge == judge])))
     return comparisons
 
 

@@ -65,6 +65,8 @@ class StoredJudgement:
     verdict: str | None
     consistent: bool | None
     invalid_reason: str | None
+    style_a: tuple[int, ...] | None = None  # the vote's style counts (length, headers, lists, bold) of each answer
+    style_b: tuple[int, ...] | None = None
 
 
 def enqueue(*, session: Session, judge: str, judge_kind: str, since: datetime | None = None, limit: int | None = None) -> int:
@@ -139,7 +141,8 @@ def judged_battles(*, session: Session, judges: list[str] | None = None, categor
     """Judges' answers (``done`` or ``invalid``) beside the human vote, in vote order; only *category*'s votes if given."""
     query = (
         select(Vote.battle_id, Vote.model_a, Vote.model_b, Vote.winner, Judgement.judge, Judgement.verdict,
-               Judgement.consistent, Judgement.invalid_reason)
+               Judgement.consistent, Judgement.invalid_reason, Vote.len_a, Vote.headers_a, Vote.lists_a, Vote.bold_a,
+               Vote.len_b, Vote.headers_b, Vote.lists_b, Vote.bold_b)
         .join(Vote, Vote.id == Judgement.vote_id)
         .where(Judgement.status.in_(FINISHED))
         .order_by(Judgement.judge, Vote.id)
@@ -148,7 +151,11 @@ def judged_battles(*, session: Session, judges: list[str] | None = None, categor
         query = query.where(Judgement.judge.in_(judges))
     if category is not None:
         query = query.where(category_filter(category, long_prompt_tokens))
-    return [StoredJudgement(*row) for row in session.execute(query)]
+    return [StoredJudgement(*row[:8], style_a=_ints(row[8:12]), style_b=_ints(row[12:16])) for row in session.execute(query)]
+
+
+def _ints(values: Any) -> tuple[int, ...]:
+    return tuple(int(v or 0) for v in values)
 
 
 def judgements_of(*, session: Session, judge: str | None = None) -> list[Judgement]:

@@ -7,6 +7,7 @@ from pathlib import Path
 import gradio as gr
 
 from arena.admin import AdminService
+from arena.judge_report import AgreementService
 from arena.leaderboard import LeaderboardService
 from arena.service import Arena
 from arena.settings import Settings
@@ -46,8 +47,12 @@ def export_root(settings: Settings) -> Path:
     return Path(settings.export_dir) if settings.export_dir else Path(__file__).resolve().parents[2] / "exports"
 
 
-def build_demo(arena: Arena, leaderboards: LeaderboardService, admin: AdminService) -> gr.Blocks:
-    """The whole UI over the services the composition root built (never the store itself); the caller launches it."""
+def build_demo(arena: Arena, leaderboards: LeaderboardService, admin: AdminService,
+               agreements: AgreementService | None = None) -> gr.Blocks:
+    """The whole UI over the services the composition root built (never the store itself); the caller launches it.
+
+    *agreements* None leaves the AI judges' section out of the Leaderboard tab.
+    """
     with gr.Blocks(title=TITLE) as demo:
         gr.Markdown(INTRO, elem_id="intro")
         accepted = gr.BrowserState(False, storage_key="starling-arena-terms-v1")
@@ -63,7 +68,8 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService, admin: AdminServi
             with gr.Tab("💬 Direct chat", id="direct") as direct_tab:
                 direct = DirectTab(arena)
             with gr.Tab("🏆 Leaderboard", id="leaderboard") as board_tab:
-                board = LeaderboardTab(leaderboards, arena.pool.catalogue, min_votes=arena.settings.leaderboard_min_votes)
+                board = LeaderboardTab(leaderboards, arena.pool.catalogue, min_votes=arena.settings.leaderboard_min_votes,
+                                       agreements=agreements)
             with gr.Tab("🔧 Admin", id="admin") as admin_tab:
                 AdminTab(admin)
         with gr.Accordion("Models in this arena", open=False) as models_accordion:

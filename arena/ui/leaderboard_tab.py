@@ -14,6 +14,7 @@ import gradio as gr
 
 from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, UnknownCategory
 from arena.config import ModelCatalogue
+from arena.judge_report import AgreementService
 from arena.leaderboard import Leaderboard, LeaderboardQuery, LeaderboardService
 from arena.ui import plots
 from arena.ui.errors import friendly_errors
@@ -54,8 +55,10 @@ def summary_markdown(board: Leaderboard) -> str:
 class LeaderboardTab:
     """Widgets and events of the leaderboard."""
 
-    def __init__(self, service: LeaderboardService, catalogue: ModelCatalogue, *, min_votes: int = 0) -> None:
+    def __init__(self, service: LeaderboardService, catalogue: ModelCatalogue, *, min_votes: int = 0,
+                 agreements: AgreementService | None = None) -> None:
         self.service = service
+        self.agreements = agreements
         self.catalogue = catalogue
         self.min_votes = min_votes
         with gr.Row():
@@ -74,6 +77,8 @@ class LeaderboardTab:
             self.count_plot = gr.Plot(label="Battle counts", elem_id="leaderboard-counts")
         with gr.Accordion("Predicted win probability", open=False):
             self.predicted_plot = gr.Plot(label="Predicted win probability", elem_id="leaderboard-predicted")
+        if agreements is not None:
+            self._judges_section()
         self.shown_version = gr.State(-1)
         self.timer = gr.Timer(REFRESH_S, active=False)  # ticks only while the tab is open (see ui/app.py)
         outputs = self.outputs
@@ -82,6 +87,19 @@ class LeaderboardTab:
         refresh.click(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_name="leaderboard", show_progress="minimal")
         self.timer.tick(self.refresh_if_stale, inputs=[self.category, self.style, self.shown_version], outputs=outputs,
                         api_visibility="private", show_progress="hidden")
+
+    def _judges_section(self) -> None:
+        """The AI judges beside the human vote, computed when a reader opens the section (and kept until a new judgement)."""
+        with gr.Accordion("AI judges vs the human vote", open=False, elem_id="leaderboard-judges") as section:
+            gr.Markdown("The same battles judged by AI judges: how often each agrees with the voters, the leaderboard it "
+                        "would produce, and the models it rates above what people do (the Goodhart table).")
+            report = gr.Markdown("", elem_id="leaderboard-judges-report")
+        section.expand(self.judges_report, outputs=[report], api_visibility="private")
+
+    @friendly_errors
+    async def judges_report(self) -> str:
+        assert self.agreements is not None, "the section exists only with a service"
+        return await asyncio.to_thread(self.agreements.markdown)
 
     @property
     def outputs(self) -> list:
