@@ -24,7 +24,7 @@ import orjson
 
 from arena.config import load_catalogue
 from arena.export.formats import last_turn
-from arena.judge_kinds import build_judges
+from arena.judge_kinds import JudgeLimits, build_judges, judge_limits
 from arena.judges import JudgedBattle, JudgedVerdict, Verdict, agreement, agreement_by, compare_leaderboards
 from arena.judges.agreement import Estimate, GroupKey, JudgeAgreement
 from arena.judges.base import Judge, JudgeInput, Reading, swapped
@@ -219,8 +219,9 @@ def background_judges(judges: list[Judge], mode: str) -> list[Judge]:
     return [j for j in judges if mode == "all" or j.kind == "rule"]
 
 
-def judges_for_cli(models_path: str, names: list[str] | None, *, settings: Settings | None = None) -> list[Judge]:
-    """The judges models.yaml declares (``judges:``, or the embedded default), only those named if *names*."""
+def judges_for_cli(models_path: str, names: list[str] | None, *,
+                   settings: Settings | None = None) -> tuple[list[Judge], JudgeLimits]:
+    """The judges models.yaml declares (``judges:``, or the embedded default), only those named if *names*, and their limits."""
     catalogue = load_catalogue(models_path)
     judges = build_judges(catalogue, ModelPool(catalogue, settings or Settings.from_env()).backends)
     if names:
@@ -228,7 +229,7 @@ def judges_for_cli(models_path: str, names: list[str] | None, *, settings: Setti
         if unknown:
             raise ValueError(f"unknown judge(s) {', '.join(unknown)}; available: {', '.join(sorted(j.name for j in judges))}")
         judges = [j for j in judges if j.name in names]
-    return judges
+    return judges, judge_limits(catalogue)
 
 
 # --- the agreement report -------------------------------------------------------------------
