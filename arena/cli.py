@@ -80,7 +80,8 @@ def add_judging_parsers(sub: argparse._SubParsersAction) -> None:
     judge.add_argument("--judge", action="append", help="only this judge (repeatable; default: every judge)")
     judge.add_argument("--since", type=_date, default=None, help="only votes at or after DATE (YYYY-MM-DD)")
     judge.add_argument("--limit", type=int, default=None, help="queue and judge at most N battles per judge")
-    judge.add_argument("--concurrency", type=int, default=4, help="readings at once per judge")
+    judge.add_argument("--concurrency", type=int, default=None,
+                       help="readings at once per judge, for every judge (default: each judge's concurrency in models.yaml)")
     judge.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
 
     report = sub.add_parser("agreement", help="each AI judge's agreement with the human votes (95%% bootstrap intervals)")
@@ -273,12 +274,13 @@ def _judge(args: argparse.Namespace, settings: Settings) -> int:
     from arena.store import Store
 
     try:
-        judges = judges_for_cli(args.models, args.judge, settings=settings)
+        judges, limits = judges_for_cli(args.models, args.judge, settings=settings)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     store = Store(settings.database_url, long_prompt_tokens=settings.long_prompt_tokens)
-    worker = JudgingWorker(store, judges, concurrency=args.concurrency)
+    concurrency = limits.concurrency if args.concurrency is None else args.concurrency
+    worker = JudgingWorker(store, judges, concurrency=concurrency, rate=limits.rate)
     try:
         queued = worker.enqueue(since=args.since, limit=args.limit)
         total = worker.pending() if args.limit is None else min(worker.pending(), args.limit * len(judges))

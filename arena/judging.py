@@ -23,7 +23,7 @@ import orjson
 
 from arena.config import load_catalogue
 from arena.export.formats import last_turn
-from arena.judge_kinds import build_judges
+from arena.judge_kinds import JudgeLimits, build_judges, judge_limits
 from arena.judges.base import Judge, JudgeInput, Reading, swapped
 from arena.judges.verdicts import combine_orders
 from arena.metrics import JUDGEMENTS
@@ -215,8 +215,9 @@ def background_judges(judges: list[Judge], mode: str) -> list[Judge]:
     return [j for j in judges if mode == "all" or j.kind == "rule"]
 
 
-def judges_for_cli(models_path: str, names: list[str] | None, *, settings: Settings | None = None) -> list[Judge]:
-    """The judges models.yaml declares (``judges:``, or the embedded default), only those named if *names*."""
+def judges_for_cli(models_path: str, names: list[str] | None, *,
+                   settings: Settings | None = None) -> tuple[list[Judge], JudgeLimits]:
+    """The judges models.yaml declares (``judges:``, or the embedded default), only those named if *names*, and their limits."""
     catalogue = load_catalogue(models_path)
     judges = build_judges(catalogue, ModelPool(catalogue, settings or Settings.from_env()).backends)
     if names:
@@ -224,7 +225,7 @@ def judges_for_cli(models_path: str, names: list[str] | None, *, settings: Setti
         if unknown:
             raise ValueError(f"unknown judge(s) {', '.join(unknown)}; available: {', '.join(sorted(j.name for j in judges))}")
         judges = [j for j in judges if j.name in names]
-    return judges
+    return judges, judge_limits(catalogue)
 
 
 __all__ = ["JudgingTally", "JudgingWorker", "UnjudgeableBattle", "judge_input", "judges_for_cli", "result_from_readings"]

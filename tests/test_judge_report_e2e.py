@@ -71,7 +71,7 @@ def test_agreement_figures_from_a_scripted_http_judge(store: Store, database_url
                                                       monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     store.insert_battles([battle(i, "alpha", "beta", winner) for i, winner in HUMAN.items()])
     monkeypatch.setenv("ARENA_DATABASE_URL", database_url)
-    with Upstream(Behavior(reply_for=scripted_replies(SCRIPT, "alpha"))) as up:
+    with Upstream(Behavior(respond=scripted_replies(SCRIPT, "alpha"))) as up:
         assert main(["judge", "--models", str(judge_models(tmp_path, up.url)), "--no-progress"]) == 0
         assert len(up.requests) == 16  # every battle read in both orders, once
     capsys.readouterr()
@@ -136,7 +136,7 @@ def test_goodhart_rows_of_a_judge_that_always_picks_one_model(store: Store, data
         assert match
         return f"Rationale: r.\nVerdict: {1 if picks[int(match.group(2))] == match.group(1) else 2}"
 
-    with Upstream(Behavior(reply_for=reply)) as up:
+    with Upstream(Behavior(respond=reply)) as up:
         assert main(["judge", "--models", str(judge_models(tmp_path, up.url)), "--no-progress"]) == 0
     capsys.readouterr()
     report = run_cli(["agreement", "--format", "json", "--rounds", "100"], capsys)

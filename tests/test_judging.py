@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from arena.cli import main
+from arena.judge_kinds import JudgeLimits
 from arena.judges.base import JudgeInput, JudgeKind, Reading
 from arena.judging import JudgingWorker, judge_input
 from arena.store import Store
@@ -168,7 +169,7 @@ def test_agreement_cli_matches_hand_computed_values(store: Store, database_url: 
 def test_judge_cli_with_limit(store: Store, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     _voted(store, {i: "model_b" for i in range(1, 11)})
     judge = ScriptedJudge({})
-    monkeypatch.setattr("arena.judging.judges_for_cli", lambda models, names, settings=None: [judge])
+    monkeypatch.setattr("arena.judging.judges_for_cli", lambda models, names, settings=None: ([judge], JudgeLimits()))
     monkeypatch.setenv("ARENA_DATABASE_URL", database_url)
     assert main(["judge", "--limit", "4", "--no-progress"]) == 0
     assert "scripted: judged 4 now (done 4)" in capsys.readouterr().out
@@ -184,8 +185,8 @@ def test_cli_judges_are_the_ones_models_yaml_declares(tmp_path: Path) -> None:
     models = tmp_path / "models.yaml"
     models.write_text("models:\n  - name: m1\n    backend: openai\n    endpoints: [\"http://127.0.0.1:9/v1\"]\n    model: x\n"
                       "judges:\n  - name: longer\n    kind: rule\n    rule: longer\n  - name: marks\n    kind: rule\n    rule: markdown\n")
-    assert [j.name for j in judges_for_cli(str(models), None)] == ["longer", "marks"]
-    (judge,) = judges_for_cli(str(models), ["longer"])
+    assert [j.name for j in judges_for_cli(str(models), None)[0]] == ["longer", "marks"]
+    (judge,), _ = judges_for_cli(str(models), ["longer"])
     reading = asyncio.run(judge.read(JudgeInput([], "short", "a longer answer")))
     assert reading.verdict == "b"
     with pytest.raises(ValueError, match="unknown judge"):

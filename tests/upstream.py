@@ -36,7 +36,7 @@ class Behavior:
     """How the upstream answers the next requests; tests replace or mutate it freely."""
 
     reply: str | None = None  # None: "You said: <last user message>"
-    reply_for: Callable[[dict[str, Any]], str] | None = None  # the reply computed from the request body (overrides reply)
+    respond: Callable[[dict[str, Any]], str] | None = None  # the reply computed from the request body (overrides reply)
     chunks: int = 4  # the reply is split into this many content deltas
     token_delay_s: float = 0.0  # sleep between content deltas (a slow stream)
     shape: Literal["vllm", "llamacpp"] = "vllm"  # llamacpp: role delta without content, never usage
@@ -86,6 +86,8 @@ class Upstream:
         self.requests: list[dict[str, Any]] = []  # chat completion bodies, in arrival order
         self.models_calls = 0
         self.moderation_requests: list[dict[str, Any]] = []  # /v1/moderations bodies, in arrival order
+        self.in_flight = 0  # chat requests received and not yet answered to the end (streams included)
+        self.max_in_flight = 0
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", port))
@@ -180,26 +182,46 @@ class Upstream:
         async def chat(request: Request) -> Response:
             body = await request.json()
             self.requests.append(body)
-            b = self.behavior  # one behaviour for the whole request, even if a test swaps it meanwhile
-            await self._sleep(b.header_delay_s)
-            if b.status != 200:
-                return _error(b.status, "scripted upstream failure")
-            text = b.reply_for(body) if b.reply_for else b.reply if b.reply is not None else f"You said: {_last_user(body)}"
-            usage = {
-                "prompt_tokens": sum(len(str(m.get("content", "")).split()) for m in body.get("messages", [])),
-                "completion_tokens": len(split_text(text, b.chunks)),
-            }
-            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-            if not body.get("stream"):
-                message = {"role": "assistant", "content": text}
-                return JSONResponse(
-                    {**_head(body, "chat.completion"), "usage": usage,
-                     "choices": [{"index": 0, "message": message, "finish_reason": b.finish_reason}]}
-                )
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamingResponse(self._events(b, body, text, usage, include_usage), media_type="text/event-stream")
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            streaming = False
+            try:
+                response = await self._chat(body)
+                streaming = isinstance(response, StreamingResponse)
+                return response
+            finally:
+                if not streaming:
+                    self.in_flight -= 1
 
         return app
+
+    async def _chat(self, body: dict[str, Any]) -> Response:
+        b = self.behavior  # one behaviour for the whole request, even if a test swaps it meanwhile
+        await self._sleep(b.header_delay_s)
+        if b.status != 200:
+            return _error(b.status, "scripted upstream failure")
+        text = b.respond(body) if b.respond is not None else b.reply if b.reply is not None else f"You said: {_last_user(body)}"
+        usage = {
+            "prompt_tokens": sum(len(str(m.get("content", "")).split()) for m in body.get("messages", [])),
+            "completion_tokens": len(split_text(text, b.chunks)),
+        }
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": text}
+            return JSONResponse(
+                {**_head(body, "chat.completion"), "usage": usage,
+                 "choices": [{"index": 0, "message": message, "finish_reason": b.finish_reason}]}
+            )
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return StreamingResponse(self._counted(self._events(b, body, text, usage, include_usage)), media_type="text/event-stream")
+
+    async def _counted(self, events: AsyncIterator[str]) -> AsyncIterator[str]:
+        """*events*, the request counted in flight until the stream ends (a stream dropped before its start is not seen)."""
+        try:
+            async for event in events:
+                yield event
+        finally:
+            self.in_flight -= 1
 
     async def _events(
         self, b: Behavior, body: dict[str, Any], text: str, usage: dict[str, int], include_usage: bool

@@ -5,8 +5,8 @@ Apart from :mod:`arena.judges` because they import :mod:`arena.backends` and
 ``arena.judges`` they would make an import cycle among the package's modules.
 """
 
-from arena.judge_kinds.build import build_judges
+from arena.judge_kinds.build import JudgeLimits, build_judges, judge_limits
 from arena.judge_kinds.llm import LlmJudge
 from arena.judge_kinds.reward import RewardJudge
 
-__all__ = ["LlmJudge", "RewardJudge", "build_judges"]
+__all__ = ["JudgeLimits", "LlmJudge", "RewardJudge", "build_judges", "judge_limits"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from arena.backends.base import Backend, SamplingParams
@@ -51,3 +52,19 @@ def build_judges(catalogue: ModelCatalogue, backends: Mapping[str, Backend | Non
             continue
         judges.append(judge)
     return judges
+
+
+@dataclass(frozen=True)
+class JudgeLimits:
+    """How hard each judge of models.yaml may be driven, in the terms ``JudgingWorker`` takes: readings at once, readings per second."""
+
+    concurrency: dict[str, int] = field(default_factory=dict)
+    rate: dict[str, float] = field(default_factory=dict)  # judges without a rate_per_minute are not paced
+
+
+def judge_limits(catalogue: ModelCatalogue) -> JudgeLimits:
+    """Each judge's ``concurrency`` and ``rate_per_minute`` (as a rate per second), so an operator tunes them in one file."""
+    return JudgeLimits(
+        concurrency={spec.name: spec.concurrency for spec in catalogue.judges},
+        rate={spec.name: spec.rate_per_minute / 60.0 for spec in catalogue.judges if spec.rate_per_minute is not None},
+    )
