@@ -84,15 +84,54 @@ def test_agree_labels_keep_exactly_the_agreeing_pairs(judged: Store, tmp_path: P
     assert summary.drops["human vote and rule disagree"] == 4 and summary.drops["not judged by rule"] == 1
 
 
+def test_plain_agree_keeps_pairs_every_judge_that_judged_agrees_with(judged: Store, tmp_path: Path) -> None:
+    summary = run_export(judged, "pairwise", tmp_path / "p.jsonl", ExportFilters(labels="agree"))
+    assert [row["battle_id"] for row in _rows(tmp_path / "p.jsonl")] == [_id(4)]  # 1: other disagrees; 2, 3, 5 (a tie), 7: rule does
+    assert summary.drops["human vote and other disagree"] == 1 and summary.drops["human vote and rule disagree"] == 4
+    assert summary.drops["not judged by any judge"] == 1  # battle 6: judged, but not validly
+    assert "where every AI judge that judged the battle agrees" in (tmp_path / "README.md").read_text(encoding="utf-8")
+
+
+def test_plain_agree_needs_some_judgements(store: Store, tmp_path: Path) -> None:
+    store.insert_battles([battle(1, "alpha", "beta", "model_a")])
+    with pytest.raises(ValueError, match="the store has none"):
+        run_export(store, "pairwise", tmp_path / "p.jsonl", ExportFilters(labels="agree"), datasheet=False)
+
+
+def _one_prompt(store: Store) -> None:
+    """Three models on one prompt; people rank alpha > beta > gamma (each battle won by side a)."""
+    pairs = (("alpha", "beta"), ("beta", "gamma"), ("alpha", "gamma"))
+    store.insert_battles([battle(i, a, b, "model_a", prompt="The same question?") for i, (a, b) in enumerate(pairs, start=101)])
+    _judge(store, "reverse", {101: "b", 102: "b", 103: "b"})  # side b always: gamma > beta > alpha
+    _judge(store, "partial", {101: "a"})  # alpha above beta; gamma never judged
+
+
+def test_kwise_rows_carry_each_judges_ranking(store: Store, tmp_path: Path) -> None:
+    _one_prompt(store)
+    run_export(store, "kwise", tmp_path / "k.jsonl", datasheet=False)
+    (row,) = _rows(tmp_path / "k.jsonl")
+    assert [a["model"] for a in row["answers"]] == ["alpha", "beta", "gamma"]
+    assert row["ai_winner"] == [
+        {"judge": "partial", "verdict": "alpha", "ranks": [1, 3, 2]},  # gamma, unjudged, sits at the prior's 0 between them
+        {"judge": "reverse", "verdict": "gamma", "ranks": [3, 2, 1]},
+    ]
+    run_export(store, "kwise", tmp_path / "ai.jsonl", ExportFilters(labels="ai:reverse"), datasheet=False)
+    (ai_row,) = _rows(tmp_path / "ai.jsonl")
+    assert [(a["model"], a["rank"]) for a in ai_row["answers"]] == [("gamma", 1), ("beta", 2), ("alpha", 3)]  # RLAIF rankings
+
+
 def test_parquet_with_ai_winner_loads_through_datasets(judged: Store, tmp_path: Path) -> None:
     import datasets
 
-    for name, ties in (("pairwise", "drop"), ("pairwise", "kto"), ("battles", "drop")):
+    _one_prompt(judged)
+
+    for name, ties in (("pairwise", "drop"), ("pairwise", "kto"), ("battles", "drop"), ("kwise", "drop")):
         out = tmp_path / f"{name}-{ties}.parquet"
         run_export(judged, name, out, ties=ties, datasheet=False)
         dataset = datasets.load_dataset("parquet", data_files=str(out), split="train", cache_dir=str(tmp_path / "cache"))
         assert "ai_winner" in dataset.column_names and dataset.num_rows > 0
-        assert any(row["ai_winner"] == [] for row in dataset)  # battle 6: judged, but not validly
+        if name != "kwise":
+            assert any(row["ai_winner"] == [] for row in dataset)  # battle 6: judged, but not validly
     first = datasets.load_dataset("parquet", data_files=str(tmp_path / "pairwise-drop.parquet"), split="train",
                                   cache_dir=str(tmp_path / "cache"))[0]
     assert first["ai_winner"] == [{"judge": "other", "verdict": "rejected"}, {"judge": "rule", "verdict": "chosen"}]
@@ -124,6 +163,6 @@ def test_cli_refuses_unknown_judges_and_other_formats(tmp_path: Path, monkeypatc
     assert not out.exists()
     assert main(["export", "--format", "battles", "--out", str(out), "--labels", "ai:rule"]) == 2
     assert main(["export", "--format", "pairwise", "--out", str(out), "--labels", "judge"]) == 2
-    assert "--labels must be human, ai:NAME or agree:NAME" in capsys.readouterr().err
+    assert "--labels must be human, ai:NAME, agree or agree:NAME" in capsys.readouterr().err
     assert main(["export", "--format", "pairwise", "--out", str(out), "--labels", "agree:rule", "--no-progress"]) == 0
     assert "wrote 2 pairwise rows" in capsys.readouterr().out

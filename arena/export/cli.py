@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "what DPO needs), or each side's whole conversation after the first prompt (all)")
     parser.add_argument("--labels", default="human",
                         help="pairwise/KTO: whose preference picks chosen/rejected: human (default), ai:NAME (the AI judge NAME's "
-                             "verdict, RLAIF), agree:NAME (only pairs where the human vote and NAME agree)")
+                             "verdict, RLAIF), agree:NAME (only pairs where the human vote and NAME agree), agree (... and every judge "
+                             "that judged the battle); kwise: whose verdicts rank the answers")
     kept.add_argument("--language", help="prompts detected as this language code (e.g. en)")
     parser.add_argument("--license", default="other", help="licence id written in the datasheet (default: other)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -106,8 +107,8 @@ def run(args: argparse.Namespace, settings: Settings, argv: list[str] | None = N
             raise ArgumentProblem(f"--min-answers must be at least 2, got {args.min_answers}")
         if args.ties == "kto" and args.format != "pairwise":
             raise ArgumentProblem("--ties kto applies to --format pairwise only")
-        if filters.labels != "human" and args.format != "pairwise":
-            raise ArgumentProblem("--labels ai:NAME and agree:NAME apply to --format pairwise (and --ties kto) only")
+        if filters.labels != "human" and args.format not in ("pairwise", "kwise"):
+            raise ArgumentProblem("--labels ai:NAME, agree and agree:NAME apply to --format pairwise (and --ties kto) and kwise only")
     except (ArgumentProblem, UnsupportedOutput) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -32,6 +32,8 @@ from arena.export.source import Drops, ExportedBattle, ExportOrder, Turns
 SOURCE = "starling-arena"
 MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 AI_WINNER = pa.list_(pa.struct([("judge", pa.string()), ("verdict", pa.string())]))  # AI judges' verdicts in the row's terms
+# K-wise: per judge, its top answer's model and the rank it gives each answer, in the row's answer order.
+KWISE_AI = pa.list_(pa.struct([("judge", pa.string()), ("verdict", pa.string()), ("ranks", pa.list_(pa.int64()))]))
 BATTLE_TERMS = {"a": "model_a", "b": "model_b", "tie": "tie"}
 CHOSEN_A = {"a": "chosen", "b": "rejected", "tie": "tie"}   # pairwise, side a chosen
 CHOSEN_B = {"a": "rejected", "b": "chosen", "tie": "tie"}
@@ -216,6 +218,7 @@ def kwise_rows(min_answers: int) -> Callable[[Iterable[ExportedBattle], Drops], 
 def _kwise_group(group: list[ExportedBattle], min_answers: int, drops: Drops) -> Iterator[dict]:
     answers: dict[str, str] = {}
     votes = []
+    judged: dict[str, list[tuple[str, str, str]]] = {}  # judge -> its verdicts on this prompt's battles, as votes
     prompt = ""
     for b in group:
         shared, rest_a, rest_b = b.prompt, b.rest_a, b.rest_b
@@ -225,6 +228,8 @@ def _kwise_group(group: list[ExportedBattle], min_answers: int, drops: Drops) ->
         answers.setdefault(b.model_a, rest_a[0]["content"])  # the first answer each model gave to this prompt
         answers.setdefault(b.model_b, rest_b[0]["content"])
         votes.append((b.model_a, b.model_b, b.winner))
+        for judge, verdict in b.ai.items():
+            judged.setdefault(judge, []).append((b.model_a, b.model_b, BATTLE_TERMS[verdict]))
     if len(answers) < min_answers:
         drops.add(f"prompt answered by fewer than {min_answers} models", len(group))
         return
@@ -235,8 +240,21 @@ def _kwise_group(group: list[ExportedBattle], min_answers: int, drops: Drops) ->
         "prompt": prompt,
         "answers": [{"answer": answers[m], "model": m, "rank": ranks[m]} for m in ordered],
         "num_responses": len(models), "turns": 1, "source": [SOURCE], "votes": len(votes),
-        "prompt_hash": group[0].prompt_hash,
+        "prompt_hash": group[0].prompt_hash, "ai_winner": _kwise_ai(models, ordered, judged),
     }
+
+
+def _kwise_ai(models: list[str], ordered: list[str], judged: dict[str, list[tuple[str, str, str]]]) -> list[dict]:
+    """Per judge, the ranks its verdicts give the row's answers (in the row's order) and its top answer's model.
+
+    Ranked like the human ranks, by a BT fit of the judge's verdicts on this prompt's battles; answers of models
+    in no battle the judge judged share the rank the fit's prior gives them.
+    """
+    rows = []
+    for judge, verdicts in sorted(judged.items()):
+        ranks = rank_answers(models, verdicts)
+        rows.append({"judge": judge, "verdict": min(models, key=lambda m: (ranks[m], m)), "ranks": [ranks[m] for m in ordered]})
+    return rows
 
 
 def kwise(min_answers: int = 3) -> Format:
@@ -245,7 +263,7 @@ def kwise(min_answers: int = 3) -> Format:
         pa.schema([("prompt", pa.string()),
                    ("answers", pa.list_(pa.struct([("answer", pa.string()), ("model", pa.string()), ("rank", pa.int64())]))),
                    ("num_responses", pa.int64()), ("turns", pa.int64()), ("source", pa.list_(pa.string())),
-                   ("votes", pa.int64()), ("prompt_hash", pa.string())]),
+                   ("votes", pa.int64()), ("prompt_hash", pa.string()), ("ai_winner", KWISE_AI)]),
         "prompt", kwise_rows(min_answers), "K-wise reward-model losses (as Starling's reward model on Nectar), listwise ranking",
     )
 

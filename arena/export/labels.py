@@ -34,13 +34,18 @@ class UnknownJudge(ValueError):
     """``--labels`` names a judge without any judgements in the store."""
 
 
+ANY_JUDGE = "*"  # plain ``agree``: every judge that gave the battle a verdict
+
+
 def parse_labels(labels: str) -> tuple[str, str | None]:
-    """``human`` → (human, None); ``ai:NAME`` / ``agree:NAME`` → (kind, NAME); a clear error otherwise."""
+    """``human`` → (human, None); ``ai:NAME`` / ``agree:NAME`` → (kind, NAME); ``agree`` → (agree, ANY_JUDGE); else a clear error."""
     if labels == "human":
         return "human", None
+    if labels == "agree":
+        return "agree", ANY_JUDGE
     kind, _, name = labels.partition(":")
     if kind not in ("ai", "agree") or not name.strip():
-        raise ValueError(f"--labels must be human, ai:NAME or agree:NAME, got {labels!r}")
+        raise ValueError(f"--labels must be human, ai:NAME, agree or agree:NAME, got {labels!r}")
     return kind, name.strip()
 
 
@@ -48,6 +53,10 @@ def check_labels(store: Store, labels: str) -> None:
     """Fail before any work when *labels* names a judge that has no judgements (listing those that do)."""
     _, name = parse_labels(labels)
     if name is None:
+        return
+    if name == ANY_JUDGE:
+        if not store.judgement_counts():
+            raise UnknownJudge("--labels agree needs judgements, and the store has none (python -m arena judge)")
         return
     judges = sorted(store.judgement_counts())
     if name not in judges:
@@ -71,6 +80,11 @@ def label_reason(battle: ExportedBattle, labels: str) -> str | None:
     kind, name = parse_labels(labels)
     if name is None:
         return None
+    if name == ANY_JUDGE:
+        if not battle.ai:
+            return "not judged by any judge"
+        disagreeing = sorted(judge for judge, verdict in battle.ai.items() if AS_WINNER[verdict] != battle.winner)
+        return f"human vote and {disagreeing[0]} disagree" if disagreeing else None
     verdict = battle.ai.get(name)
     if verdict is None:
         return f"not judged by {name}"
@@ -107,6 +121,8 @@ def describe_labels(labels: str) -> str:
     kind, name = parse_labels(labels)
     if kind == "ai":
         return f"chosen/rejected by the AI judge {name} (RLAIF); battles {name} did not judge validly are dropped"
+    if kind == "agree" and name == ANY_JUDGE:
+        return "chosen/rejected by the human vote, kept only where every AI judge that judged the battle agrees with it"
     if kind == "agree":
         return f"chosen/rejected by the human vote, kept only where the human vote and the AI judge {name} agree"
     return "chosen/rejected by the human vote"
