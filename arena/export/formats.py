@@ -250,10 +250,11 @@ def _kwise_ai(models: list[str], ordered: list[str], judged: dict[str, list[tupl
     Ranked like the human ranks, by a BT fit of the judge's verdicts on this prompt's battles; answers of models
     in no battle the judge judged share the rank the fit's prior gives them.
     """
-    rows = []
+    rows: list[dict] = []
     for judge, verdicts in sorted(judged.items()):
-        ranks = rank_answers(models, verdicts)
-        rows.append({"judge": judge, "verdict": min(models, key=lambda m: (ranks[m], m)), "ranks": [ranks[m] for m in ordered]})
+        rank_of = rank_answers(models, verdicts)
+        best = min(models, key=lambda model: (rank_of[model], model))
+        rows.append({"judge": judge, "verdict": best, "ranks": [rank_of[model] for model in ordered]})
     return rows
 
 
