@@ -1,0 +1,80 @@
+"""``python -m arena leaderboard``: the Bradley–Terry leaderboard from the store, the same numbers as the tab."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import TYPE_CHECKING
+
+from arena.cli.output import print_report
+from arena.config import ConfigError, load_catalogue
+from arena.settings import Settings
+
+if TYPE_CHECKING:  # the leaderboard (numpy, scipy, the store) is imported only by the commands that use it
+    from arena.leaderboard import Leaderboard
+
+log = logging.getLogger("arena")
+
+
+def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
+    board = sub.add_parser("leaderboard", help="print the leaderboard from the store (the same numbers as the tab)")
+    board.add_argument("--models", default="models.yaml", help="models.yaml for organization/license columns")
+    board.add_argument("--category", default="overall", help="overall, anonymous, all, multi_turn, long_prompt, no_ties or lang:<code>")
+    board.add_argument("--style-control", action="store_true", help="adjust for answer length and markdown style")
+    board.add_argument("--ci", choices=["bootstrap", "sandwich"], default="bootstrap", help="interval used for Rank (UB)")
+    board.add_argument("--reweight", action="store_true", help="weight votes by inverse pair frequency")
+    board.add_argument("--daily-cap", type=int, default=None, help="count at most N votes per judge per day")
+    board.add_argument("--min-votes", type=int, default=None, help="hide models with fewer votes (default: ARENA_LEADERBOARD_MIN_VOTES)")
+    board.add_argument("--format", choices=["table", "json", "csv"], default="table")
+
+
+def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
+    from arena.categories import UnknownCategory
+    from arena.leaderboard import LeaderboardQuery, LeaderboardService
+    from arena.store import Store
+
+    catalogue = None
+    try:
+        catalogue = load_catalogue(args.models)
+    except ConfigError:
+        log.warning("could not read %s; organization and license columns stay empty", args.models)
+    store = Store(settings.database_url, long_prompt_tokens=settings.long_prompt_tokens)
+    service = LeaderboardService(store, anchor_model=settings.anchor_model, anchor_score=settings.anchor_score)
+    query = LeaderboardQuery(
+        category=args.category, style_control=args.style_control, ci_method=args.ci, reweight=args.reweight,
+        daily_cap=args.daily_cap, min_votes=settings.leaderboard_min_votes if args.min_votes is None else args.min_votes,
+    )
+    try:
+        board = service.get(query)
+    except UnknownCategory as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    rows = board.as_rows(catalogue)
+    payload = {
+        "category": query.category, "description": board.description, "style_control": query.style_control,
+        "ci_method": board.ratings.ci_method, "total_votes": board.ratings.total_votes, "notes": board.ratings.notes,
+        "style_coefficients": board.ratings.style_coefficients, "rows": rows,
+    }
+    print_report(args.format, payload, rows, ["rank", "model", "score"], lambda: format_table(rows, board))
+    return 0
+
+
+def format_table(rows: list[dict], board: Leaderboard) -> str:
+    """A fixed-width text table with the notes underneath."""
+    lines = [f"{board.description} {board.ratings.total_votes:,} votes."]
+    if not rows:
+        return "\n".join([*lines, "no counted votes yet"])
+    width = max(len(r["model"]) for r in rows)
+    lines.append(f"{'rank':>4}  {'model':<{width}}  {'score':>7}  {'95% CI':>13}  {'votes':>7}  {'elo':>7}  organization")
+    for r in rows:
+        ci = f"+{r['ci_plus']:.1f}/-{r['ci_minus']:.1f}"
+        elo = "" if r["elo"] is None else f"{r['elo']:.1f}"
+        lines.append(f"{r['rank']:>4}  {r['model']:<{width}}  {r['score']:>7.1f}  {ci:>13}  {r['votes']:>7}  {elo:>7}  {r['organization']}")
+    if board.ratings.style_coefficients:
+        lines.append("style coefficients (per standard deviation): " + ", ".join(
+            f"{name} {c:+.3f} ± {1.96 * e:.3f}" for name, (c, e) in board.ratings.style_coefficients.items()))
+    lines.extend(f"note: {note}" for note in board.ratings.notes)
+    return "\n".join(lines)
