@@ -238,6 +238,7 @@ async def test_reward_judge_higher_score_wins_and_sends_each_side_as_chat() -> N
     assert (reading.verdict, reading.scores, reading.invalid_reason) == ("b", (0.5, 1.25), None)
     assert sorted(body["messages"][-1]["content"] for body in seen) == ["4", "The answer is 4."]
     assert all(body["model"] == "skywork-rm" and body["messages"][:-1] == CONVERSATION for body in seen)
+    assert all(body["use_activation"] is False for body in seen)  # the raw reward, not vLLM's default sigmoid of it
     assert all(body["messages"][-1]["role"] == "assistant" for body in seen)
 
 

@@ -7,7 +7,6 @@ Skipped when it is absent, unless ARENA_REQUIRE_VLLM=1 (CI), where it fails.
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from arena.backends.openai_compat import OpenAICompatBackend
 from arena.embedded import ensure_converted
 from arena.settings import Settings
 from tests.helpers import make_arena, play
-from tests.vllm_server import VLLMServer, vllm_python
+from tests.vllm_server import VLLMServer, require_vllm
 
 pytestmark = pytest.mark.vllm
 SERVED = "smollm2-vllm"
@@ -25,11 +24,7 @@ SERVED = "smollm2-vllm"
 
 @pytest.fixture(scope="module")
 def vllm(tmp_path_factory: pytest.TempPathFactory):
-    if not vllm_python().exists():
-        message = f"vLLM virtualenv missing at {vllm_python()} (run scripts/setup-vllm.sh)"
-        if os.environ.get("ARENA_REQUIRE_VLLM") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_vllm()
     model_dir = ensure_converted(Settings.from_env().cache_dir)
     server = VLLMServer(model_dir, SERVED, tmp_path_factory.mktemp("vllm"))
     server.start()

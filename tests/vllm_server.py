@@ -14,6 +14,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Sequence
 
 import httpx
 
@@ -26,6 +27,17 @@ def vllm_python() -> Path:
     return Path(os.environ.get("ARENA_VLLM_PYTHON", DEFAULT_VLLM_PYTHON))
 
 
+def require_vllm() -> None:
+    """Skip the calling test when the vLLM virtualenv is absent; fail instead under ARENA_REQUIRE_VLLM=1 (CI)."""
+    import pytest
+
+    if not vllm_python().exists():
+        message = f"vLLM virtualenv missing at {vllm_python()} (run scripts/setup-vllm.sh)"
+        if os.environ.get("ARENA_REQUIRE_VLLM") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -33,12 +45,16 @@ def free_port() -> int:
 
 
 class VLLMServer:
-    """``python -m vllm.entrypoints.openai.api_server`` on 127.0.0.1, eager mode, small KV cache."""
+    """``python -m vllm.entrypoints.openai.api_server`` on 127.0.0.1, eager mode, small KV cache.
 
-    def __init__(self, model_dir: Path, served_name: str, scratch: Path) -> None:
+    *extra_args* go on the command line after these (``["--runner", "pooling"]`` for a reward model).
+    """
+
+    def __init__(self, model_dir: Path, served_name: str, scratch: Path, extra_args: Sequence[str] = ()) -> None:
         self.model_dir = model_dir
         self.served_name = served_name
         self.scratch = scratch
+        self.extra_args = list(extra_args)
         self.port = free_port()
         self.process: subprocess.Popen | None = None
         self.log_path = scratch / "vllm.log"
@@ -65,6 +81,7 @@ class VLLMServer:
             "--served-model-name", self.served_name,
             "--host", "127.0.0.1", "--port", str(self.port),
             "--enforce-eager", "--max-model-len", "2048",
+            *self.extra_args,
         ]
         log = self.log_path.open("wb")
         self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.scratch, start_new_session=True)

@@ -1,13 +1,16 @@
 """A reward-model judge over vLLM's pooling API (``vllm serve MODEL --runner pooling``).
 
 Each side is scored as the conversation followed by that answer, sent as chat
-messages to ``POST {endpoint}/pooling`` (``{"model", "messages"}``, vLLM's
-``PoolingChatRequest``); the reply's ``data[0].data`` holds the score: one
-number for a sequence-classification reward model, or one row per token for
-a token-level one (the last token's row is the sequence's score). The
-higher-scored answer wins; scores within *tie_margin* are a tie. A reading
-never raises: HTTP errors, timeouts and unexpected bodies are invalid
-readings with a reason.
+messages to ``POST {endpoint}/pooling`` (``{"model", "messages",
+"use_activation": false}``, vLLM's ``PoolingChatRequest``); the reply's
+``data[0].data`` holds the score: one number for a sequence-classification
+reward model, or one row per token for a token-level one (the last token's row
+is the sequence's score). Without ``use_activation: false`` vLLM passes a
+one-label classifier's logit through a sigmoid, which squashes large rewards
+together (they round to 1.0) and puts *tie_margin* on a probability scale; the
+raw logit is the reward the model was trained to give. The higher-scored
+answer wins; scores within *tie_margin* are a tie. A reading never raises:
+HTTP errors, timeouts and unexpected bodies are invalid readings with a reason.
 """
 
 from __future__ import annotations
@@ -82,7 +85,7 @@ class RewardJudge:
 
     async def _score(self, messages: list[Message]) -> float:
         try:
-            response = await self._http().post(next(self._urls), json={"model": self.model, "messages": messages})
+            response = await self._http().post(next(self._urls), json={"model": self.model, "messages": messages, "use_activation": False})
         except httpx.TimeoutException:
             raise RewardError("timed out") from None
         except httpx.HTTPError as exc:
