@@ -9,6 +9,7 @@ refresh folds in only the votes since the last one.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class LeaderboardQuery:
     reweight: bool = False
     daily_cap: int | None = None
     min_votes: int = 0
+    provisional_votes: int = 0  # models with fewer votes are marked provisional (ARENA_PROVISIONAL_VOTES in the app)
     rounds: int = 100
     seed: int = 0
 
@@ -69,12 +71,13 @@ class Leaderboard:
                     "rank": row.rank,
                     "model": row.model,
                     "score": round(row.score, 2),
-                    "ci_low": round(row.ci_low, 2),
-                    "ci_high": round(row.ci_high, 2),
-                    "ci_plus": round(row.ci_high - row.score, 2),
-                    "ci_minus": round(row.score - row.ci_low, 2),
-                    "sandwich_low": round(row.sandwich_low, 2),
-                    "sandwich_high": round(row.sandwich_high, 2),
+                    "ci_low": _finite(row.ci_low),  # None: unbounded (see arena.ratings.honest)
+                    "ci_high": _finite(row.ci_high),
+                    "ci_plus": _finite(row.ci_high - row.score),
+                    "ci_minus": _finite(row.score - row.ci_low),
+                    "sandwich_low": _finite(row.sandwich_low),
+                    "sandwich_high": _finite(row.sandwich_high),
+                    "provisional": row.provisional,
                     "votes": row.votes,
                     "elo": None if row.elo is None else round(row.elo, 1),
                     "organization": (spec.organization if spec else None) or "",
@@ -83,6 +86,17 @@ class Leaderboard:
                 }
             )
         return out
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 2) if math.isfinite(value) else None
+
+
+def interval_text(row: dict, digits: int = 0) -> str:
+    """A row's interval as ``+12 / -9``, an unbounded side as ∞; both sides are never negative (the interval holds the score)."""
+    plus = "∞" if row["ci_plus"] is None else f"{row['ci_plus']:.{digits}f}"
+    minus = "∞" if row["ci_minus"] is None else f"{row['ci_minus']:.{digits}f}"
+    return f"+{plus} / -{minus}"
 
 
 @dataclass
@@ -168,6 +182,7 @@ class LeaderboardService:
             elo=self.elo_ratings(query.category),
             style=style,
             fitted=fitted,
+            provisional_votes=query.provisional_votes,
         )
         seconds = time.perf_counter() - started
         log.info("leaderboard %s computed in %.2f s (%d votes)", query.category, seconds, ratings.total_votes)

@@ -26,6 +26,8 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     board.add_argument("--reweight", action="store_true", help="weight votes by inverse pair frequency")
     board.add_argument("--daily-cap", type=int, default=None, help="count at most N votes per judge per day")
     board.add_argument("--min-votes", type=int, default=None, help="hide models with fewer votes (default: ARENA_LEADERBOARD_MIN_VOTES)")
+    board.add_argument("--provisional-votes", type=int, default=None,
+                       help="mark models with fewer votes provisional (default: ARENA_PROVISIONAL_VOTES, 300)")
     board.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
 
@@ -44,6 +46,7 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
     query = LeaderboardQuery(
         category=args.category, style_control=args.style_control, ci_method=args.ci, reweight=args.reweight,
         daily_cap=args.daily_cap, min_votes=settings.leaderboard_min_votes if args.min_votes is None else args.min_votes,
+        provisional_votes=settings.provisional_votes if args.provisional_votes is None else args.provisional_votes,
     )
     try:
         board = service.get(query)
@@ -56,7 +59,7 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
     payload = {
         "category": query.category, "description": board.description, "style_control": query.style_control,
         "ci_method": board.ratings.ci_method, "total_votes": board.ratings.total_votes, "notes": board.ratings.notes,
-        "style_coefficients": board.ratings.style_coefficients, "rows": rows,
+        "style_coefficients": board.ratings.style_coefficients, "provisional_votes": query.provisional_votes, "rows": rows,
     }
     print_report(args.format, payload, rows, ["rank", "model", "score"], lambda: format_table(rows, board))
     return 0
@@ -64,15 +67,18 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
 
 def format_table(rows: list[dict], board: Leaderboard) -> str:
     """A fixed-width text table with the notes underneath."""
+    from arena.leaderboard import interval_text
+
     lines = [f"{board.description} {board.ratings.total_votes:,} votes."]
     if not rows:
         return "\n".join([*lines, "no counted votes yet"])
     width = max(len(r["model"]) for r in rows)
-    lines.append(f"{'rank':>4}  {'model':<{width}}  {'score':>7}  {'95% CI':>13}  {'votes':>7}  {'elo':>7}  organization")
+    lines.append(f"{'rank':>4}  {'model':<{width}}  {'score':>7}  {'95% CI':>15}  {'votes':>7}  {'elo':>7}  organization")
     for r in rows:
-        ci = f"+{r['ci_plus']:.1f}/-{r['ci_minus']:.1f}"
+        ci = interval_text(r, digits=1)
         elo = "" if r["elo"] is None else f"{r['elo']:.1f}"
-        lines.append(f"{r['rank']:>4}  {r['model']:<{width}}  {r['score']:>7.1f}  {ci:>13}  {r['votes']:>7}  {elo:>7}  {r['organization']}")
+        mark = " (provisional)" if r["provisional"] else ""
+        lines.append(f"{r['rank']:>4}  {r['model']:<{width}}  {r['score']:>7.1f}  {ci:>15}  {r['votes']:>7}  {elo:>7}  {r['organization']}{mark}")
     if board.ratings.style_coefficients:
         lines.append("style coefficients (per standard deviation): " + ", ".join(
             f"{name} {c:+.3f} ± {1.96 * e:.3f}" for name, (c, e) in board.ratings.style_coefficients.items()))

@@ -13,7 +13,9 @@ exactly the same battles. Reported:
   (humans put i above j with non-overlapping intervals, the judge j above i
   likewise);
 * the Goodhart rows: models the judge scores higher than the humans by more than
-  the two intervals' combined half width, ``sqrt(half_judge² + half_human²)``.
+  the facing sides of the two intervals combined, ``sqrt(down_judge² + up_human²)``
+  (the judge's score minus its lower bound, the humans' upper bound minus
+  their score).
 
 Both boards are centred on the same models (average 1000), so a gap is a
 preference relative to the other models. Where the battles carry the answers'
@@ -53,7 +55,7 @@ class GoodhartRow:
     human_score: float
     judge_score: float
     gap: float      # judge score minus human score
-    margin: float   # sqrt(judge half width² + human half width²): the gap it exceeds
+    margin: float   # sqrt((judge score - judge low)² + (human high - human score)²): the gap it exceeds
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,12 @@ def contradicted_pairs(human_low: np.ndarray, human_high: np.ndarray, judge_low:
 
 def goodhart_rows(models: list[str], human: tuple[np.ndarray, np.ndarray, np.ndarray],
                   judge: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[GoodhartRow]:
-    """Models whose judge score exceeds the human one by more than the combined half width; each board is (score, low, high)."""
+    """Models whose judge score exceeds the human one by more than the facing interval sides combined; boards are (score, low, high)."""
     gap = judge[0] - human[0]
-    margin = np.hypot((judge[2] - judge[1]) / 2.0, (human[2] - human[1]) / 2.0)
+    # The sides that face each other: how far the judge's score may fall, how far the human one may rise. (A judge that
+    # makes a model win every battle leaves its upper side unbounded; that side says nothing about the gap.)
+    with np.errstate(invalid="ignore"):
+        margin = np.hypot(judge[0] - judge[1], human[2] - human[0])
     rows = [
         GoodhartRow(model=models[i], human_score=float(human[0][i]), judge_score=float(judge[0][i]), gap=float(gap[i]), margin=float(margin[i]))
         for i in np.flatnonzero(gap > margin)

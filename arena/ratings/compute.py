@@ -10,6 +10,7 @@ from scipy.special import expit
 from arena.ratings.bootstrap import bootstrap_logits
 from arena.ratings.bradley_terry import DEFAULT_PRIOR, fit_bradley_terry
 from arena.ratings.comparisons import Comparisons, connected_groups
+from arena.ratings.honest import honest_bounds, provisional
 from arena.ratings.sandwich import sandwich_covariance
 from arena.ratings.scaling import CENTER, SCALE, contrast, rank_upper_bound, scale_logits
 from arena.ratings.style import STYLE_FEATURES, StyleFit
@@ -29,6 +30,7 @@ class RatingRow:
     votes: int
     wins: float
     elo: float | None = None
+    provisional: bool = False  # fewer votes than the board's provisional threshold
 
 
 @dataclass
@@ -97,6 +99,7 @@ def compute_ratings(
     elo: dict[str, float] | None = None,
     style: StyleFit | None = None,
     fitted: tuple[np.ndarray, np.ndarray] | None = None,
+    provisional_votes: int = 0,
 ) -> Ratings:
     """Fit, intervals (bootstrap and sandwich), ranks and matrices from aggregated comparisons.
 
@@ -105,6 +108,9 @@ def compute_ratings(
     millions of per-vote rows would cost a hundred refits). *fitted* passes in
     (logits, bootstrap logits) already computed for exactly these comparisons,
     e.g. kept up to date incrementally by :class:`arena.live.LiveBootstrap`.
+    Intervals are corrected by :mod:`arena.ratings.honest` (unbounded where
+    the data are one-sided, never excluding the score); models with fewer
+    than *provisional_votes* votes are marked provisional.
     """
     n = comparisons.n_models
     if n == 0:
@@ -120,13 +126,13 @@ def compute_ratings(
     if style is not None:
         ci_method = "sandwich"
         notes.append(f"Style control: ratings adjusted for {', '.join(STYLE_FEATURES)}; intervals from the sandwich estimate.")
-    intervals = _intervals(fit, n, anchor=anchor, anchor_score=anchor_score, ci_method=ci_method)
     tally = _tally(comparisons, min_votes)
+    intervals = _honest(_intervals(fit, n, anchor=anchor, anchor_score=anchor_score, ci_method=ci_method), tally)
     notes += _coverage_notes(comparisons, tally, min_votes)
     index = [i for i in np.argsort(-intervals.scores) if tally.shown[i]]
     win_fraction, battle_counts, predicted = _matrices(fit.theta, tally, index)
     return Ratings(
-        rows=_rows(comparisons.models, index, intervals, tally, elo), models=[comparisons.models[i] for i in index],
+        rows=_rows(comparisons.models, index, intervals, tally, elo, provisional(tally.games, provisional_votes)), models=[comparisons.models[i] for i in index],
         win_fraction=win_fraction, battle_counts=battle_counts, predicted=predicted, total_votes=int(comparisons.count.sum()),
         notes=notes, style_coefficients=_style_coefficients(style, n), ci_method=ci_method,
     )
@@ -184,7 +190,14 @@ def _coverage_notes(comparisons: Comparisons, tally: _Tally, min_votes: int) -> 
     return notes
 
 
-def _rows(models: list[str], index: list[int], intervals: _Intervals, tally: _Tally, elo: dict[str, float] | None) -> list[RatingRow]:
+def _honest(intervals: _Intervals, tally: _Tally) -> _Intervals:
+    low, high = honest_bounds(intervals.scores, intervals.low, intervals.high, tally.wins)
+    sandwich_low, sandwich_high = honest_bounds(intervals.scores, intervals.sandwich_low, intervals.sandwich_high, tally.wins)
+    return _Intervals(intervals.scores, low, high, sandwich_low, sandwich_high)
+
+
+def _rows(models: list[str], index: list[int], intervals: _Intervals, tally: _Tally, elo: dict[str, float] | None,
+          provisional_models: np.ndarray) -> list[RatingRow]:
     """The table's rows for the shown models, best score first, ranked by Rank (UB) on the reported intervals."""
     ranks = rank_upper_bound(intervals.low[index], intervals.high[index]) if index else np.array([], dtype=int)
     won = tally.won
@@ -194,7 +207,7 @@ def _rows(models: list[str], index: list[int], intervals: _Intervals, tally: _Ta
             ci_low=float(intervals.low[i]), ci_high=float(intervals.high[i]),
             sandwich_low=float(intervals.sandwich_low[i]), sandwich_high=float(intervals.sandwich_high[i]),
             votes=int(round(tally.games[i])), wins=float(won[i]),
-            elo=None if elo is None else elo.get(models[i]),
+            elo=None if elo is None else elo.get(models[i]), provisional=bool(provisional_models[i]),
         )
         for rank, i in zip(ranks, index)
     ]

@@ -69,7 +69,7 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService, admin: AdminServi
                 direct = DirectTab(arena)
             with gr.Tab("🏆 Leaderboard", id="leaderboard") as board_tab:
                 board = LeaderboardTab(leaderboards, arena.pool.catalogue, min_votes=arena.settings.leaderboard_min_votes,
-                                       agreements=agreements)
+                                       provisional_votes=arena.settings.provisional_votes, agreements=agreements)
             with gr.Tab("🔧 Admin", id="admin") as admin_tab:
                 AdminTab(admin)
         with gr.Accordion("Models in this arena", open=False) as models_accordion:

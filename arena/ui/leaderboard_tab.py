@@ -15,7 +15,7 @@ import gradio as gr
 from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, UnknownCategory
 from arena.config import ModelCatalogue
 from arena.judge_report import AgreementService
-from arena.leaderboard import Leaderboard, LeaderboardQuery, LeaderboardService
+from arena.leaderboard import Leaderboard, LeaderboardQuery, LeaderboardService, interval_text
 from arena.ui import plots
 from arena.ui.errors import friendly_errors
 
@@ -36,7 +36,9 @@ def table_rows(board: Leaderboard, catalogue: ModelCatalogue) -> list[list]:
     rows = []
     for row in board.as_rows(catalogue):
         model = f"[{row['model']}]({row['link']})" if row["link"] else row["model"]
-        rows.append([row["rank"], model, round(row["score"]), f"+{row['ci_plus']:.0f} / -{row['ci_minus']:.0f}",
+        if row["provisional"]:
+            model += " *(provisional)*"
+        rows.append([row["rank"], model, round(row["score"]), interval_text(row),
                      row["votes"], None if row["elo"] is None else round(row["elo"]), row["organization"], row["license"]])
     return rows
 
@@ -48,6 +50,11 @@ def summary_markdown(board: Leaderboard) -> str:
     if ratings.style_coefficients:
         parts = [f"{name}: {c:+.3f} (± {1.96 * e:.3f})" for name, (c, e) in ratings.style_coefficients.items()]
         lines.append("Style coefficients (log-odds per standard deviation): " + "; ".join(parts))
+    provisional = [row.model for row in ratings.rows if row.provisional]
+    if provisional:
+        lines.append(f"*Provisional*: {len(provisional)} model(s) with fewer than {board.query.provisional_votes:,} votes here; "
+                     "their scores and ranks can still move a lot. An interval side shown as ∞ is not bounded by the votes yet "
+                     "(only wins, or only losses).")
     lines.extend(f"- {note}" for note in ratings.notes)
     return "\n\n".join(lines)
 
@@ -55,12 +62,13 @@ def summary_markdown(board: Leaderboard) -> str:
 class LeaderboardTab:
     """Widgets and events of the leaderboard."""
 
-    def __init__(self, service: LeaderboardService, catalogue: ModelCatalogue, *, min_votes: int = 0,
+    def __init__(self, service: LeaderboardService, catalogue: ModelCatalogue, *, min_votes: int = 0, provisional_votes: int = 0,
                  agreements: AgreementService | None = None) -> None:
         self.service = service
         self.agreements = agreements
         self.catalogue = catalogue
         self.min_votes = min_votes
+        self.provisional_votes = provisional_votes
         with gr.Row():
             self.category = gr.Dropdown(label="Category", choices=category_choices([]), value=DEFAULT_CATEGORY,
                                         allow_custom_value=True,  # choices grow with the votes; redraw() checks the name
@@ -108,7 +116,8 @@ class LeaderboardTab:
     @friendly_errors
     async def redraw(self, category: str, style: bool) -> tuple:
         """Render the current leaderboard for the selected category and style setting."""
-        query = LeaderboardQuery(category=category or DEFAULT_CATEGORY, style_control=bool(style), min_votes=self.min_votes)
+        query = LeaderboardQuery(category=category or DEFAULT_CATEGORY, style_control=bool(style), min_votes=self.min_votes,
+                                 provisional_votes=self.provisional_votes)
         try:
             board = await asyncio.to_thread(self.service.get, query)
         except UnknownCategory as exc:
