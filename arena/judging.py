@@ -33,6 +33,11 @@ from arena.store import JudgementResult, PendingJudgement, Store
 
 log = logging.getLogger(__name__)
 
+# The app's background worker reads at most this many times per second per judge unless models.yaml sets
+# rate_per_minute: unpaced, a judge whose endpoint fails at once made the worker spin through its backlog at about
+# 100 battles/s and doubled the voters' p50 latency; paced at 10/s every fault mode stayed within noise (bench/judge.py).
+BACKGROUND_READINGS_PER_S = 10.0
+
 Message = dict[str, str]
 
 
@@ -63,7 +68,13 @@ def _answer_text(messages: list[Message]) -> str:
 
 
 def result_from_readings(ab: Reading, ba: Reading, latency_s: float) -> JudgementResult:
-    """The stored row of one battle from its reading as (A, B) and its reading as (B, A), mapped to the original sides."""
+    """The stored row of one battle from its reading as (A, B) and its reading as (B, A), mapped to the original sides.
+
+    A reading that never reached the judge makes the row an ``error`` (judged again later), not an invalid answer.
+    """
+    if ab.unavailable or ba.unavailable:
+        unreached = "; ".join(f"{order}: {r.invalid_reason}" for order, r in (("A,B", ab), ("B,A", ba)) if r.unavailable)
+        return JudgementResult(status="error", invalid_reason=f"judge unavailable ({unreached})", latency_s=latency_s)
     verdict_ab, verdict_ba = ab.verdict, swapped(ba.verdict)
     combined = combine_orders(verdict_ab, verdict_ba)
     reasons = [f"{order}: {r.invalid_reason}" for order, r in (("A,B", ab), ("B,A", ba)) if r.verdict is None and r.invalid_reason]
@@ -118,11 +129,15 @@ class JudgingWorker:
     """Judges the queued battles of each judge, *concurrency* readings at once and at most *rate* readings per second per judge."""
 
     def __init__(self, store: Store, judges: list[Judge], *, concurrency: int | Mapping[str, int] = 4,
-                 rate: float | Mapping[str, float] | None = None, batch: int = 32, idle_sleep_s: float = 10.0) -> None:
+                 rate: float | Mapping[str, float] | None = None, batch: int = 32, idle_sleep_s: float = 10.0,
+                 max_attempts: int = 3, backoff_s: tuple[float, float] = (10.0, 300.0)) -> None:
         self.store = store
         self.judges = judges
         self.batch = batch
         self.idle_sleep_s = idle_sleep_s
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s  # (first, longest) pause of a judge whose whole batch failed to reach it
+        self._paused: dict[str, tuple[float, float]] = {}  # judge -> (resume at, current pause)
         self._slots = {j.name: asyncio.Semaphore(int(_per_judge(concurrency, j.name, 4) or 1)) for j in judges}
         self._pacers = {j.name: _Pacer(_per_judge(rate, j.name, None)) for j in judges}
 
@@ -138,7 +153,8 @@ class JudgingWorker:
     async def run_once(self, limit: int | None = None, *, on_judged: Callable[[str, str], None] | None = None) -> JudgingTally:
         """One pass over each judge's pending rows (at most *limit* per judge), the judges side by side."""
         tally = JudgingTally()
-        await asyncio.gather(*(self._drain(judge, limit, tally, on_judged) for judge in self.judges))
+        ready = [judge for judge in self.judges if self._paused.get(judge.name, (0.0, 0.0))[0] <= time.monotonic()]
+        await asyncio.gather(*(self._drain(judge, limit, tally, on_judged) for judge in ready))
         return tally
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
@@ -155,6 +171,7 @@ class JudgingWorker:
     async def _drain(self, judge: Judge, limit: int | None, tally: JudgingTally,
                      on_judged: Callable[[str, str], None] | None) -> None:
         """Claim and judge batches in id order; a row whose save failed is left for the next pass, not retried in this one."""
+        await asyncio.to_thread(self.store.requeue_judgement_errors, judge.name, max_attempts=self.max_attempts)
         after_id, done = 0, 0
         while limit is None or done < limit:
             size = self.batch if limit is None else min(self.batch, limit - done)
@@ -168,6 +185,19 @@ class JudgingWorker:
                 if on_judged:
                     on_judged(judge.name, status)
             done += len(claimed)
+            if self._unreachable(judge.name, statuses):
+                return
+
+    def _unreachable(self, name: str, statuses: list[str]) -> bool:
+        """After a batch: pause a judge none of whose readings got through (doubling the pause), or lift its pause."""
+        if any(status != "error" for status in statuses):
+            self._paused.pop(name, None)
+            return False
+        first, longest = self.backoff_s
+        pause = min(longest, 2 * self._paused[name][1]) if name in self._paused else first
+        self._paused[name] = (time.monotonic() + pause, pause)
+        log.warning("judge %s: no reading of the last %d battles got through; pausing it for %.0f s", name, len(statuses), pause)
+        return True
 
     async def _judge_one(self, judge: Judge, item: PendingJudgement) -> str:
         """Judge one battle in both orders and save it; returns the stored status."""
@@ -228,4 +258,4 @@ def judges_for_cli(models_path: str, names: list[str] | None, *,
     return judges, judge_limits(catalogue)
 
 
-__all__ = ["JudgingTally", "JudgingWorker", "UnjudgeableBattle", "judge_input", "judges_for_cli", "result_from_readings"]
+__all__ = ["BACKGROUND_READINGS_PER_S", "JudgingTally", "JudgingWorker", "UnjudgeableBattle", "judge_input", "judges_for_cli", "result_from_readings"]

@@ -83,13 +83,15 @@ def compose_admin(arena: Arena, reloader: ModelsReloader | None, export_root: Pa
 def background_judging(arena: Arena) -> list[Callable[[], Awaitable[None]]]:
     """The judging of new votes the app runs by itself (``ARENA_JUDGING``); none when no judge qualifies."""
     from arena.judge_kinds import build_judges, judge_limits
-    from arena.judging import JudgingWorker, background_judges, judge_new_votes
+    from arena.judging import BACKGROUND_READINGS_PER_S, JudgingWorker, background_judges, judge_new_votes
 
     judges = background_judges(build_judges(arena.pool.catalogue, arena.pool.backends), arena.settings.judging)
     if not judges:
         return []
     log.info("judging new votes in the background with %s", ", ".join(j.name for j in judges))
-    limits = judge_limits(arena.pool.catalogue)  # each judge's concurrency and rate_per_minute from models.yaml
+    # Each judge's concurrency and rate_per_minute from models.yaml; unpaced judges get the background pace, so a judge
+    # that fails at once cannot spin the event loop the voters share (bench/judge.py --section faults measures it).
+    limits = judge_limits(arena.pool.catalogue, default_rate=BACKGROUND_READINGS_PER_S)
     worker = JudgingWorker(arena.store, judges, concurrency=limits.concurrency, rate=limits.rate)
 
     async def judging() -> None:

@@ -78,12 +78,11 @@ def test_votes_are_acknowledged_while_the_judge_endpoint_is_stalled(tmp_path: Pa
     ("behavior", "timeout_s", "reason"),
     [  # only the stalled endpoint meets the timeout: the others answer at once, however loaded the machine
         (Behavior(header_delay_s=30.0), 0.5, "timed out"),
-        (Behavior(status=500), 20.0, "backend error: http"),
         (Behavior(reply="Both answers are lovely."), 20.0, "unparseable: Both answers are lovely."),
     ],
-    ids=["stalled", "failing", "garbage"],
+    ids=["stalled", "garbage"],
 )
-def test_stalled_failing_or_garbage_readings_are_stored_as_invalid_with_reasons(store: Store, up: Upstream, behavior: Behavior,
+def test_stalled_or_garbage_readings_are_stored_as_invalid_with_reasons(store: Store, up: Upstream, behavior: Behavior,
                                                                                timeout_s: float, reason: str) -> None:
     store.insert_battles([battle(i, "alpha", "beta", "model_a") for i in range(1, 4)])
     up.behavior = behavior
@@ -103,3 +102,48 @@ def test_stalled_failing_or_garbage_readings_are_stored_as_invalid_with_reasons(
     assert [(row.status, row.verdict, row.invalid_reason) for row in rows] == [("invalid", None, f"A,B: {reason}; B,A: {reason}")] * 3
     assert all(row.latency_s is not None and row.judged_at is not None for row in rows)
     assert store.judgement_counts() == {"faulty": {"invalid": 3}}
+
+
+def test_an_unreachable_judge_is_an_error_paused_then_retried_not_an_invalid_answer(store: Store, up: Upstream) -> None:
+    """HTTP 500s say nothing about the judge's answers: error rows, the judge paused, judged again once it is back."""
+    store.insert_battles([battle(i, "alpha", "beta", "model_a") for i in range(1, 4)])
+    up.behavior = Behavior(status=500)
+    judge = llm_judge(up, "flaky", 20.0)
+    paused = JudgingWorker(store, [judge], concurrency=6, backoff_s=(3600.0, 3600.0))
+    paused.enqueue()
+
+    async def passes() -> list[dict]:
+        try:
+            first = dict((await paused.run_once()).counts)
+            requests = len(up.requests)
+            second = dict((await paused.run_once()).counts)  # paused: not even a claim
+            assert len(up.requests) == requests
+            up.behavior = Behavior(reply="Rationale: A is right.\nVerdict: 1")
+            retried = JudgingWorker(store, [judge], concurrency=6, backoff_s=(0.0, 0.0))
+            return [first, second, dict((await retried.run_once()).counts)]
+        finally:
+            await judge.backend.aclose()
+
+    first, second, third = asyncio.run(passes())
+    assert first == {("flaky", "error"): 3} and second == {} and third == {("flaky", "done"): 3}
+    with store.session() as session:
+        rows = session.query(Judgement).all()
+    assert {(row.status, row.attempts) for row in rows} == {("done", 2)}
+    assert store.judgement_counts() == {"flaky": {"done": 3}}
+
+
+def test_an_error_is_retried_at_most_max_attempts_times(store: Store, up: Upstream) -> None:
+    store.insert_battles([battle(1, "alpha", "beta", "model_a")])
+    up.behavior = Behavior(status=500)
+    judge = llm_judge(up, "down", 20.0)
+    worker = JudgingWorker(store, [judge], max_attempts=2, backoff_s=(0.0, 0.0))
+    worker.enqueue()
+
+    async def passes() -> list[int]:
+        try:
+            return [(await worker.run_once()).total() for _ in range(4)]
+        finally:
+            await judge.backend.aclose()
+
+    assert asyncio.run(passes()) == [1, 1, 0, 0]  # the first try and one retry; then the row rests as an error
+    assert store.judgement_counts() == {"down": {"error": 1}}

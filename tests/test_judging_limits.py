@@ -119,6 +119,7 @@ def test_rate_per_minute_spaces_the_readings_starts(rate_line: str, spacing: flo
 
 def test_the_apps_background_worker_takes_the_limits_of_models_yaml(tmp_path: Path, sqlite_url: str, up: Upstream,
                                                                     up2: Upstream, recorded: list[dict[str, Any]]) -> None:
+    from arena.judging import BACKGROUND_READINGS_PER_S
     from arena.server import background_judging
 
     judges = ("judges:\n  - {name: longer, kind: rule, rule: longer, concurrency: 3, rate_per_minute: 120}\n"
@@ -129,4 +130,5 @@ def test_the_apps_background_worker_takes_the_limits_of_models_yaml(tmp_path: Pa
     finally:
         arena.store.close()
     (made,) = recorded
-    assert made == {"concurrency": {"longer": 3, "marks": 2}, "rate": {"longer": 2.0}}
+    # marks sets no rate: the background pace holds it (a judge failing at once must not spin the voters' event loop)
+    assert made == {"concurrency": {"longer": 3, "marks": 2}, "rate": {"longer": 2.0, "marks": BACKGROUND_READINGS_PER_S}}

@@ -56,7 +56,7 @@ def test_provisional_threshold_and_mixed_data_on_a_real_fit() -> None:
         assert math.isfinite(row.ci_low) and math.isfinite(row.ci_high) and row.ci_low <= row.score <= row.ci_high
 
 
-def test_the_json_and_text_never_print_a_negative_side(tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+def test_the_json_and_text_never_print_a_negative_side(tmp_path, monkeypatch, capsys) -> None:
     from arena.cli import main
     from arena.store import Store
     from tests.helpers import battle

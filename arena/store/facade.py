@@ -252,6 +252,11 @@ class Store:
         with self.writing() as session:
             return judgements.save_result(session=session, judgement_id=judgement_id, result=result)
 
+    def requeue_judgement_errors(self, judge: str, *, max_attempts: int) -> int:
+        """Put *judge*'s ``error`` rows tried fewer than *max_attempts* times back in the queue; returns how many."""
+        with self.writing() as session:
+            return judgements.requeue_errors(session=session, judge=judge, max_attempts=max_attempts)
+
     def judgement_counts(self, judge: str | None = None) -> dict[str, dict[str, int]]:
         """Rows per judge and status."""
         with self.session() as session:

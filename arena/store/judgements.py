@@ -125,6 +125,14 @@ def save_result(*, session: Session, judgement_id: int, result: JudgementResult)
     return bool(cast(CursorResult, outcome).rowcount)
 
 
+def requeue_errors(*, session: Session, judge: str, max_attempts: int) -> int:
+    """Make *judge*'s ``error`` rows with fewer than *max_attempts* attempts pending again (an outage is retried, a bad answer is not)."""
+    statement = (update(Judgement)
+                 .where(Judgement.judge == judge, Judgement.status == "error", Judgement.attempts < max_attempts)
+                 .values(status="pending"))
+    return int(cast(CursorResult, session.execute(statement)).rowcount)
+
+
 def status_counts(*, session: Session, judge: str | None = None) -> dict[str, dict[str, int]]:
     """Rows per judge and status."""
     query = select(Judgement.judge, Judgement.status, func.count()).group_by(Judgement.judge, Judgement.status)
