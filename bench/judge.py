@@ -29,8 +29,8 @@ report
     judged battles of one judge, 20 models, 1000 bootstrap rounds: overall,
     per category and per model pair (the target: 2 s), against numpy index
     resampling and a naive Python-loop bootstrap (20,000 battles × 20 rounds,
-    scaled up); then the dataclass records the app's ``agreement_report``
-    builds from the store, and ``agreement`` over them (``--no-records`` skips).
+    scaled up); then the app's own path after its store read: agreement, both
+    boards and the style fit on ``JudgedColumns`` (``--no-records`` skips).
 
 ``--quick`` is a smoke run of every section (about half a minute).
 """
@@ -61,13 +61,16 @@ from sqlalchemy import text
 from arena.backends.base import GenerationStats, SamplingParams
 from arena.backends.openai_compat import OpenAICompatBackend, Timeouts
 from arena.battle import Battle, Limits
+from arena.coded import Coded
 from arena.domain import VoteFacts
 from arena.guards import GuardPipeline
 from arena.judge_kinds import LlmJudge, RewardJudge
 from arena.judge_kinds.llm import judge_messages
-from arena.judges import JudgedBattle, JudgedVerdict, agreement, agreement_arrays, agreement_by_arrays
+from arena.judges import agreement_arrays, agreement_by_arrays
 from arena.judges.agreement import battle_cells
 from arena.judges.base import Judge, JudgeInput
+from arena.judges.columns import JudgedColumns, agreement_of_columns
+from arena.judges.goodhart import compare_judged
 from arena.judges.rules import RuleJudge
 from arena.judging import JudgingWorker, judge_input, result_from_readings
 from arena.runtime import BattleRegistry, Runtime
@@ -481,21 +484,23 @@ def index_resampling(cells: np.ndarray, rounds: int, seed: int = 0) -> np.ndarra
     return np.stack([np.bincount(cells[rng.integers(0, len(cells), len(cells))], minlength=19) for _ in range(rounds)])
 
 
-def time_records(data: dict[str, np.ndarray], rounds: int) -> None:
-    """The dataclass API at full size, the path of the app's agreement_report: building the records, then the report."""
-    verdicts = {(j, c): JudgedVerdict(("a", "b", "tie")[j], bool(c)) for j in range(3) for c in (False, True)}
-    invalid = JudgedVerdict.invalid("no verdict in the swapped order")
-    winners = ("model_a", "model_b", "tie")
+def time_columns(data: dict[str, np.ndarray], rounds: int, board_rounds: int) -> None:
+    """The app's path after its store read: agreement, both boards and the style fit, on JudgedColumns at full size."""
+    rng = np.random.default_rng(1)
+    n = len(data["human"])
     names = [f"model-{i:02d}" for i in range(N_MODELS)]
-    start = time.perf_counter()
-    records = [
-        JudgedBattle(str(i), names[a], names[b], winners[h], "judge", verdicts[(j, c)] if v else invalid)
-        for i, (a, b, h, j, c, v) in enumerate(zip(data["model_a"].tolist(), data["model_b"].tolist(), data["human"].tolist(),
-                                                     data["judge"].tolist(), data["consistent"].tolist(), data["valid"].tolist()))
-    ]
-    built = time.perf_counter() - start
-    report = best_of(1, lambda: agreement(records, rounds=rounds))
-    print(f"dataclass API: building {len(records):,} JudgedBattle records {built:.2f} s, agreement(records) {report:.2f} s")
+    verdict = np.where(data["valid"], data["judge"], -1)
+    length = rng.integers(50, 800, size=(2, n))
+    columns = JudgedColumns(
+        judge=Coded(np.zeros(n, dtype=np.int64), ["judge"]), model_a=Coded(data["model_a"], names), model_b=Coded(data["model_b"], names),
+        human_winner=Coded(data["human"], ["model_a", "model_b", "tie"]), verdict=verdict, consistent=data["consistent"],
+        style_a=np.stack([length[0], rng.integers(0, 4, n), rng.integers(0, 9, n), rng.integers(0, 6, n)], axis=1),
+        style_b=np.stack([length[1], rng.integers(0, 4, n), rng.integers(0, 9, n), rng.integers(0, 6, n)], axis=1),
+    )
+    agreement_s = best_of(3, lambda: agreement_of_columns(columns, rounds=rounds))
+    boards_s = best_of(3, lambda: compare_judged(columns, rounds=board_rounds))
+    print(f"the app's report on columns (agreement_report after its read): agreement {agreement_s:.2f} s, boards with "
+          f"{board_rounds} bootstrap rounds and the style fit {boards_s:.2f} s; total {agreement_s + boards_s:.2f} s (target 2 s)")
 
 
 def report(args: argparse.Namespace) -> None:
@@ -511,7 +516,7 @@ def report(args: argparse.Namespace) -> None:
           f"by model pair (190) {by_pair:.3f} s; all three {overall + by_category + by_pair:.3f} s (target 2 s)")
     print(agreement_arrays("judge", *columns, rounds=args.rounds))
     if args.records:
-        time_records(data, args.rounds)
+        time_columns(data, args.rounds, board_rounds=100)
     all_cells = battle_cells(*columns)
     indexed = best_of(1, lambda: index_resampling(all_cells, BASELINE_ROUNDS))
     print(f"numpy index resampling: {indexed:.2f} s for {BASELINE_ROUNDS} rounds of {args.report_battles:,}, "

@@ -265,3 +265,16 @@ def test_pairs_and_goodhart_rows_by_hand() -> None:
     assert (row.model, row.margin) == ("x", pytest.approx(50.0))
     judge[1][0] = 1000.0
     assert goodhart_rows(["x", "y", "z"], human, judge) == []
+
+
+def test_spearman_matches_scipy_with_ties_and_is_nan_when_undefined() -> None:
+    from scipy.stats import spearmanr
+
+    from arena.judges.goodhart import _spearman
+
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        human, judge = rng.integers(0, 6, 12).astype(float), rng.integers(0, 6, 12).astype(float)  # many ties
+        assert _spearman(human, judge) == pytest.approx(spearmanr(human, judge).statistic)
+    assert math.isnan(_spearman(np.array([1.0]), np.array([2.0])))
+    assert math.isnan(_spearman(np.array([1.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0])))
