@@ -24,13 +24,16 @@ from arena.config import ModelCatalogue
 from arena.live import LayoutChanged, LiveBootstrap
 from arena.ratings import (
     Comparisons,
+    Fragility,
     Ratings,
     StyleFit,
     compute_ratings,
     fit_bradley_terry,
     fit_style_control,
     online_elo,
+    order_fragility,
     style_design,
+    top_fragility,
 )
 from arena.store import Store
 from arena.vote_arrays import VoteArrays
@@ -59,6 +62,7 @@ class Leaderboard:
     version: int
     seconds: float
     description: str
+    comparisons: Comparisons | None = None  # what the fit saw: the fragility search refits on it
 
     def as_rows(self, catalogue: ModelCatalogue | None = None) -> list[dict]:
         """Plain dicts (for JSON, CSV and tables), with display metadata from models.yaml."""
@@ -99,6 +103,31 @@ def interval_text(row: dict, digits: int = 0) -> str:
     return f"+{plus} / -{minus}"
 
 
+def fragility_text(fragility: Fragility | None, *, top: bool = True) -> str:
+    """One sentence on how many votes an order rests on (the tab and the CLI say the same)."""
+    if fragility is None:
+        return "Fragility: needs at least two models with votes."
+    leader, challenger = fragility.leader, fragility.challenger
+    what = f"The #1 ({leader})" if top else f"{leader} above {challenger}"
+    if fragility.votes == 0:
+        return f"{challenger} is already above {leader} in the plain Bradley–Terry fit."
+    if fragility.votes is None:
+        return f"{what} holds whichever votes are dropped: removing votes can at most level {leader} with {challenger}."
+    share = fragility.votes / fragility.total_votes if fragility.total_votes else 0.0
+    rival = f" ({challenger} takes its place)" if top else ""
+    return (f"{what} holds unless {fragility.votes:,} of {fragility.total_votes:,} votes ({share:.3%}) are dropped{rival}: "
+            "the votes found by their influence on the fit, confirmed by refitting without them.")
+
+
+def fragility_row(fragility: Fragility | None) -> dict | None:
+    """The fragility as plain values, for JSON."""
+    if fragility is None:
+        return None
+    return {"leader": fragility.leader, "challenger": fragility.challenger, "votes": fragility.votes,
+            "total_votes": fragility.total_votes, "share": fragility.share, "linear_estimate": fragility.linear_estimate,
+            "refits": fragility.refits}
+
+
 @dataclass
 class _EloState:
     last_vote_id: int = 0
@@ -121,6 +150,7 @@ class LeaderboardService:
         self._elo: dict[str, _EloState] = {}
         self._style_cache: dict[str, VoteArrays] = {}
         self._lock = threading.Lock()
+        self._fragility: dict[tuple[LeaderboardQuery, tuple[str, str] | None], tuple[int, Fragility | None]] = {}
 
     def categories(self) -> list[str]:
         """The categories that have votes (languages among them), for the tab's selector."""
@@ -187,7 +217,30 @@ class LeaderboardService:
         seconds = time.perf_counter() - started
         log.info("leaderboard %s computed in %.2f s (%d votes)", query.category, seconds, ratings.total_votes)
         return Leaderboard(query=query, ratings=ratings, version=version, seconds=seconds,
-                           description=description or describe(query.category))
+                           description=description or describe(query.category), comparisons=comparisons)
+
+    def fragility(self, query: LeaderboardQuery, pair: tuple[str, str] | None = None) -> Fragility | None:
+        """How many votes keep the #1 on top (or *pair*'s first model above its second), for the current board.
+
+        Searched on the board's plain Bradley–Terry fit (see :mod:`arena.ratings.fragility`) and kept until a vote
+        arrives; None with fewer than two models.
+        """
+        board = self.get(query)
+        kept = self._fragility.get((query, pair))
+        if kept is not None and kept[0] == board.version:
+            return kept[1]
+        comparisons = board.comparisons
+        if comparisons is None or comparisons.n_models < 2:
+            return None
+        if pair is not None:
+            unknown = [m for m in pair if m not in comparisons.models]
+            if unknown:
+                raise ValueError(f"no votes for {', '.join(unknown)} in this category; models: {', '.join(comparisons.models)}")
+            result: Fragility | None = order_fragility(comparisons, *pair)
+        else:
+            result = top_fragility(comparisons, [row.model for row in board.ratings.rows])
+        self._fragility[(query, pair)] = (board.version, result)
+        return result
 
     def compute(self, query: LeaderboardQuery, version: int | None = None) -> Leaderboard:
         """Compute from scratch (no cache), e.g. for benchmarks."""

@@ -28,12 +28,14 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     board.add_argument("--min-votes", type=int, default=None, help="hide models with fewer votes (default: ARENA_LEADERBOARD_MIN_VOTES)")
     board.add_argument("--provisional-votes", type=int, default=None,
                        help="mark models with fewer votes provisional (default: ARENA_PROVISIONAL_VOTES, 300)")
+    board.add_argument("--fragility-pair", nargs=2, metavar=("ABOVE", "BELOW"), default=None,
+                       help="also: how many votes keep model ABOVE above model BELOW (the #1's fragility is always shown)")
     board.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
 
 def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
     from arena.categories import UnknownCategory
-    from arena.leaderboard import LeaderboardQuery, LeaderboardService
+    from arena.leaderboard import LeaderboardQuery, LeaderboardService, fragility_row, fragility_text
     from arena.store import Store
 
     catalogue = None
@@ -50,7 +52,9 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
     )
     try:
         board = service.get(query)
-    except UnknownCategory as exc:
+        top = service.fragility(query)
+        pair = service.fragility(query, tuple(args.fragility_pair)) if args.fragility_pair else None
+    except (UnknownCategory, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -59,13 +63,15 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
     payload = {
         "category": query.category, "description": board.description, "style_control": query.style_control,
         "ci_method": board.ratings.ci_method, "total_votes": board.ratings.total_votes, "notes": board.ratings.notes,
-        "style_coefficients": board.ratings.style_coefficients, "provisional_votes": query.provisional_votes, "rows": rows,
+        "style_coefficients": board.ratings.style_coefficients, "provisional_votes": query.provisional_votes,
+        "fragility": fragility_row(top), "pair_fragility": fragility_row(pair), "rows": rows,
     }
-    print_report(args.format, payload, rows, ["rank", "model", "score"], lambda: format_table(rows, board))
+    notes = [fragility_text(top)] + ([fragility_text(pair, top=False)] if args.fragility_pair else [])
+    print_report(args.format, payload, rows, ["rank", "model", "score"], lambda: format_table(rows, board, notes))
     return 0
 
 
-def format_table(rows: list[dict], board: Leaderboard) -> str:
+def format_table(rows: list[dict], board: Leaderboard, extra: list[str] | None = None) -> str:
     """A fixed-width text table with the notes underneath."""
     from arena.leaderboard import interval_text
 
@@ -83,4 +89,5 @@ def format_table(rows: list[dict], board: Leaderboard) -> str:
         lines.append("style coefficients (per standard deviation): " + ", ".join(
             f"{name} {c:+.3f} ± {1.96 * e:.3f}" for name, (c, e) in board.ratings.style_coefficients.items()))
     lines.extend(f"note: {note}" for note in board.ratings.notes)
+    lines.extend(extra or [])
     return "\n".join(lines)

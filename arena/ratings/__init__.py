@@ -18,7 +18,8 @@ Conventions
 
 Modules: :mod:`.comparisons` (the aggregated input), :mod:`.bradley_terry`,
 :mod:`.bootstrap`, :mod:`.sandwich`, :mod:`.scaling` (arena points, Rank (UB)),
-:mod:`.elo`, :mod:`.style`, :mod:`.matrices` (graph matrices) and
+:mod:`.elo`, :mod:`.style`, :mod:`.matrices` (graph matrices), :mod:`.honest` (intervals that claim no
+more than the votes), :mod:`.fragility` (how many votes keep an order) and
 :mod:`.compute` (the leaderboard of one category). The flat names below are
 the public API; import from here.
 """
@@ -36,15 +37,16 @@ from arena.ratings.bradley_terry import DEFAULT_PRIOR, fit_bradley_terry, fit_br
 from arena.ratings.comparisons import Comparisons, Outcome, connected_groups, outcome_scores
 from arena.ratings.compute import Z95, RatingRow, Ratings, compute_ratings
 from arena.ratings.elo import online_elo
+from arena.ratings.fragility import Fragility, order_fragility, top_fragility
 from arena.ratings.sandwich import sandwich_covariance
 from arena.ratings.scaling import CENTER, SCALE, contrast, rank_upper_bound, scale_logits
 from arena.ratings.style import STYLE_FEATURES, StyleFit, fit_style_control, style_design
 
 __all__ = [
     "CENTER", "DEFAULT_PRIOR", "OUTCOME_SCORE", "SCALE", "STYLE_FEATURES", "Z95",
-    "ChordRefitter", "Comparisons", "Outcome", "RatingRow", "Ratings", "StyleFit",
+    "ChordRefitter", "Comparisons", "Fragility", "Outcome", "RatingRow", "Ratings", "StyleFit",
     "_chord_refits", "_poisson_fill",
     "bootstrap_draws_and_logits", "bootstrap_logits", "compute_ratings", "connected_groups", "contrast",
-    "fit_bradley_terry", "fit_bradley_terry_batch", "fit_style_control", "online_elo", "outcome_scores",
-    "pair_games_and_wins", "rank_upper_bound", "sandwich_covariance", "scale_logits", "style_design",
+    "fit_bradley_terry", "fit_bradley_terry_batch", "fit_style_control", "online_elo", "order_fragility", "outcome_scores",
+    "pair_games_and_wins", "rank_upper_bound", "sandwich_covariance", "scale_logits", "style_design", "top_fragility",
 ]
