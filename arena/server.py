@@ -116,6 +116,8 @@ def build_web_app(models_path: str | Path, settings: Settings | None = None) -> 
     # somebody's first vote.
     threading.Thread(target=use_helper_process, name="language-helper", daemon=True).start()
     leaderboards = LeaderboardService(arena.store, anchor_model=arena.settings.anchor_model, anchor_score=arena.settings.anchor_score)
+    arena.starter.pairing.attach(leaderboards)  # active pairing reads the same live leaderboard as the tab
+    arena.starter.pairing.watch()
     reloader = ModelsReloader(arena, models_path)
     reloader.watch(arena.settings.models_watch_interval)
     exports = export_root(arena.settings)
