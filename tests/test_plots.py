@@ -32,3 +32,11 @@ def test_figures_with_votes_show_every_model(store: Store) -> None:
         heat = make(board).data[0]
         assert list(heat.x) == models and len(heat.text) == len(models)
         assert all(cell == "" for cell in (heat.text[i][i] for i in range(len(models))))  # the diagonal stays blank
+
+
+def test_the_tables_interval_never_reads_plus_minus_zero() -> None:
+    """One vote gives a bootstrap of identical resamples: a bound a hair below the score must read 0, not '+-0'."""
+    from arena.ui.leaderboard_tab import interval_text
+
+    assert interval_text(-1e-13, -0.0) == "+0 / -0"
+    assert interval_text(12.4, 9.6) == "+12 / -10"

@@ -32,11 +32,16 @@ def category_choices(present: list[str]) -> list[tuple[str, str]]:
     return choices
 
 
+def interval_text(plus: float, minus: float) -> str:
+    """'+12 / -9'; a bound that coincides with the score (a float a hair below zero) reads 0, never '+-0'."""
+    return f"+{max(0.0, plus):.0f} / -{max(0.0, minus):.0f}"
+
+
 def table_rows(board: Leaderboard, catalogue: ModelCatalogue) -> list[list]:
     rows = []
     for row in board.as_rows(catalogue):
         model = f"[{row['model']}]({row['link']})" if row["link"] else row["model"]
-        rows.append([row["rank"], model, round(row["score"]), f"+{row['ci_plus']:.0f} / -{row['ci_minus']:.0f}",
+        rows.append([row["rank"], model, round(row["score"]), interval_text(row["ci_plus"], row["ci_minus"]),
                      row["votes"], None if row["elo"] is None else round(row["elo"]), row["organization"], row["license"]])
     return rows
 
