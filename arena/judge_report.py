@@ -150,7 +150,7 @@ def _cell(estimate: dict, form: str = ".1%") -> str:
 def _board_markdown(board: dict) -> list[str]:
     spearman = "–" if board["spearman"] is None else f"{board['spearman']:.2f}"
     lines = [f"\n#### {board['judge']}: its leaderboard beside the humans'",
-             f"Same {board['n_battles']:,} battles. Rank correlation {spearman}; model pairs it orders against the humans "
+             f"Same {board['n_battles']:,} battle{'' if board['n_battles'] == 1 else 's'}. Rank correlation {spearman}; model pairs it orders against the humans "
              f"beyond both intervals: {board['contradicted_pairs']}.", "", "| model | human score | judge score |", "|---|---|---|"]
     lines += [f"| {row['model']} | {row['human_score']:.0f} | {row['judge_score']:.0f} |" for row in board["board"]]
     if board["goodhart"]:

@@ -1,7 +1,8 @@
 """The judging worker: AI judges read voted battles from the queue in ``judgements``, in both answer orders.
 
-Never on a voter's path: the CLI (``python -m arena judge``) or a background
-task runs it. For each judge it claims pending rows, builds each battle's
+Never on a voter's path: the CLI (``python -m arena judge``) or the app's
+background task (:class:`BackgroundJudging`, whose judges follow models.yaml
+reloads) runs it. For each judge it claims pending rows, builds each battle's
 :class:`JudgeInput` from the transcript the voter judged (the conversation up
 to the last user turn, then the two final answers), reads it as (A, B) and as
 (B, A), combines the two with :func:`combine_orders` and saves both readings.
@@ -225,17 +226,75 @@ class JudgingWorker:
             await judge.aclose()
 
 
-# --- the judges the CLI runs ----------------------------------------------------------
+# --- the app's background judging -----------------------------------------------------
 
-async def judge_new_votes(worker: JudgingWorker, *, every_s: float = 10.0) -> None:
-    """The app's background judging: queue new votes, judge them, wait; a failed pass is logged and the next one tried."""
-    while True:
+JudgeFactory = Callable[[], tuple[list[Judge], JudgeLimits]]
+
+
+class BackgroundJudging:
+    """The app's judging of new votes, its judges rebuilt by *build* after every models.yaml reload.
+
+    Why: judges derive from models.yaml as the models do, so an edit (a judge added or disabled, a new
+    concurrency, an llm judge's model changed) must apply without a restart, and an llm judge must follow its
+    model's new backend. The reloader calls :meth:`reloaded` from its thread; the judges are rebuilt between
+    passes, so a pass in progress finishes with the judges it started with, which are closed after it.
+    """
+
+    def __init__(self, store: Store, build: JudgeFactory, *, every_s: float = 10.0) -> None:
+        self.store, self.build, self.every_s = store, build, every_s
+        self._wanted = self._built = 0  # the reload asked for, the one the worker was built from
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self.worker = self._make_worker()
+
+    def judge_names(self) -> list[str]:
+        return [j.name for j in self.worker.judges]
+
+    def reloaded(self, version: int) -> None:
+        """The reloader's hook (its thread): rebuild before the next pass, and start that pass now rather than after the wait."""
+        self._wanted = version
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    def _make_worker(self) -> JudgingWorker:
+        judges, limits = self.build()
+        log.info("judging new votes in the background with %s", ", ".join(j.name for j in judges) or "no judge")
+        return JudgingWorker(self.store, judges, concurrency=limits.concurrency, rate=limits.rate)
+
+    async def _rebuild(self) -> None:
+        wanted = self._wanted  # read first: a reload landing during the build asks again
+        old, self.worker = self.worker, self._make_worker()
+        self._built = wanted
+        await old.aclose()
+
+    async def run(self) -> None:
+        """Pass after pass until cancelled; a failed pass (or rebuild) is logged and tried again."""
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         try:
-            await asyncio.to_thread(worker.enqueue)
-            await worker.run_once()
-        except Exception:
-            log.exception("background judging pass failed; trying again in %.0f s", every_s)
-        await asyncio.sleep(every_s)
+            while True:
+                self._wake.clear()
+                try:
+                    if self._built != self._wanted:
+                        await self._rebuild()
+                    if self.worker.judges:
+                        await asyncio.to_thread(self.worker.enqueue)
+                        await self.worker.run_once()
+                except Exception:
+                    log.exception("background judging pass failed; trying again in %.0f s", self.every_s)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.every_s)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await self.worker.aclose()
+
+
+def pool_judges(pool: ModelPool, mode: str) -> tuple[list[Judge], JudgeLimits]:
+    """The judges *mode* (``ARENA_JUDGING``) lets the app run, from the pool's current catalogue and backends, and their limits."""
+    catalogue, backends = pool.catalogue, pool.backends
+    # Unpaced judges get the background pace, so a judge that fails at once cannot spin the voters' event loop.
+    return background_judges(build_judges(catalogue, backends), mode), judge_limits(catalogue, default_rate=BACKGROUND_READINGS_PER_S)
 
 
 def background_judges(judges: list[Judge], mode: str) -> list[Judge]:
@@ -244,6 +303,8 @@ def background_judges(judges: list[Judge], mode: str) -> list[Judge]:
         return []
     return [j for j in judges if mode == "all" or j.kind == "rule"]
 
+
+# --- the judges the CLI runs ----------------------------------------------------------
 
 def judges_for_cli(models_path: str, names: list[str] | None, *,
                    settings: Settings | None = None) -> tuple[list[Judge], JudgeLimits]:
@@ -258,4 +319,5 @@ def judges_for_cli(models_path: str, names: list[str] | None, *,
     return judges, judge_limits(catalogue)
 
 
-__all__ = ["BACKGROUND_READINGS_PER_S", "JudgingTally", "JudgingWorker", "UnjudgeableBattle", "judge_input", "judges_for_cli", "result_from_readings"]
+__all__ = ["BACKGROUND_READINGS_PER_S", "BackgroundJudging", "JudgingTally", "JudgingWorker", "UnjudgeableBattle", "judge_input",
+           "judges_for_cli", "pool_judges", "result_from_readings"]
