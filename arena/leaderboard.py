@@ -110,7 +110,8 @@ def fragility_text(fragility: Fragility | None, *, top: bool = True) -> str:
     leader, challenger = fragility.leader, fragility.challenger
     what = f"The #1 ({leader})" if top else f"{leader} above {challenger}"
     if fragility.votes == 0:
-        return f"{challenger} is already above {leader} in the plain Bradley–Terry fit."
+        lead = "The #1 is not settled: " if top else ""
+        return f"{lead}{challenger} is level with or above {leader} in the plain Bradley–Terry fit."
     if fragility.votes is None:
         return f"{what} holds whichever votes are dropped: removing votes can at most level {leader} with {challenger}."
     share = fragility.votes / fragility.total_votes if fragility.total_votes else 0.0

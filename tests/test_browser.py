@@ -199,7 +199,13 @@ def test_leaderboard_renders_table_and_plots(browser, app: str) -> None:
     page.get_by_role("tab", name="🏆 Leaderboard").click()
     page.locator("#leaderboard-refresh").click()
     page.locator("#leaderboard-summary").get_by_text("votes").first.wait_for(timeout=30_000)
-    assert "Alpha-Model" in page.locator("#leaderboard-table").text_content()
+    table = page.locator("#leaderboard-table").text_content() or ""
+    assert "Alpha-Model" in table and "(provisional)" in table  # a young arena: every model is provisional
+    # One vote (a win or a tie): intervals open (∞) or as wide as one battle allows, never ±0 or a doubled sign.
+    assert "+0 / -0" not in table and "+-" not in table and "--" not in table
+    assert "Provisional" in (page.locator("#leaderboard-summary").text_content() or "")
+    fragility = page.locator("#leaderboard-fragility")
+    fragility.get_by_text("The #1").wait_for(timeout=30_000)  # how many votes the top rests on
     page.locator("#leaderboard-ci .js-plotly-plot").wait_for(timeout=30_000)
     page.locator("#leaderboard-winrate .js-plotly-plot").wait_for(timeout=30_000)
     shot(page, "leaderboard")

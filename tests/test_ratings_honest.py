@@ -41,10 +41,26 @@ def test_fifty_straight_wins_bound_the_lower_side_by_the_exact_binomial() -> Non
     assert bounds_high[1] == pytest.approx(max(920.0, 1300.0 - clopper_pearson_lower_logit(50)))
 
 
-def test_mixed_records_keep_their_interval_and_it_always_holds_the_score() -> None:
-    wins = np.array([[0.0, 6.0], [4.0, 0.0]])
-    low, high = honest_bounds(np.array([1030.0, 970.0]), np.array([990.0, 971.0]), np.array([1070.0, 1010.0]), wins)
-    assert list(low) == [990.0, 970.0] and list(high) == [1070.0, 1010.0]  # y's interval stretched to its own score
+def test_mixed_records_keep_a_fitted_interval_as_wide_as_the_record_and_it_always_holds_the_score() -> None:
+    wins = np.array([[0.0, 12.0], [8.0, 0.0]])  # 20 battles: a thin record, its interval about ±160 points
+    low, high = honest_bounds(np.array([1035.0, 965.0]), np.array([900.0, 850.0]), np.array([1150.0, 1100.0]), wins)
+    assert list(low) == [900.0, 850.0] and list(high) == [1150.0, 1100.0]  # as wide as the record: left alone
+    low, high = honest_bounds(np.array([1035.0, 965.0]), np.array([1036.0, 964.0]), np.array([1034.0, 966.0]), wins)
+    assert low[0] < 900 and high[0] > 1150 and low[1] < 850  # a collapsed interval gets the record's width
+    wide = np.array([[0.0, 1200.0], [800.0, 0.0]])  # 2,000 battles: the fit's interval stands, however narrow
+    low, high = honest_bounds(np.array([1035.0, 965.0]), np.array([1034.0, 964.0]), np.array([1036.0, 966.0]), wide)
+    assert list(low) == [1034.0, 964.0] and list(high) == [1036.0, 966.0]
+
+
+def test_a_single_tie_is_wide_on_both_sides() -> None:
+    """One tie: mixed, not one-sided, yet every bootstrap resample repeats it. The record's exact bounds apply."""
+    ratings = compute_ratings(Comparisons.from_outcomes([O("x", "y", "tie", 1)]), rounds=50)
+    for row in ratings.rows:
+        assert math.isfinite(row.ci_low) and math.isfinite(row.ci_high)
+        p_low, p_high = beta.ppf(0.025, 0.5, 1.5), beta.ppf(0.975, 1.5, 0.5)  # half a win of one battle
+        assert row.ci_low == pytest.approx(1000 + SCALE * math.log(p_low / (1 - p_low)))
+        assert row.ci_high == pytest.approx(1000 + SCALE * math.log(p_high / (1 - p_high)))
+        assert row.ci_high - row.score > 500 and row.score - row.ci_low > 500
 
 
 def test_provisional_threshold_and_mixed_data_on_a_real_fit() -> None:

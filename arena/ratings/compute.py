@@ -127,7 +127,7 @@ def compute_ratings(
         ci_method = "sandwich"
         notes.append(f"Style control: ratings adjusted for {', '.join(STYLE_FEATURES)}; intervals from the sandwich estimate.")
     tally = _tally(comparisons, min_votes)
-    intervals = _honest(_intervals(fit, n, anchor=anchor, anchor_score=anchor_score, ci_method=ci_method), tally)
+    intervals = _honest(_intervals(fit, n, anchor=anchor, anchor_score=anchor_score, ci_method=ci_method), tally, anchor)
     notes += _coverage_notes(comparisons, tally, min_votes)
     index = [i for i in np.argsort(-intervals.scores) if tally.shown[i]]
     win_fraction, battle_counts, predicted = _matrices(fit.theta, tally, index)
@@ -190,9 +190,9 @@ def _coverage_notes(comparisons: Comparisons, tally: _Tally, min_votes: int) -> 
     return notes
 
 
-def _honest(intervals: _Intervals, tally: _Tally) -> _Intervals:
-    low, high = honest_bounds(intervals.scores, intervals.low, intervals.high, tally.wins)
-    sandwich_low, sandwich_high = honest_bounds(intervals.scores, intervals.sandwich_low, intervals.sandwich_high, tally.wins)
+def _honest(intervals: _Intervals, tally: _Tally, anchor: int | None) -> _Intervals:
+    low, high = honest_bounds(intervals.scores, intervals.low, intervals.high, tally.wins, anchor)
+    sandwich_low, sandwich_high = honest_bounds(intervals.scores, intervals.sandwich_low, intervals.sandwich_high, tally.wins, anchor)
     return _Intervals(intervals.scores, low, high, sandwich_low, sandwich_high)
 
 
