@@ -22,7 +22,9 @@ from arena.coded import encode
 from arena.config import ModelCatalogue
 from arena.live import LayoutChanged, LiveBootstrap
 from arena.ratings import (
+    TIE_MODELS,
     Comparisons,
+    RatingRow,
     Ratings,
     StyleFit,
     compute_ratings,
@@ -48,6 +50,14 @@ class LeaderboardQuery:
     min_votes: int = 0
     rounds: int = 100
     seed: int = 0
+    tie_model: str = "bt"        # or "rao-kupper": ties as ties, with θ and both models' calibration
+    simultaneous: bool = False   # Rank (UB) from simultaneous (chi-square) intervals
+
+    def __post_init__(self) -> None:
+        if self.tie_model not in TIE_MODELS:
+            raise ValueError(f"tie_model: unknown value {self.tie_model!r}; allowed: {', '.join(TIE_MODELS)}")
+        if self.style_control and self.tie_model != "bt":
+            raise ValueError("tie_model: style control fits Bradley–Terry only; use tie_model 'bt' with style_control")
 
 
 @dataclass
@@ -62,6 +72,7 @@ class Leaderboard:
         """Plain dicts (for JSON, CSV and tables), with display metadata from models.yaml."""
         meta = {m.name: m for m in catalogue.models} if catalogue else {}
         out = []
+        per_model = self.ratings.ties.calibration.by_model() if self.ratings.ties is not None else {}
         for row in self.ratings.rows:
             spec = meta.get(row.model)
             out.append(
@@ -80,9 +91,24 @@ class Leaderboard:
                     "organization": (spec.organization if spec else None) or "",
                     "license": (spec.license if spec else None) or "",
                     "link": (spec.link if spec else None) or "",
+                    **self._trust_columns(row, per_model),
                 }
             )
         return out
+
+    def _trust_columns(self, row: RatingRow, per_model: dict[str, tuple[float, float, float]]) -> dict:
+        """Columns only the options that compute them add: simultaneous bounds, the tie model's θ and calibration."""
+        extra: dict = {}
+        if row.simultaneous_low is not None and row.simultaneous_high is not None:
+            extra.update(simultaneous_low=round(row.simultaneous_low, 2), simultaneous_high=round(row.simultaneous_high, 2),
+                         simultaneous_plus=round(row.simultaneous_high - row.score, 2),
+                         simultaneous_minus=round(row.score - row.simultaneous_low, 2))
+        ties = self.ratings.ties
+        if ties is not None:
+            tie_rate, mae_bt, mae_rk = per_model.get(row.model, (float("nan"),) * 3)
+            extra.update(tie_theta=round(ties.theta, 4), observed_tie_rate=round(tie_rate, 4),
+                         calibration_mae_bt=round(mae_bt, 4), calibration_mae_rk=round(mae_rk, 4))
+        return extra
 
 
 @dataclass
@@ -168,6 +194,8 @@ class LeaderboardService:
             elo=self.elo_ratings(query.category),
             style=style,
             fitted=fitted,
+            tie_model=query.tie_model,
+            simultaneous=query.simultaneous,
         )
         seconds = time.perf_counter() - started
         log.info("leaderboard %s computed in %.2f s (%d votes)", query.category, seconds, ratings.total_votes)
@@ -252,8 +280,8 @@ class LeaderboardService:
 
 
 def _is_plain(query: LeaderboardQuery) -> bool:
-    """Queries whose bootstrap can be kept current incrementally (no style control, reweighting or cap)."""
-    return not (query.style_control or query.reweight or query.daily_cap)
+    """Queries whose bootstrap can be kept current incrementally (no style control, reweighting, cap or tie model)."""
+    return not (query.style_control or query.reweight or query.daily_cap or query.tie_model != "bt")
 
 
 def _small_matrix_blas() -> threadpool_limits:

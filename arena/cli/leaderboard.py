@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from arena.cli.output import print_report
+from arena.cli.tie_report import trust_lines, trust_payload
 from arena.config import ConfigError, load_catalogue
 from arena.settings import Settings
 
@@ -26,6 +27,10 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     board.add_argument("--reweight", action="store_true", help="weight votes by inverse pair frequency")
     board.add_argument("--daily-cap", type=int, default=None, help="count at most N votes per judge per day")
     board.add_argument("--min-votes", type=int, default=None, help="hide models with fewer votes (default: ARENA_LEADERBOARD_MIN_VOTES)")
+    board.add_argument("--tie-model", choices=["bt", "rao-kupper"], default="bt",
+                       help="bt: ties as half a win (default); rao-kupper: ties as ties, with θ and both models' calibration")
+    board.add_argument("--simultaneous", action="store_true",
+                       help="Rank (UB) from simultaneous 95%% intervals (chi-square), which hold for all models at once")
     board.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
 
@@ -39,12 +44,17 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
         catalogue = load_catalogue(args.models)
     except ConfigError:
         log.warning("could not read %s; organization and license columns stay empty", args.models)
+    try:
+        query = LeaderboardQuery(
+            category=args.category, style_control=args.style_control, ci_method=args.ci, reweight=args.reweight,
+            daily_cap=args.daily_cap, min_votes=settings.leaderboard_min_votes if args.min_votes is None else args.min_votes,
+            tie_model=args.tie_model, simultaneous=args.simultaneous,
+        )
+    except ValueError as exc:  # options the query refuses together (e.g. --tie-model rao-kupper with --style-control)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     store = Store(settings.database_url, long_prompt_tokens=settings.long_prompt_tokens)
     service = LeaderboardService(store, anchor_model=settings.anchor_model, anchor_score=settings.anchor_score)
-    query = LeaderboardQuery(
-        category=args.category, style_control=args.style_control, ci_method=args.ci, reweight=args.reweight,
-        daily_cap=args.daily_cap, min_votes=settings.leaderboard_min_votes if args.min_votes is None else args.min_votes,
-    )
     try:
         board = service.get(query)
     except UnknownCategory as exc:
@@ -56,7 +66,7 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
     payload = {
         "category": query.category, "description": board.description, "style_control": query.style_control,
         "ci_method": board.ratings.ci_method, "total_votes": board.ratings.total_votes, "notes": board.ratings.notes,
-        "style_coefficients": board.ratings.style_coefficients, "rows": rows,
+        "style_coefficients": board.ratings.style_coefficients, **trust_payload(board), "rows": rows,
     }
     print_report(args.format, payload, rows, ["rank", "model", "score"], lambda: format_table(rows, board))
     return 0
@@ -68,13 +78,24 @@ def format_table(rows: list[dict], board: Leaderboard) -> str:
     if not rows:
         return "\n".join([*lines, "no counted votes yet"])
     width = max(len(r["model"]) for r in rows)
-    lines.append(f"{'rank':>4}  {'model':<{width}}  {'score':>7}  {'95% CI':>13}  {'votes':>7}  {'elo':>7}  organization")
-    for r in rows:
-        ci = f"+{r['ci_plus']:.1f}/-{r['ci_minus']:.1f}"
+    cis = [_interval_text(r) for r in rows]
+    ci_width = max(13, *(len(ci) for ci in cis))
+    label = "95% CI (joint)" if board.ratings.simultaneous else "95% CI"
+    lines.append(f"{'rank':>4}  {'model':<{width}}  {'score':>7}  {label:>{ci_width}}  {'votes':>7}  {'elo':>7}  organization")
+    for r, ci in zip(rows, cis):
         elo = "" if r["elo"] is None else f"{r['elo']:.1f}"
-        lines.append(f"{r['rank']:>4}  {r['model']:<{width}}  {r['score']:>7.1f}  {ci:>13}  {r['votes']:>7}  {elo:>7}  {r['organization']}")
+        lines.append(f"{r['rank']:>4}  {r['model']:<{width}}  {r['score']:>7.1f}  {ci:>{ci_width}}  {r['votes']:>7}  {elo:>7}  {r['organization']}")
     if board.ratings.style_coefficients:
         lines.append("style coefficients (per standard deviation): " + ", ".join(
             f"{name} {c:+.3f} ± {1.96 * e:.3f}" for name, (c, e) in board.ratings.style_coefficients.items()))
+    lines.extend(trust_lines(board))
     lines.extend(f"note: {note}" for note in board.ratings.notes)
     return "\n".join(lines)
+
+
+def _interval_text(row: dict) -> str:
+    """The per-model interval, then the simultaneous one Rank (UB) used when there is one."""
+    ci = f"+{row['ci_plus']:.1f}/-{row['ci_minus']:.1f}"
+    if "simultaneous_plus" in row:
+        ci += f" (joint +{row['simultaneous_plus']:.1f}/-{row['simultaneous_minus']:.1f})"
+    return ci

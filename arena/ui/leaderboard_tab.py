@@ -48,6 +48,11 @@ def summary_markdown(board: Leaderboard) -> str:
     if ratings.style_coefficients:
         parts = [f"{name}: {c:+.3f} (± {1.96 * e:.3f})" for name, (c, e) in ratings.style_coefficients.items()]
         lines.append("Style coefficients (log-odds per standard deviation): " + "; ".join(parts))
+    if ratings.ties is not None:
+        calibration = ratings.ties.calibration
+        lines.append(f"Rao–Kupper tie parameter θ = {ratings.ties.theta:.3f} (95% {ratings.ties.theta_low:.3f}–{ratings.ties.theta_high:.3f}); "
+                     f"calibration MAE Bradley–Terry {calibration.mae(calibration.bradley_terry):.3f}, "
+                     f"Rao–Kupper {calibration.mae(calibration.rao_kupper):.3f}.")
     lines.extend(f"- {note}" for note in ratings.notes)
     return "\n\n".join(lines)
 
