@@ -3,12 +3,15 @@
 The rounds are drawn exactly as :func:`arena.ratings.bootstrap.bootstrap_logits`
 draws them (same merged cells, same seeds), so for one seed both models are
 refitted on the same resampled votes. Every round is refitted at once by chord
-iterations (Newton steps with the full-data information, factorised once);
+iterations (Newton steps with the full-data information, factorised once),
+in two threads of half the rounds each, like the Bradley–Terry bootstrap;
 rounds far from the full data (tiny arenas) fall back to Newton's method one
 at a time.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve
@@ -29,13 +32,25 @@ def rao_kupper_bootstrap(comparisons: Comparisons, fit: RaoKupperFit, *, rounds:
     if total == 0 or rounds <= 0 or n < 2:
         return np.zeros((0, n + 1))
     probabilities = merged.count / total
-    draws = np.concatenate([_poisson_fill(generator, total, probabilities, size) for generator, size in _split_rounds(rounds, seed)])
-    weighted = np.stack([merged.reweighted(d) for d in draws]) if reweight else draws.astype(float)
     pairs = PairOutcomes.of(comparisons, comparisons.reweighted() if reweight else None)
-    cells = weighted.reshape(len(weighted), -1, 3)
-    refitted = _chord_refits(pairs, fit, cells, prior)
-    if refitted is not None:
-        return refitted
+    pairs.incidence_t  # built once here, not by both threads
+
+    def part(job: tuple[np.random.Generator, int]) -> np.ndarray:
+        generator, size = job
+        draws = _poisson_fill(generator, total, probabilities, size)
+        weighted = np.stack([merged.reweighted(d) for d in draws]) if reweight else draws.astype(float)
+        cells = weighted.reshape(len(weighted), -1, 3)
+        refitted = _chord_refits(pairs, fit, cells, prior)
+        return refitted if refitted is not None else _newton_refits(pairs, fit, cells, prior)
+
+    # Two threads, each drawing and refitting half of the rounds, as the Bradley–Terry bootstrap does.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return np.concatenate(list(pool.map(part, _split_rounds(rounds, seed))))
+
+
+def _newton_refits(pairs: PairOutcomes, fit: RaoKupperFit, cells: np.ndarray, prior: float) -> np.ndarray:
+    """Every round of *cells* refitted by Newton's method, one at a time (rounds far from the full data)."""
+    n = pairs.n_models
     out = np.empty((len(cells), n + 1))
     for r, round_cells in enumerate(cells):
         one = fit_rao_kupper_pairs(pairs.with_counts(round_cells), prior=prior, theta0=fit.theta, log_tie0=max(fit.log_tie, 1e-3), tol=1e-8)
