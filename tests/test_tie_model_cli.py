@@ -90,3 +90,18 @@ def test_cli_reports_theta_calibration_and_joint_intervals_in_every_format(voted
     assert main(options) == 0
     table = capsys.readouterr().out
     assert "tie parameter θ" in table and "calibration MAE" in table and "(joint +" in table and "observed w/t/l" in table
+
+
+def test_the_tab_summary_shows_theta_and_both_maes_only_for_a_rao_kupper_board(voted: str) -> None:
+    from arena.ui.leaderboard_tab import summary_markdown
+
+    store = Store(voted, migrate=False)
+    try:
+        service = LeaderboardService(store)
+        plain, ties = service.get(LeaderboardQuery()), service.get(LeaderboardQuery(tie_model="rao-kupper", rounds=20))
+    finally:
+        store.close()
+    assert "θ" not in summary_markdown(plain)
+    text = summary_markdown(ties)
+    assert ties.ratings.ties is not None and f"θ = {ties.ratings.ties.theta:.3f}" in text
+    assert "calibration MAE Bradley–Terry" in text and "Rao–Kupper" in text
