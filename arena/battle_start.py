@@ -16,7 +16,8 @@ from arena.battle import Battle, RuleViolation, SideName
 from arena.config import ModelSpec
 from arena.domain import Mode
 from arena.guards import GuardPipeline
-from arena.pairing import PairingError, sample_pair
+from arena.pair_policy import PairPolicy
+from arena.pairing import PairingError
 from arena.pool import ModelPool
 from arena.runtime import BattleRegistry, Runtime
 
@@ -26,14 +27,16 @@ log = logging.getLogger(__name__)
 class BattleStarter:
     """Creates battles over a model pool and keeps them in a :class:`BattleRegistry`."""
 
-    def __init__(self, pool: ModelPool, guards: GuardPipeline, registry: BattleRegistry, *, rng: random.Random | None = None) -> None:
+    def __init__(self, pool: ModelPool, guards: GuardPipeline, registry: BattleRegistry, *, rng: random.Random | None = None,
+                 pairing: PairPolicy | None = None) -> None:
         self.pool = pool
         self.guards = guards
         self.registry = registry
         self.rng = rng
+        self.pairing = pairing or PairPolicy(pool.catalogue.pairing)
 
     async def start(self, mode: Mode, *, session_id: str, judge_hash: str, models: list[str] | None = None) -> Battle:
-        """Create a battle: an anonymous pair drawn by weight, or the models the voter chose."""
+        """Create a battle: an anonymous pair drawn by the pairing policy, or the models the voter chose."""
         self.registry.evict_old()
         chosen = self._models_for(mode, models)
         if mode != "direct":
@@ -55,7 +58,7 @@ class BattleStarter:
         """A drawn pair for an anonymous battle; otherwise the voter's choice, checked against the available models."""
         if mode == "anony":
             try:
-                return list(sample_pair(self.pool.candidates(), self.rng))
+                return list(self.pairing.draw(self.pool.candidates(), self.rng))
             except PairingError as exc:
                 raise RuleViolation(f"No battle is possible right now: {exc}") from None
         chosen = [m for m in (models or []) if m]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
@@ -99,13 +99,26 @@ class ModelSpec(BaseModel):
         return sorted(t for t in terms if t)
 
 
+class PairingSpec(BaseModel):
+    """The optional ``pairing:`` section: how anonymous pairs are drawn (docs/models.md, "Pairing")."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sampling: Literal["weights", "active"] = "weights"
+    rule: Literal["paper", "widest"] = "paper"  # active only: which intervals one more vote should shrink
+    floor: float = Field(default=0.1, ge=0.0, le=1.0)  # active only: share of draws left to the weights alone
+    refresh_votes: int = Field(default=100, ge=1)
+    refresh_seconds: float = Field(default=30.0, gt=0.0)
+
+
 class ModelsFile(BaseModel):
-    """The whole file: a list of models under ``models:``, and optionally the AI judges under ``judges:``."""
+    """The whole file: a list of models under ``models:``, optionally the AI judges under ``judges:`` and ``pairing:``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     models: tuple[ModelSpec, ...] = Field(min_length=1)
     judges: tuple[JudgeSpec, ...] | None = None  # None: the key is absent, so the embedded default applies
+    pairing: PairingSpec = PairingSpec()
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,7 @@ class ModelCatalogue:
     path: Path
     models: tuple[ModelSpec, ...]
     judges: tuple[JudgeSpecs, ...] = ()
+    pairing: PairingSpec = field(default_factory=PairingSpec)
 
     def get(self, name: str) -> ModelSpec:
         for spec in self.models:
@@ -147,6 +161,7 @@ _FIX_HINTS = {
     "extra_forbidden": "remove it or fix its spelling; allowed keys: {allowed}",
     "missing": "add it",
     "literal_error": "use one of the allowed values",
+    "model_type": "use a mapping of keys (see docs/models.md)",
     "bool_type": "use true or false",
     "bool_parsing": "use true or false",
     "float_type": "use a number",
@@ -187,6 +202,8 @@ def _locate(raw: Any, error: Mapping[str, Any]) -> tuple[str, list[Any], list[st
             return where, ["kind"], []
         kind = loc.pop(0) if loc and loc[0] in SPEC_BY_KIND else None
         return where, loc, list(SPEC_BY_KIND[kind].model_fields) if kind else []
+    if len(loc) >= 2 and loc[0] == "pairing":
+        return "", loc, list(PairingSpec.model_fields)
     return "", loc, list(ModelsFile.model_fields)
 
 
@@ -229,7 +246,7 @@ def load_catalogue(path: str | Path) -> ModelCatalogue:
     _check_cross_references(path, parsed.models)
     judges = _judges_of(parsed)
     _check_judges(path, judges, parsed.models)
-    return ModelCatalogue(path=path, models=parsed.models, judges=judges)
+    return ModelCatalogue(path=path, models=parsed.models, judges=judges, pairing=parsed.pairing)
 
 
 def _judges_of(parsed: ModelsFile) -> tuple[JudgeSpecs, ...]:

@@ -14,9 +14,10 @@ import math
 import threading
 from typing import cast
 
-from arena.judges import JudgedBattle, JudgedVerdict, Verdict, agreement, agreement_by, compare_leaderboards
+from arena.judges import JudgedBattle, JudgedVerdict, Verdict
 from arena.judges.agreement import Estimate, GroupKey, JudgeAgreement
-from arena.judges.goodhart import BoardComparison
+from arena.judges.columns import agreement_by_pair_columns, agreement_of_columns
+from arena.judges.goodhart import BoardComparison, compare_judged
 from arena.judges.style_gap import StyleGap
 from arena.store import Store, StoredJudgement
 
@@ -37,18 +38,21 @@ def judged_records(rows: list[StoredJudgement], category: str = "overall") -> li
 
 def agreement_report(store: Store, *, judges: list[str] | None = None, by: GroupKey | None = None, rounds: int = 1000,
                      board_rounds: int = 100, seed: int = 0) -> dict:
-    """The agreement of each judge with the human votes (overall, or per category or model pair) and its board's comparison."""
-    records = judged_records(store.judged_battles(judges))
+    """The agreement of each judge with the human votes (overall, or per category or model pair) and its board's comparison.
+
+    Everything is computed on columns read straight from the store (:class:`arena.judges.columns.JudgedColumns`): at a
+    million judged battles the report takes seconds, not the minutes one Python object per battle would cost.
+    """
+    columns = store.judged_columns(judges)
     if by == "category":
         reports: list[JudgeAgreement] = []
         for category in store.categories():
-            reports += agreement_by(judged_records(store.judged_battles(judges, category=category), category), "category",
-                                    rounds=rounds, seed=seed)
+            reports += agreement_of_columns(store.judged_columns(judges, category=category), rounds=rounds, seed=seed, group=category)
     elif by == "pair":
-        reports = agreement_by(records, "pair", rounds=rounds, seed=seed)
+        reports = agreement_by_pair_columns(columns, rounds=rounds, seed=seed)
     else:
-        reports = agreement(records, rounds=rounds, seed=seed)
-    boards = compare_leaderboards(records, rounds=board_rounds, seed=seed) if records else []
+        reports = agreement_of_columns(columns, rounds=rounds, seed=seed)
+    boards = compare_judged(columns, rounds=board_rounds, seed=seed) if len(columns) else []
     return {"by": by, "agreement": [_agreement_row(r) for r in reports], "boards": [_board_row(b) for b in boards]}
 
 
@@ -146,7 +150,7 @@ def _cell(estimate: dict, form: str = ".1%") -> str:
 def _board_markdown(board: dict) -> list[str]:
     spearman = "–" if board["spearman"] is None else f"{board['spearman']:.2f}"
     lines = [f"\n#### {board['judge']}: its leaderboard beside the humans'",
-             f"Same {board['n_battles']:,} battles. Rank correlation {spearman}; model pairs it orders against the humans "
+             f"Same {board['n_battles']:,} battle{'' if board['n_battles'] == 1 else 's'}. Rank correlation {spearman}; model pairs it orders against the humans "
              f"beyond both intervals: {board['contradicted_pairs']}.", "", "| model | human score | judge score |", "|---|---|---|"]
     lines += [f"| {row['model']} | {row['human_score']:.0f} | {row['judge_score']:.0f} |" for row in board["board"]]
     if board["goodhart"]:

@@ -1,7 +1,8 @@
 """The judging worker: AI judges read voted battles from the queue in ``judgements``, in both answer orders.
 
-Never on a voter's path: the CLI (``python -m arena judge``) or a background
-task runs it. For each judge it claims pending rows, builds each battle's
+Never on a voter's path: the CLI (``python -m arena judge``) or the app's
+background task (:class:`BackgroundJudging`, whose judges follow models.yaml
+reloads) runs it. For each judge it claims pending rows, builds each battle's
 :class:`JudgeInput` from the transcript the voter judged (the conversation up
 to the last user turn, then the two final answers), reads it as (A, B) and as
 (B, A), combines the two with :func:`combine_orders` and saves both readings.
@@ -33,6 +34,11 @@ from arena.store import JudgementResult, PendingJudgement, Store
 
 log = logging.getLogger(__name__)
 
+# The app's background worker reads at most this many times per second per judge unless models.yaml sets
+# rate_per_minute: unpaced, a judge whose endpoint fails at once made the worker spin through its backlog at about
+# 100 battles/s and doubled the voters' p50 latency; paced at 10/s every fault mode stayed within noise (bench/judge.py).
+BACKGROUND_READINGS_PER_S = 10.0
+
 Message = dict[str, str]
 
 
@@ -63,7 +69,13 @@ def _answer_text(messages: list[Message]) -> str:
 
 
 def result_from_readings(ab: Reading, ba: Reading, latency_s: float) -> JudgementResult:
-    """The stored row of one battle from its reading as (A, B) and its reading as (B, A), mapped to the original sides."""
+    """The stored row of one battle from its reading as (A, B) and its reading as (B, A), mapped to the original sides.
+
+    A reading that never reached the judge makes the row an ``error`` (judged again later), not an invalid answer.
+    """
+    if ab.unavailable or ba.unavailable:
+        unreached = "; ".join(f"{order}: {r.invalid_reason}" for order, r in (("A,B", ab), ("B,A", ba)) if r.unavailable)
+        return JudgementResult(status="error", invalid_reason=f"judge unavailable ({unreached})", latency_s=latency_s)
     verdict_ab, verdict_ba = ab.verdict, swapped(ba.verdict)
     combined = combine_orders(verdict_ab, verdict_ba)
     reasons = [f"{order}: {r.invalid_reason}" for order, r in (("A,B", ab), ("B,A", ba)) if r.verdict is None and r.invalid_reason]
@@ -118,11 +130,15 @@ class JudgingWorker:
     """Judges the queued battles of each judge, *concurrency* readings at once and at most *rate* readings per second per judge."""
 
     def __init__(self, store: Store, judges: list[Judge], *, concurrency: int | Mapping[str, int] = 4,
-                 rate: float | Mapping[str, float] | None = None, batch: int = 32, idle_sleep_s: float = 10.0) -> None:
+                 rate: float | Mapping[str, float] | None = None, batch: int = 32, idle_sleep_s: float = 10.0,
+                 max_attempts: int = 3, backoff_s: tuple[float, float] = (10.0, 300.0)) -> None:
         self.store = store
         self.judges = judges
         self.batch = batch
         self.idle_sleep_s = idle_sleep_s
+        self.max_attempts = max_attempts
+        self.backoff_s = backoff_s  # (first, longest) pause of a judge whose whole batch failed to reach it
+        self._paused: dict[str, tuple[float, float]] = {}  # judge -> (resume at, current pause)
         self._slots = {j.name: asyncio.Semaphore(int(_per_judge(concurrency, j.name, 4) or 1)) for j in judges}
         self._pacers = {j.name: _Pacer(_per_judge(rate, j.name, None)) for j in judges}
 
@@ -138,7 +154,8 @@ class JudgingWorker:
     async def run_once(self, limit: int | None = None, *, on_judged: Callable[[str, str], None] | None = None) -> JudgingTally:
         """One pass over each judge's pending rows (at most *limit* per judge), the judges side by side."""
         tally = JudgingTally()
-        await asyncio.gather(*(self._drain(judge, limit, tally, on_judged) for judge in self.judges))
+        ready = [judge for judge in self.judges if self._paused.get(judge.name, (0.0, 0.0))[0] <= time.monotonic()]
+        await asyncio.gather(*(self._drain(judge, limit, tally, on_judged) for judge in ready))
         return tally
 
     async def run_forever(self, stop: asyncio.Event | None = None) -> None:
@@ -155,6 +172,7 @@ class JudgingWorker:
     async def _drain(self, judge: Judge, limit: int | None, tally: JudgingTally,
                      on_judged: Callable[[str, str], None] | None) -> None:
         """Claim and judge batches in id order; a row whose save failed is left for the next pass, not retried in this one."""
+        await asyncio.to_thread(self.store.requeue_judgement_errors, judge.name, max_attempts=self.max_attempts)
         after_id, done = 0, 0
         while limit is None or done < limit:
             size = self.batch if limit is None else min(self.batch, limit - done)
@@ -168,6 +186,19 @@ class JudgingWorker:
                 if on_judged:
                     on_judged(judge.name, status)
             done += len(claimed)
+            if self._unreachable(judge.name, statuses):
+                return
+
+    def _unreachable(self, name: str, statuses: list[str]) -> bool:
+        """After a batch: pause a judge none of whose readings got through (doubling the pause), or lift its pause."""
+        if any(status != "error" for status in statuses):
+            self._paused.pop(name, None)
+            return False
+        first, longest = self.backoff_s
+        pause = min(longest, 2 * self._paused[name][1]) if name in self._paused else first
+        self._paused[name] = (time.monotonic() + pause, pause)
+        log.warning("judge %s: no reading of the last %d battles got through; pausing it for %.0f s", name, len(statuses), pause)
+        return True
 
     async def _judge_one(self, judge: Judge, item: PendingJudgement) -> str:
         """Judge one battle in both orders and save it; returns the stored status."""
@@ -195,17 +226,75 @@ class JudgingWorker:
             await judge.aclose()
 
 
-# --- the judges the CLI runs ----------------------------------------------------------
+# --- the app's background judging -----------------------------------------------------
 
-async def judge_new_votes(worker: JudgingWorker, *, every_s: float = 10.0) -> None:
-    """The app's background judging: queue new votes, judge them, wait; a failed pass is logged and the next one tried."""
-    while True:
+JudgeFactory = Callable[[], tuple[list[Judge], JudgeLimits]]
+
+
+class BackgroundJudging:
+    """The app's judging of new votes, its judges rebuilt by *build* after every models.yaml reload.
+
+    Why: judges derive from models.yaml as the models do, so an edit (a judge added or disabled, a new
+    concurrency, an llm judge's model changed) must apply without a restart, and an llm judge must follow its
+    model's new backend. The reloader calls :meth:`reloaded` from its thread; the judges are rebuilt between
+    passes, so a pass in progress finishes with the judges it started with, which are closed after it.
+    """
+
+    def __init__(self, store: Store, build: JudgeFactory, *, every_s: float = 10.0) -> None:
+        self.store, self.build, self.every_s = store, build, every_s
+        self._wanted = self._built = 0  # the reload asked for, the one the worker was built from
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self.worker = self._make_worker()
+
+    def judge_names(self) -> list[str]:
+        return [j.name for j in self.worker.judges]
+
+    def reloaded(self, version: int) -> None:
+        """The reloader's hook (its thread): rebuild before the next pass, and start that pass now rather than after the wait."""
+        self._wanted = version
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+
+    def _make_worker(self) -> JudgingWorker:
+        judges, limits = self.build()
+        log.info("judging new votes in the background with %s", ", ".join(j.name for j in judges) or "no judge")
+        return JudgingWorker(self.store, judges, concurrency=limits.concurrency, rate=limits.rate)
+
+    async def _rebuild(self) -> None:
+        wanted = self._wanted  # read first: a reload landing during the build asks again
+        old, self.worker = self.worker, self._make_worker()
+        self._built = wanted
+        await old.aclose()
+
+    async def run(self) -> None:
+        """Pass after pass until cancelled; a failed pass (or rebuild) is logged and tried again."""
+        self._loop, self._wake = asyncio.get_running_loop(), asyncio.Event()
         try:
-            await asyncio.to_thread(worker.enqueue)
-            await worker.run_once()
-        except Exception:
-            log.exception("background judging pass failed; trying again in %.0f s", every_s)
-        await asyncio.sleep(every_s)
+            while True:
+                self._wake.clear()
+                try:
+                    if self._built != self._wanted:
+                        await self._rebuild()
+                    if self.worker.judges:
+                        await asyncio.to_thread(self.worker.enqueue)
+                        await self.worker.run_once()
+                except Exception:
+                    log.exception("background judging pass failed; trying again in %.0f s", self.every_s)
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.every_s)
+                except asyncio.TimeoutError:
+                    pass
+        finally:
+            await self.worker.aclose()
+
+
+def pool_judges(pool: ModelPool, mode: str) -> tuple[list[Judge], JudgeLimits]:
+    """The judges *mode* (``ARENA_JUDGING``) lets the app run, from the pool's current catalogue and backends, and their limits."""
+    catalogue, backends = pool.catalogue, pool.backends
+    # Unpaced judges get the background pace, so a judge that fails at once cannot spin the voters' event loop.
+    return background_judges(build_judges(catalogue, backends), mode), judge_limits(catalogue, default_rate=BACKGROUND_READINGS_PER_S)
 
 
 def background_judges(judges: list[Judge], mode: str) -> list[Judge]:
@@ -214,6 +303,8 @@ def background_judges(judges: list[Judge], mode: str) -> list[Judge]:
         return []
     return [j for j in judges if mode == "all" or j.kind == "rule"]
 
+
+# --- the judges the CLI runs ----------------------------------------------------------
 
 def judges_for_cli(models_path: str, names: list[str] | None, *,
                    settings: Settings | None = None) -> tuple[list[Judge], JudgeLimits]:
@@ -228,4 +319,5 @@ def judges_for_cli(models_path: str, names: list[str] | None, *,
     return judges, judge_limits(catalogue)
 
 
-__all__ = ["JudgingTally", "JudgingWorker", "UnjudgeableBattle", "judge_input", "judges_for_cli", "result_from_readings"]
+__all__ = ["BACKGROUND_READINGS_PER_S", "BackgroundJudging", "JudgingTally", "JudgingWorker", "UnjudgeableBattle", "judge_input",
+           "judges_for_cli", "pool_judges", "result_from_readings"]

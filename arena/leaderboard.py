@@ -9,6 +9,7 @@ refresh folds in only the votes since the last one.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from arena.live import LayoutChanged, LiveBootstrap
 from arena.ratings import (
     TIE_MODELS,
     Comparisons,
+    Fragility,
     RatingRow,
     Ratings,
     StyleFit,
@@ -31,7 +33,9 @@ from arena.ratings import (
     fit_bradley_terry,
     fit_style_control,
     online_elo,
+    order_fragility,
     style_design,
+    top_fragility,
 )
 from arena.store import Store
 from arena.vote_arrays import VoteArrays
@@ -48,6 +52,7 @@ class LeaderboardQuery:
     reweight: bool = False
     daily_cap: int | None = None
     min_votes: int = 0
+    provisional_votes: int = 0  # models with fewer votes are marked provisional (ARENA_PROVISIONAL_VOTES in the app)
     rounds: int = 100
     seed: int = 0
     tie_model: str = "bt"        # or "rao-kupper": ties as ties, with θ and both models' calibration
@@ -67,6 +72,7 @@ class Leaderboard:
     version: int
     seconds: float
     description: str
+    comparisons: Comparisons | None = None  # what the fit saw: the fragility search refits on it
 
     def as_rows(self, catalogue: ModelCatalogue | None = None) -> list[dict]:
         """Plain dicts (for JSON, CSV and tables), with display metadata from models.yaml."""
@@ -80,12 +86,13 @@ class Leaderboard:
                     "rank": row.rank,
                     "model": row.model,
                     "score": round(row.score, 2),
-                    "ci_low": round(row.ci_low, 2),
-                    "ci_high": round(row.ci_high, 2),
-                    "ci_plus": round(row.ci_high - row.score, 2),
-                    "ci_minus": round(row.score - row.ci_low, 2),
-                    "sandwich_low": round(row.sandwich_low, 2),
-                    "sandwich_high": round(row.sandwich_high, 2),
+                    "ci_low": _finite(row.ci_low),  # None: unbounded (see arena.ratings.honest)
+                    "ci_high": _finite(row.ci_high),
+                    "ci_plus": _finite(row.ci_high - row.score),
+                    "ci_minus": _finite(row.score - row.ci_low),
+                    "sandwich_low": _finite(row.sandwich_low),
+                    "sandwich_high": _finite(row.sandwich_high),
+                    "provisional": row.provisional,
                     "votes": row.votes,
                     "elo": None if row.elo is None else round(row.elo, 1),
                     "organization": (spec.organization if spec else None) or "",
@@ -100,15 +107,51 @@ class Leaderboard:
         """Columns only the options that compute them add: simultaneous bounds, the tie model's θ and calibration."""
         extra: dict = {}
         if row.simultaneous_low is not None and row.simultaneous_high is not None:
-            extra.update(simultaneous_low=round(row.simultaneous_low, 2), simultaneous_high=round(row.simultaneous_high, 2),
-                         simultaneous_plus=round(row.simultaneous_high - row.score, 2),
-                         simultaneous_minus=round(row.score - row.simultaneous_low, 2))
+            extra.update(simultaneous_low=_finite(row.simultaneous_low), simultaneous_high=_finite(row.simultaneous_high),
+                         simultaneous_plus=_finite(row.simultaneous_high - row.score),
+                         simultaneous_minus=_finite(row.score - row.simultaneous_low))
         ties = self.ratings.ties
         if ties is not None:
             tie_rate, mae_bt, mae_rk = per_model.get(row.model, (float("nan"),) * 3)
             extra.update(tie_theta=round(ties.theta, 4), observed_tie_rate=round(tie_rate, 4),
                          calibration_mae_bt=round(mae_bt, 4), calibration_mae_rk=round(mae_rk, 4))
         return extra
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 2) if math.isfinite(value) else None
+
+
+def interval_text(row: dict, digits: int = 0) -> str:
+    """A row's interval as ``+12 / -9``, an unbounded side as ∞; both sides are never negative (the interval holds the score)."""
+    plus = "∞" if row["ci_plus"] is None else f"{row['ci_plus']:.{digits}f}"
+    minus = "∞" if row["ci_minus"] is None else f"{row['ci_minus']:.{digits}f}"
+    return f"+{plus} / -{minus}"
+
+
+def fragility_text(fragility: Fragility | None, *, top: bool = True) -> str:
+    """One sentence on how many votes an order rests on (the tab and the CLI say the same)."""
+    if fragility is None:
+        return "Fragility: needs at least two models with votes."
+    leader, challenger = fragility.leader, fragility.challenger
+    what = f"The #1 ({leader})" if top else f"{leader} above {challenger}"
+    if fragility.votes == 0:
+        return f"{challenger} is already above {leader} in the plain Bradley–Terry fit."
+    if fragility.votes is None:
+        return f"{what} holds whichever votes are dropped: removing votes can at most level {leader} with {challenger}."
+    share = fragility.votes / fragility.total_votes if fragility.total_votes else 0.0
+    rival = f" ({challenger} takes its place)" if top else ""
+    return (f"{what} holds unless {fragility.votes:,} of {fragility.total_votes:,} votes ({share:.3%}) are dropped{rival}: "
+            "the votes found by their influence on the fit, confirmed by refitting without them.")
+
+
+def fragility_row(fragility: Fragility | None) -> dict | None:
+    """The fragility as plain values, for JSON."""
+    if fragility is None:
+        return None
+    return {"leader": fragility.leader, "challenger": fragility.challenger, "votes": fragility.votes,
+            "total_votes": fragility.total_votes, "share": fragility.share, "linear_estimate": fragility.linear_estimate,
+            "refits": fragility.refits}
 
 
 @dataclass
@@ -133,6 +176,7 @@ class LeaderboardService:
         self._elo: dict[str, _EloState] = {}
         self._style_cache: dict[str, VoteArrays] = {}
         self._lock = threading.Lock()
+        self._fragility: dict[tuple[LeaderboardQuery, tuple[str, str] | None], tuple[int, Fragility | None]] = {}
 
     def categories(self) -> list[str]:
         """The categories that have votes (languages among them), for the tab's selector."""
@@ -194,13 +238,37 @@ class LeaderboardService:
             elo=self.elo_ratings(query.category),
             style=style,
             fitted=fitted,
+            provisional_votes=query.provisional_votes,
             tie_model=query.tie_model,
             simultaneous=query.simultaneous,
         )
         seconds = time.perf_counter() - started
         log.info("leaderboard %s computed in %.2f s (%d votes)", query.category, seconds, ratings.total_votes)
         return Leaderboard(query=query, ratings=ratings, version=version, seconds=seconds,
-                           description=description or describe(query.category))
+                           description=description or describe(query.category), comparisons=comparisons)
+
+    def fragility(self, query: LeaderboardQuery, pair: tuple[str, str] | None = None) -> Fragility | None:
+        """How many votes keep the #1 on top (or *pair*'s first model above its second), for the current board.
+
+        Searched on the board's plain Bradley–Terry fit (see :mod:`arena.ratings.fragility`) and kept until a vote
+        arrives; None with fewer than two models.
+        """
+        board = self.get(query)
+        kept = self._fragility.get((query, pair))
+        if kept is not None and kept[0] == board.version:
+            return kept[1]
+        comparisons = board.comparisons
+        if comparisons is None or comparisons.n_models < 2:
+            return None
+        if pair is not None:
+            unknown = [m for m in pair if m not in comparisons.models]
+            if unknown:
+                raise ValueError(f"no votes for {', '.join(unknown)} in this category; models: {', '.join(comparisons.models)}")
+            result: Fragility | None = order_fragility(comparisons, *pair)
+        else:
+            result = top_fragility(comparisons, [row.model for row in board.ratings.rows])
+        self._fragility[(query, pair)] = (board.version, result)
+        return result
 
     def compute(self, query: LeaderboardQuery, version: int | None = None) -> Leaderboard:
         """Compute from scratch (no cache), e.g. for benchmarks."""

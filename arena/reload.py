@@ -5,7 +5,9 @@ and size, polled every ``ARENA_MODELS_WATCH_INTERVAL`` seconds) or the Admin
 tab's Reload button asks, and :meth:`ModelsReloader.reload` validates the file
 first. A file with an error changes nothing: the old configuration stays
 active and the error (naming file, model and field) is kept for the admin to
-see. Battles already running keep the models they started with.
+see. Battles already running keep the models they started with. What else
+derives from the file (the background judges) follows it through
+:meth:`ModelsReloader.on_reload`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 from arena.config import ConfigError, load_catalogue
 from arena.service import Arena
@@ -39,6 +42,16 @@ class ModelsReloader:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self.version = 0  # how many reloads were applied
+        self._listeners: list[Callable[[int], None]] = []
+
+    def on_reload(self, listener: Callable[[int], None]) -> None:
+        """Call *listener(version)* after each applied reload, in the reloading thread (it should only take note).
+
+        Why: parts built from the file besides the pool (the background judges) must follow an edit, and a
+        listener is told the moment the pool holds the new catalogue and backends, never while it changes.
+        """
+        self._listeners.append(listener)
 
     def reload(self, *, probe: bool = True) -> ReloadResult:
         """Validate models.yaml and switch to it; on error keep the running configuration."""
@@ -56,10 +69,21 @@ class ModelsReloader:
                 asyncio.run(self.arena.pool.refresh())
                 asyncio.run(self.arena.pool.warm_up())
             names = ", ".join(fresh) or "none"
-            result = ReloadResult(True, f"{self.path}: {len(catalogue.models)} models; new or changed: {names}", _now())
+            judges = ", ".join(j.name for j in catalogue.judges if j.enabled) or "none"
+            result = ReloadResult(True, f"{self.path}: {len(catalogue.models)} models; new or changed: {names}; "
+                                        f"judges: {judges}", _now())
             log.info("%s", result.message)
             self.last = result
+            self.version += 1
+            self._tell(self.version)
             return result
+
+    def _tell(self, version: int) -> None:
+        for listener in self._listeners:
+            try:
+                listener(version)
+            except Exception:  # one listener's bug must not undo an applied reload or silence the others
+                log.exception("a models.yaml reload listener failed")
 
     def changed(self) -> bool:
         return self._signature() != self._seen

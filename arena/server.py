@@ -80,20 +80,21 @@ def compose_admin(arena: Arena, reloader: ModelsReloader | None, export_root: Pa
                         agreements=agreements)
 
 
-def background_judging(arena: Arena) -> list[Callable[[], Awaitable[None]]]:
-    """The judging of new votes the app runs by itself (``ARENA_JUDGING``); none when no judge qualifies."""
-    from arena.judge_kinds import build_judges, judge_limits
-    from arena.judging import JudgingWorker, background_judges, judge_new_votes
+def background_judging(arena: Arena, reloader: ModelsReloader | None = None) -> list[Callable[[], Awaitable[None]]]:
+    """The judging of new votes the app runs by itself (``ARENA_JUDGING``), its judges rebuilt after each reload of models.yaml.
 
-    judges = background_judges(build_judges(arena.pool.catalogue, arena.pool.backends), arena.settings.judging)
-    if not judges:
+    It runs even while no judge qualifies (unless ``ARENA_JUDGING=off``): an edit may add one.
+    """
+    from arena.judging import BackgroundJudging, pool_judges
+
+    if arena.settings.judging == "off":
         return []
-    log.info("judging new votes in the background with %s", ", ".join(j.name for j in judges))
-    limits = judge_limits(arena.pool.catalogue)  # each judge's concurrency and rate_per_minute from models.yaml
-    worker = JudgingWorker(arena.store, judges, concurrency=limits.concurrency, rate=limits.rate)
+    judges = BackgroundJudging(arena.store, lambda: pool_judges(arena.pool, arena.settings.judging))
+    if reloader is not None:
+        reloader.on_reload(judges.reloaded)
 
     async def judging() -> None:
-        await judge_new_votes(worker)
+        await judges.run()
 
     return [judging]
 
@@ -114,13 +115,15 @@ def build_web_app(models_path: str | Path, settings: Settings | None = None) -> 
     # somebody's first vote.
     threading.Thread(target=use_helper_process, name="language-helper", daemon=True).start()
     leaderboards = LeaderboardService(arena.store, anchor_model=arena.settings.anchor_model, anchor_score=arena.settings.anchor_score)
+    arena.starter.pairing.attach(leaderboards)  # active pairing reads the same live leaderboard as the tab
+    arena.starter.pairing.watch()
     reloader = ModelsReloader(arena, models_path)
     reloader.watch(arena.settings.models_watch_interval)
     exports = export_root(arena.settings)
     agreements = AgreementService(arena.store)  # one cache for both tabs
     demo = build_demo(arena, leaderboards, compose_admin(arena, reloader, exports, agreements), agreements)
     demo.queue(default_concurrency_limit=None, max_size=512)
-    app = build_app(demo, arena, allowed_paths=[str(exports)], background=background_judging(arena))
+    app = build_app(demo, arena, allowed_paths=[str(exports)], background=background_judging(arena, reloader))
     patches.install_all(demo, arena.settings.patches_off)
     return app, demo, arena
 

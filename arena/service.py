@@ -48,6 +48,7 @@ class Arena:
     def apply_catalogue(self, catalogue: ModelCatalogue) -> list[str]:
         """Use a new, validated models.yaml from now on (see :mod:`arena.reload`); returns new or changed models."""
         fresh = self.pool.reload(catalogue)
+        self.starter.pairing.use(catalogue.pairing)
         self.guards.use_identity_terms(self.pool.identity_terms())
         return fresh
 

@@ -41,6 +41,8 @@ class Settings:
     trust_forwarded_for: bool = _setting(False, "Take the client address from X-Forwarded-For (only behind a trusted proxy).")
     long_prompt_tokens: int = _setting(500, "User-turn tokens (words and punctuation) from which a battle is in the 'long prompt' category.")
     leaderboard_min_votes: int = _setting(0, "Models with fewer votes in a category are hidden from its leaderboard.")
+    provisional_votes: int = _setting(300, "Models with fewer votes in a category are marked provisional on its leaderboard "
+                                      "(300 votes: about ±40 points of 95 % interval against average opponents).")
     anchor_model: str = _setting("", "Model pinned to ARENA_ANCHOR_SCORE on the leaderboard scale (empty: the mean is 1000).")
     anchor_score: float = _setting(1000.0, "Score of ARENA_ANCHOR_MODEL, or of the average model when no anchor is set.")
     log_level: str = _setting("INFO", "Logging level for the app.")

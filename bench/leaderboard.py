@@ -638,6 +638,8 @@ def main() -> None:
     if live:
         progress(f"live refresh after 100 new votes: {', '.join(f'{s:.3f}' for s in live)} s -> median {statistics.median(live):.3f} s")
         progress(f"style control get(): first in process {style_first_s:.2f} s, after 100 new votes {style_refresh_s:.2f} s")
+    fragility_s, fragility = timed(service.fragility, query)
+    progress(f"fragility of the #1: {fragility.votes if fragility else None} votes, {fragility_s:.2f} s")
     style_s, style_board = timed(service.compute, LeaderboardQuery(style_control=True, rounds=args.rounds))
     progress(f"style control compute() (first in process): {style_s:.2f} s")
     stages = breakdown(store, args.rounds)
@@ -684,6 +686,9 @@ def main() -> None:
     print(f"cold {cold['seconds']:.2f} s (imports {cold['imports_s']:.2f} s, not included){evicted}, cold with online Elo never "
           f"computed {cold_no_elo['seconds']:.2f} s, cached {cached_s * 1000:.2f} ms, style control first in process {style_s:.2f} s{style_live}")
     print(f"from scratch, warm: {warm_s:.2f} s (ratio {base['total_s'] / warm_s:.0f}x to the baseline)")
+    if fragility is not None:
+        print(f"fragility of the #1 ({fragility.leader} over {fragility.challenger}): {fragility.votes} of {fragility.total_votes:,} votes "
+              f"(linear estimate {fragility.linear_estimate}, {fragility.refits} refits) in {fragility_s:.2f} s (target 2 s)")
     headline = statistics.median(live) if live else warm_s
     what = "live refresh after 100 new votes" if live else "warm compute"
     print(f"leaderboard {args.models} models {board.ratings.total_votes} votes: {headline:.2f} s "

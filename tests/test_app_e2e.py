@@ -205,8 +205,10 @@ def test_leaderboard_tab_shows_voted_models_and_plots(app: dict) -> None:
     summary, table = result[1], result[2]
     assert "votes" in summary
     rows = table["data"]
-    assert {row[1] for row in rows} == {"Embedded-Terse", "Embedded-Chatty"}
-    assert all(str(row[3]).startswith("+") for row in rows)
+    assert {row[1] for row in rows} == {"Embedded-Terse *(provisional)*", "Embedded-Chatty *(provisional)*"}  # one vote each
+    # One vote: the winner's upper side and the loser's lower side are open, printed as ∞ (never as ±0).
+    assert sorted(row[3].startswith("+∞ / -") for row in rows) == [False, True]
+    assert sorted(row[3].endswith(" / -∞") for row in rows) == [False, True] and "Provisional" in summary
     plots = result[3:]
     assert all(plot and "plot" in json.dumps(plot) for plot in plots)
     styled = client.predict("overall", True, api_name="/leaderboard")

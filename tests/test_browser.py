@@ -15,7 +15,7 @@ from typing import Iterator
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import STREAMING, models_yaml, running_app, shot
+from tests.helpers import SHOTS, STREAMING, models_yaml, running_app, shot
 from tests.upstream import Behavior, Upstream
 
 
@@ -203,6 +203,46 @@ def test_leaderboard_renders_table_and_plots(browser, app: str) -> None:
     page.locator("#leaderboard-ci .js-plotly-plot").wait_for(timeout=30_000)
     page.locator("#leaderboard-winrate .js-plotly-plot").wait_for(timeout=30_000)
     shot(page, "leaderboard")
+    page.close()
+
+
+def test_leaderboard_shows_the_ai_judges_beside_the_human_vote(browser, app: str) -> None:
+    """The rule judges judge new votes in the background (ARENA_JUDGING=rules); the tab's accordion reports them."""
+    page = open_app(browser, app)
+    prompt = page.locator("#battle-prompt textarea")  # a vote of its own, so the test stands alone (earlier ones count too)
+    prompt.fill("Something for the judges.")
+    prompt.press("Enter")
+    page.locator("#battle-vote-1:not([disabled])").wait_for(timeout=30_000)
+    page.locator("#battle-vote-1").click()
+    page.locator("#battle-status").get_by_text("Your vote was recorded").wait_for(timeout=15_000)
+    page.get_by_role("tab", name="🏆 Leaderboard").click()
+    section, report = page.locator("#leaderboard-judges"), page.locator("#leaderboard-judges-report")
+    toggle = section.locator("button.label-wrap").first
+    deadline = time.monotonic() + 90  # a background pass runs every 10 s; the report is computed when the section opens
+    while True:
+        toggle.click()  # open: the report is computed
+        expect(report).not_to_be_empty(timeout=30_000)
+        if "agreement" in report.inner_text() or time.monotonic() > deadline:
+            break
+        toggle.click()  # close, and open again after the next pass
+        page.wait_for_timeout(1000)
+    text = report.inner_text()
+    for part in ("longer-answer", "more-markdown", "agreement (no ties)", "Cohen's κ", "its leaderboard beside the humans'",
+                 "Alpha-Model", "Beta-Model"):
+        assert part in text, text
+    assert report.locator("table").count() >= 3  # the agreement table, then each judge's board
+    width = page.evaluate("document.documentElement.clientWidth")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width + 1  # no table pushes the page sideways
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    section.screenshot(path=str(SHOTS / "leaderboard-judges.png"))
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: the wide table scrolls in its box, cells stay whole
+    headers = report.locator("table").first.locator("th")
+    expect(headers.last).to_have_text("position consistency")
+    page.wait_for_function("() => document.documentElement.clientWidth <= 390")
+    for box in (headers.nth(i).bounding_box() for i in range(headers.count())):
+        assert box["width"] > box["height"], box  # not squeezed to a letter per line
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+    section.screenshot(path=str(SHOTS / "leaderboard-judges-phone.png"))
     page.close()
 
 

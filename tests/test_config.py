@@ -130,3 +130,30 @@ def test_resolved_endpoints_drop_unset(tmp_path: Path) -> None:
     spec = load_catalogue(write_models(tmp_path, "models:" + GOOD_REMOTE)).get("Starling")
     assert spec.resolved_endpoints({}) == []
     assert spec.resolved_endpoints({"STARLING_URL": "http://h:8000/v1/"}) == ["http://h:8000/v1"]
+
+
+def test_pairing_defaults_to_the_weights_and_reads_active(tmp_path: Path) -> None:
+    """Without a pairing: section the weights rule applies; sampling: active is read with its settings."""
+    assert load_catalogue(write_models(tmp_path, "models:" + GOOD_LOCAL)).pairing.sampling == "weights"
+    body = "models:" + GOOD_LOCAL + "pairing:\n  sampling: active\n  rule: widest\n  floor: 0.2\n"
+    pairing = load_catalogue(write_models(tmp_path, body)).pairing
+    assert (pairing.sampling, pairing.rule, pairing.floor, pairing.refresh_votes) == ("active", "widest", 0.2, 100)
+
+
+def test_unknown_sampling_names_file_field_and_allowed_values(tmp_path: Path) -> None:
+    """sampling: smart is refused with the file, the field and both allowed values."""
+    message = error_for(tmp_path, "models:" + GOOD_LOCAL + "pairing:\n  sampling: smart\n")
+    assert "models.yaml" in message and "field 'pairing.sampling'" in message
+    assert "'weights'" in message and "'active'" in message and "Fix: use one of the allowed values" in message
+
+
+def test_unknown_pairing_key_lists_the_pairing_keys(tmp_path: Path) -> None:
+    """A misspelt key under pairing: lists the section's own keys, not the file's."""
+    message = error_for(tmp_path, "models:" + GOOD_LOCAL + "pairing:\n  samplng: active\n")
+    assert "field 'pairing.samplng'" in message and "allowed keys: sampling, rule, floor" in message
+
+
+def test_pairing_floor_outside_zero_one(tmp_path: Path) -> None:
+    """The floor is a share of the draws."""
+    message = error_for(tmp_path, "models:" + GOOD_LOCAL + "pairing:\n  sampling: active\n  floor: 1.5\n")
+    assert "field 'pairing.floor'" in message and "smaller value" in message

@@ -154,3 +154,29 @@ def test_goodhart_rows_of_a_judge_that_always_picks_one_model(store: Store, data
     assert [r["model"] for r in board["board"]] == ["alpha", "beta", "gamma"]  # the human order, best first
     assert main(["agreement", "--rounds", "50"]) == 0
     assert "gamma (+" in capsys.readouterr().out
+
+
+def test_the_column_read_holds_what_the_row_read_holds(store: Store) -> None:
+    """store.judged_columns (the report's path) against store.judged_battles (one object per battle), entry by entry."""
+    from arena.judge_report import judged_records
+    from arena.judges.columns import JudgedColumns
+    from arena.store import JudgementResult
+
+    battles, _ = goodhart_battles()
+    store.insert_battles(battles[:30] + [battle(500, "alpha", "beta", "tie (bothbad)")])
+    for name, verdicts in (("j1", "abt"), ("j2", "bat")):  # j2 "t": an invalid answer
+        store.enqueue_judgements(name, "rule")
+        for k, pending in enumerate(store.claim_judgements(name, 100)):
+            verdict = verdicts[k % len(verdicts)]
+            result = (JudgementResult(status="invalid", invalid_reason="garbage") if verdict == "t" and name == "j2"
+                      else JudgementResult(status="done", verdict={"t": "tie"}.get(verdict, verdict), consistent=k % 3 > 0))
+            store.save_judgement(pending.id, result)
+    read = store.judged_columns()
+    expected = JudgedColumns.from_records(judged_records(store.judged_battles()))
+    assert len(read) == len(expected) == 62
+    for column in ("judge", "model_a", "model_b", "human_winner"):
+        assert list(getattr(read, column).decode()) == list(getattr(expected, column).decode())
+    assert read.verdict.tolist() == expected.verdict.tolist() and read.consistent.tolist() == expected.consistent.tolist()
+    assert read.style_a.tolist() == expected.style_a.tolist() and read.style_b.tolist() == expected.style_b.tolist()
+    only = store.judged_columns(["j2"])
+    assert only.judges() == ["j2"] and len(only) == 31

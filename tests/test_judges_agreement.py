@@ -258,3 +258,23 @@ def test_pairs_and_goodhart_rows_by_hand() -> None:
     judge = (np.array([1060.0, 1045.0, 930.0]), np.array([1020.0, 1005.0, 890.0]), np.array([1100.0, 1085.0, 970.0]))
     [row] = goodhart_rows(["x", "y", "z"], human, judge)
     assert (row.model, row.gap, row.margin) == ("x", pytest.approx(60.0), pytest.approx(50.0))
+    # Only the facing sides count: the judge's upper side unbounded (x wins every battle) and a human lower side far
+    # away change nothing; a judge lower side 60 below its score (margin sqrt(30² + 60²) ≈ 67) drops the row.
+    judge[2][0], human[1][0] = np.inf, 500.0
+    [row] = goodhart_rows(["x", "y", "z"], human, judge)
+    assert (row.model, row.margin) == ("x", pytest.approx(50.0))
+    judge[1][0] = 1000.0
+    assert goodhart_rows(["x", "y", "z"], human, judge) == []
+
+
+def test_spearman_matches_scipy_with_ties_and_is_nan_when_undefined() -> None:
+    from scipy.stats import spearmanr
+
+    from arena.judges.goodhart import _spearman
+
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        human, judge = rng.integers(0, 6, 12).astype(float), rng.integers(0, 6, 12).astype(float)  # many ties
+        assert _spearman(human, judge) == pytest.approx(spearmanr(human, judge).statistic)
+    assert math.isnan(_spearman(np.array([1.0]), np.array([2.0])))
+    assert math.isnan(_spearman(np.array([1.0, 1.0, 1.0]), np.array([1.0, 2.0, 3.0])))

@@ -191,7 +191,7 @@ async def test_llm_judge_empty_stream_is_empty() -> None:
 @pytest.mark.asyncio
 async def test_llm_judge_http_500_is_a_backend_error(up: Upstream) -> None:
     reading = await llm_reading(up, Behavior(status=500))
-    assert reading.verdict is None and reading.invalid_reason == "backend error: http"
+    assert reading.verdict is None and reading.invalid_reason == "backend error: http" and reading.unavailable
 
 
 @pytest.mark.asyncio
@@ -262,6 +262,7 @@ async def test_reward_judge_first_side_and_ties() -> None:
 async def test_reward_judge_failures_are_invalid_readings(transport: httpx.MockTransport, reason: str) -> None:
     reading = await reward_reading(transport)
     assert reading.verdict is None and reading.scores is None and reading.invalid_reason == reason
+    assert reading.unavailable == reason.startswith("http")  # the server's failure, retried; garbage is the judge's answer
 
 
 @pytest.mark.asyncio
@@ -270,7 +271,7 @@ async def test_reward_judge_unreachable_server_is_an_invalid_reading() -> None:
         raise httpx.ConnectError("refused", request=request)
 
     reading = await reward_reading(httpx.MockTransport(refuse))
-    assert reading.verdict is None and reading.invalid_reason == "http error: ConnectError"
+    assert reading.verdict is None and reading.invalid_reason == "http error: ConnectError" and reading.unavailable
 
 
 def test_pooling_url_and_score_shapes() -> None:

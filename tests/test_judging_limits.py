@@ -119,14 +119,31 @@ def test_rate_per_minute_spaces_the_readings_starts(rate_line: str, spacing: flo
 
 def test_the_apps_background_worker_takes_the_limits_of_models_yaml(tmp_path: Path, sqlite_url: str, up: Upstream,
                                                                     up2: Upstream, recorded: list[dict[str, Any]]) -> None:
+    """At start, and again after models.yaml is reloaded with a new concurrency (the app's own wiring of the reloader)."""
+    from arena.judging import BACKGROUND_READINGS_PER_S
+    from arena.reload import ModelsReloader
     from arena.server import background_judging
 
     judges = ("judges:\n  - {name: longer, kind: rule, rule: longer, concurrency: 3, rate_per_minute: 120}\n"
               "  - {name: marks, kind: rule, rule: markdown}\n")
     arena = make_arena(tmp_path, models_yaml(up.url, up2.url) + judges, sqlite_url)
+    reloader = ModelsReloader(arena, tmp_path / "models.yaml")
     try:
-        assert len(background_judging(arena)) == 1
+        (judging,) = background_judging(arena, reloader)
+        assert recorded == [{"concurrency": {"longer": 3, "marks": 2}, "rate": {"longer": 2.0, "marks": BACKGROUND_READINGS_PER_S}}]
+        (tmp_path / "models.yaml").write_text(models_yaml(up.url, up2.url) + judges.replace("concurrency: 3", "concurrency: 7"))
+
+        async def reload_while_judging() -> None:
+            task = asyncio.create_task(judging())
+            assert (await asyncio.to_thread(reloader.reload)).ok
+            for _ in range(1200):  # the rebuild happens on the judging task, woken by the reload
+                if len(recorded) == 2:
+                    break
+                await asyncio.sleep(0.05)
+            task.cancel()
+
+        asyncio.run(reload_while_judging())
     finally:
         arena.store.close()
-    (made,) = recorded
-    assert made == {"concurrency": {"longer": 3, "marks": 2}, "rate": {"longer": 2.0}}
+    # marks sets no rate: the background pace holds it (a judge failing at once must not spin the voters' event loop)
+    assert recorded[1] == {"concurrency": {"longer": 7, "marks": 2}, "rate": {"longer": 2.0, "marks": BACKGROUND_READINGS_PER_S}}

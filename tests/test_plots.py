@@ -32,3 +32,13 @@ def test_figures_with_votes_show_every_model(store: Store) -> None:
         heat = make(board).data[0]
         assert list(heat.x) == models and len(heat.text) == len(models)
         assert all(cell == "" for cell in (heat.text[i][i] for i in range(len(models))))  # the diagonal stays blank
+
+
+def test_the_tables_interval_never_reads_plus_minus_zero() -> None:
+    """An interval side is never negative (the interval holds the score) and an unbounded one reads ∞, never '+-0'."""
+    from arena.leaderboard import interval_text
+
+    assert interval_text({"ci_plus": 0.0, "ci_minus": 0.0}) == "+0 / -0"
+    assert interval_text({"ci_plus": 12.4, "ci_minus": 9.6}) == "+12 / -10"
+    assert interval_text({"ci_plus": None, "ci_minus": 636.2}) == "+∞ / -636"
+    assert interval_text({"ci_plus": 3.14, "ci_minus": None}, digits=1) == "+3.1 / -∞"

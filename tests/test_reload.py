@@ -62,6 +62,28 @@ def test_reload_refuses_a_bad_file_and_keeps_the_running_configuration(arena: Ar
     assert reloader.last == result
 
 
+def test_reload_switches_the_pairing_policy(arena: Arena, tmp_path: Path, up: Upstream, up2: Upstream) -> None:
+    """sampling: active in a reloaded file is what the next battle is drawn by; a refused file keeps it."""
+    from arena.leaderboard import LeaderboardService
+
+    path = tmp_path / "models.yaml"
+    reloader = ModelsReloader(arena, path)
+    assert arena.starter.pairing.spec.sampling == "weights"
+    path.write_text(models_yaml(("Alpha", up.url), ("Beta", up2.url)) + "pairing:\n  sampling: active\n  rule: widest\n")
+    assert reloader.reload().ok
+    policy = arena.starter.pairing
+    assert (policy.spec.sampling, policy.spec.rule) == ("active", "widest")
+    policy.attach(LeaderboardService(arena.store))
+    drawn: list[object] = []
+    real = policy.draw
+    policy.draw = lambda candidates, rng=None: drawn.append(candidates) or real(candidates, rng)  # type: ignore[method-assign]
+    battle = asyncio.run(arena.start("anony", session_id="s9", judge_hash="j9"))
+    assert {side.model for side in battle.sides.values()} == {"Alpha", "Beta"} and len(drawn) == 1
+    path.write_text(models_yaml(("Alpha", up.url), ("Beta", up2.url)) + "pairing:\n  sampling: clever\n")
+    result = reloader.reload()
+    assert not result.ok and "pairing.sampling" in result.message and arena.starter.pairing.spec.sampling == "active"
+
+
 def test_watcher_picks_up_an_edit(arena: Arena, tmp_path: Path, up: Upstream) -> None:
     path = tmp_path / "models.yaml"
     reloader = ModelsReloader(arena, path)

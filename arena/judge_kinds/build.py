@@ -62,9 +62,11 @@ class JudgeLimits:
     rate: dict[str, float] = field(default_factory=dict)  # judges without a rate_per_minute are not paced
 
 
-def judge_limits(catalogue: ModelCatalogue) -> JudgeLimits:
-    """Each judge's ``concurrency`` and ``rate_per_minute`` (as a rate per second), so an operator tunes them in one file."""
-    return JudgeLimits(
-        concurrency={spec.name: spec.concurrency for spec in catalogue.judges},
-        rate={spec.name: spec.rate_per_minute / 60.0 for spec in catalogue.judges if spec.rate_per_minute is not None},
-    )
+def judge_limits(catalogue: ModelCatalogue, *, default_rate: float | None = None) -> JudgeLimits:
+    """Each judge's ``concurrency`` and ``rate_per_minute`` (as a rate per second), so an operator tunes them in one file.
+
+    *default_rate* (readings per second) paces the judges that set no ``rate_per_minute``; None leaves them unpaced.
+    """
+    rates = {spec.name: spec.rate_per_minute / 60.0 if spec.rate_per_minute is not None else default_rate for spec in catalogue.judges}
+    return JudgeLimits(concurrency={spec.name: spec.concurrency for spec in catalogue.judges},
+                       rate={name: rate for name, rate in rates.items() if rate is not None})

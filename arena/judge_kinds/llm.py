@@ -88,7 +88,7 @@ class LlmJudge:
         except TimeoutError:
             reading = Reading(verdict=None, invalid_reason="timed out")
         except BackendError as exc:
-            reading = Reading(verdict=None, invalid_reason=f"backend error: {exc.kind}")
+            reading = Reading(verdict=None, invalid_reason=f"backend error: {exc.kind}", unavailable=True)
         else:
             reading = parse_reply(text)
         return replace(reading, latency_s=time.monotonic() - started)

@@ -28,7 +28,11 @@ from arena.judges.verdicts import Verdict
 
 
 class RewardError(Exception):
-    """A side could not be scored; the message is the reading's invalid reason."""
+    """A side could not be scored; the message is the reading's invalid reason (*unavailable*: the server was not reached)."""
+
+    def __init__(self, message: str, *, unavailable: bool = False) -> None:
+        super().__init__(message)
+        self.unavailable = unavailable
 
 
 def pooling_url(endpoint: str) -> str:
@@ -89,9 +93,9 @@ class RewardJudge:
         except httpx.TimeoutException:
             raise RewardError("timed out") from None
         except httpx.HTTPError as exc:
-            raise RewardError(f"http error: {type(exc).__name__}") from None
+            raise RewardError(f"http error: {type(exc).__name__}", unavailable=True) from None
         if response.status_code != 200:
-            raise RewardError(f"http {response.status_code}")
+            raise RewardError(f"http {response.status_code}", unavailable=True)
         try:
             body = response.json()
         except ValueError:
@@ -107,7 +111,7 @@ class RewardJudge:
         except TimeoutError:
             return Reading(verdict=None, invalid_reason="timed out", latency_s=time.monotonic() - started)
         except RewardError as exc:
-            return Reading(verdict=None, invalid_reason=str(exc), latency_s=time.monotonic() - started)
+            return Reading(verdict=None, invalid_reason=str(exc), latency_s=time.monotonic() - started, unavailable=exc.unavailable)
         verdict: Verdict = "tie" if abs(first - second) <= self.tie_margin else ("a" if first > second else "b")
         return Reading(verdict=verdict, scores=(first, second), latency_s=time.monotonic() - started)
 

@@ -32,7 +32,9 @@ class Reading:
     """One reading's outcome. *verdict* names the reading order (``"a"`` = *first*); None with *invalid_reason* when unusable.
 
     *scores* are a reward model's (or a rule's) scores of (first, second) where it gives them; *rationale* is an
-    LLM judge's short reason; *latency_s* is the time the reading took.
+    LLM judge's short reason; *latency_s* is the time the reading took. *unavailable* marks a reading that
+    never reached the judge: the battle is stored as an ``error`` and judged again later, so an outage does not
+    count against the judge's invalid rate (a time-out does: the judge was asked and gave nothing in time).
     """
 
     verdict: Verdict | None
@@ -40,6 +42,7 @@ class Reading:
     scores: tuple[float, float] | None = None
     invalid_reason: str | None = None
     latency_s: float = 0.0
+    unavailable: bool = False  # the judge could not be reached (HTTP error, refused connection): retried later, not its answer
 
 
 class Judge(Protocol):

@@ -13,7 +13,9 @@ exactly the same battles. Reported:
   (humans put i above j with non-overlapping intervals, the judge j above i
   likewise);
 * the Goodhart rows: models the judge scores higher than the humans by more than
-  the two intervals' combined half width, ``sqrt(half_judge² + half_human²)``.
+  the facing sides of the two intervals combined, ``sqrt(down_judge² + up_human²)``
+  (the judge's score minus its lower bound, the humans' upper bound minus
+  their score).
 
 Both boards are centred on the same models (average 1000), so a gap is a
 preference relative to the other models. Where the battles carry the answers'
@@ -25,24 +27,20 @@ explain).
 
 from __future__ import annotations
 
-import warnings
-from collections import Counter
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
 from arena.judges.agreement import JudgedBattle
-from arena.judges.style_gap import StyleGap, style_gap
-from arena.judges.verdicts import human_verdict
+from arena.judges.columns import HUMAN_WINNERS, JudgedColumns
+from arena.judges.style_gap import StyleGap, style_gap_columns
 
 if TYPE_CHECKING:
     from arena.ratings import Comparisons, RatingRow, Ratings
 
-# The judge's verdict as a stored winner, so its board is built exactly like the human one.
-_WINNER = {"a": "model_a", "b": "model_b", "tie": "tie"}
-
-_Cells = Counter[tuple[str, str, str]]   # (model_a, model_b, winner) -> battles
+# The judge's verdict codes (VERDICT_CODE: a, b, tie) as stored winners, so its board is built exactly like the human one.
+_JUDGE_WINNERS = ("model_a", "model_b", "tie")
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ class GoodhartRow:
     human_score: float
     judge_score: float
     gap: float      # judge score minus human score
-    margin: float   # sqrt(judge half width² + human half width²): the gap it exceeds
+    margin: float   # sqrt((judge score - judge low)² + (human high - human score)²): the gap it exceeds
 
 
 @dataclass(frozen=True)
@@ -72,16 +70,25 @@ class BoardComparison:
 
 def compare_leaderboards(records: Iterable[JudgedBattle], *, rounds: int = 100, seed: int = 0) -> list[BoardComparison]:
     """One comparison per judge, in name order; intervals from *rounds* bootstrap rounds of the ratings (seeded)."""
+    return compare_judged(JudgedColumns.from_records(records), rounds=rounds, seed=seed)
+
+
+def compare_judged(columns: JudgedColumns, *, rounds: int = 100, seed: int = 0) -> list[BoardComparison]:
+    """:func:`compare_leaderboards` over columns: each judge's valid battles aggregated into outcome cells, then two fits."""
     # Imported here, with scipy behind them: only the report fits boards, and arena.judges is imported by the worker.
     from arena.ratings import compute_ratings
 
-    records = list(records)
     comparisons = []
-    for judge, (human_cells, judge_cells) in sorted(_cells_per_judge(records).items()):
-        human = compute_ratings(_comparisons(human_cells), rounds=rounds, seed=seed)
-        judged = compute_ratings(_comparisons(judge_cells), rounds=rounds, seed=seed)
-        comparison = compare_boards(judge, human, judged)
-        comparisons.append(replace(comparison, style=style_gap(judge, [r for r in records if r.judge == judge])))
+    for judge in columns.judges():
+        own = columns.of_judge(judge)
+        valid = own.take(own.verdict >= 0)
+        if not len(valid):
+            continue
+        human_outcomes = valid.human_outcomes()  # refuses an unknown winner by name, before the ratings meet it
+        models, a, b = valid.model_codes()
+        human = compute_ratings(_aggregated(models, a, b, human_outcomes, HUMAN_WINNERS), rounds=rounds, seed=seed)
+        judged = compute_ratings(_aggregated(models, a, b, valid.verdict, _JUDGE_WINNERS), rounds=rounds, seed=seed)
+        comparisons.append(replace(compare_boards(judge, human, judged), style=style_gap_columns(judge, valid)))
     return comparisons
 
 
@@ -107,9 +114,12 @@ def contradicted_pairs(human_low: np.ndarray, human_high: np.ndarray, judge_low:
 
 def goodhart_rows(models: list[str], human: tuple[np.ndarray, np.ndarray, np.ndarray],
                   judge: tuple[np.ndarray, np.ndarray, np.ndarray]) -> list[GoodhartRow]:
-    """Models whose judge score exceeds the human one by more than the combined half width; each board is (score, low, high)."""
+    """Models whose judge score exceeds the human one by more than the facing interval sides combined; boards are (score, low, high)."""
     gap = judge[0] - human[0]
-    margin = np.hypot((judge[2] - judge[1]) / 2.0, (human[2] - human[1]) / 2.0)
+    # The sides that face each other: how far the judge's score may fall, how far the human one may rise. (A judge that
+    # makes a model win every battle leaves its upper side unbounded; that side says nothing about the gap.)
+    with np.errstate(invalid="ignore"):
+        margin = np.hypot(judge[0] - judge[1], human[2] - human[0])
     rows = [
         GoodhartRow(model=models[i], human_score=float(human[0][i]), judge_score=float(judge[0][i]), gap=float(gap[i]), margin=float(margin[i]))
         for i in np.flatnonzero(gap > margin)
@@ -124,35 +134,36 @@ def _columns(rows: list[RatingRow]) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _spearman(human_scores: np.ndarray, judge_scores: np.ndarray) -> float:
-    # Imported here: scipy.stats costs 0.7 s at import, and only the report needs it.
-    from scipy.stats import spearmanr
+    """Spearman's rank correlation (ties get their average rank); NaN with fewer than two models or constant scores.
 
+    Written out rather than taken from scipy.stats, whose import alone costs more than the rest of the report.
+    """
     if len(human_scores) < 2:
         return float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # constant scores: scipy warns and returns NaN, which is the answer
-        return float(spearmanr(human_scores, judge_scores).statistic)
+    human, judge = _average_ranks(human_scores), _average_ranks(judge_scores)
+    if np.ptp(human) == 0 or np.ptp(judge) == 0:
+        return float("nan")
+    return float(np.corrcoef(human, judge)[0, 1])
 
 
-def _cells_per_judge(records: Iterable[JudgedBattle]) -> dict[str, tuple[_Cells, _Cells]]:
-    """Per judge, the human and the judge outcomes of its validly judged battles, aggregated as the ratings take them."""
-    cells: dict[str, tuple[_Cells, _Cells]] = {}
-    for record in records:
-        if record.verdict.verdict is None:
-            continue
-        human_verdict(record.human_winner)  # refuses an unknown winner by name, before the ratings meet it
-        human, judged = cells.setdefault(record.judge, (Counter(), Counter()))
-        human[(record.model_a, record.model_b, record.human_winner)] += 1
-        judged[(record.model_a, record.model_b, _WINNER[record.verdict.verdict])] += 1
-    return cells
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, equal values sharing the average of their positions."""
+    distinct, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    return ((ends - counts + 1 + ends) / 2.0)[inverse]
 
 
-def _comparisons(cells: _Cells) -> Comparisons:
-    from arena.ratings import Comparisons  # see compare_leaderboards
+def _aggregated(models: list[str], a: np.ndarray, b: np.ndarray, outcome: np.ndarray, winners: tuple[str, ...]) -> Comparisons:
+    """Per-battle (a, b, outcome code) as one row per distinct cell with its count, as the ratings take them."""
+    from arena.ratings import Comparisons  # see compare_judged
 
-    keys = list(cells)
-    return Comparisons.from_columns([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-                                    np.array([cells[k] for k in keys], dtype=float))
+    n, k = len(models), len(winners)
+    counts = np.bincount((a * n + b) * k + outcome, minlength=n * n * k)
+    cells = np.flatnonzero(counts)
+    names = np.asarray(models, dtype=object)
+    return Comparisons.from_columns(names[cells // (n * k)], names[(cells // k) % n], np.asarray(winners, dtype=object)[cells % k],
+                                    counts[cells].astype(float))
 
 
-__all__ = ["BoardComparison", "GoodhartRow", "compare_boards", "compare_leaderboards", "contradicted_pairs", "goodhart_rows"]
+__all__ = ["BoardComparison", "GoodhartRow", "compare_boards", "compare_judged", "compare_leaderboards", "contradicted_pairs",
+           "goodhart_rows"]

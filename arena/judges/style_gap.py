@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from arena.domain import OUTCOME_SCORE
+from arena.judges.columns import HUMAN_WINNERS, JudgedColumns
 
 if TYPE_CHECKING:
     from arena.judges.agreement import JudgedBattle
 
-_JUDGE_SCORE = {"a": 1.0, "b": 0.0, "tie": 0.5}
+_JUDGE_SCORE_BY_CODE = np.array([1.0, 0.0, 0.5])  # VERDICT_CODE order: a, b, tie
 _Z95 = 1.959963984540054
 
 
@@ -61,19 +62,26 @@ class StyleGap:
 
 def style_gap(judge: str, records: Sequence[JudgedBattle]) -> StyleGap | None:
     """The style comparison over *records*' validly judged battles that carry style counts; None with fewer than two models."""
+    return style_gap_columns(judge, JudgedColumns.from_records([r for r in records if r.style_a is not None and r.style_b is not None]))
+
+
+def style_gap_columns(judge: str, columns: JudgedColumns) -> StyleGap | None:
+    """:func:`style_gap` over columns (one judge's entries); None without style counts or with fewer than two models."""
     from arena.ratings import SCALE, STYLE_FEATURES, fit_style_control, style_design  # scipy behind it: only the report needs it
 
-    kept = [r for r in records if r.verdict.verdict is not None and r.style_a is not None and r.style_b is not None]
-    models = sorted({r.model_a for r in kept} | {r.model_b for r in kept})
+    if columns.style_a is None or columns.style_b is None:
+        return None
+    kept = columns.take(columns.verdict >= 0)
+    assert kept.style_a is not None and kept.style_b is not None
+    models, a, b = kept.model_codes()
     if len(models) < 2:
         return None
-    index = {m: i for i, m in enumerate(models)}
-    a = np.array([index[r.model_a] for r in kept], dtype=np.int64)
-    b = np.array([index[r.model_b] for r in kept], dtype=np.int64)
-    design = style_design(np.array([r.style_a for r in kept], dtype=float), np.array([r.style_b for r in kept], dtype=float))
-    human = fit_style_control(a, b, np.array([OUTCOME_SCORE[r.human_winner] for r in kept]), design, len(models))
-    judged = fit_style_control(a, b, np.array([_JUDGE_SCORE[str(r.verdict.verdict)] for r in kept]), design, len(models))
     n = len(models)
+    design = style_design(kept.style_a, kept.style_b)
+    human_score = np.array([OUTCOME_SCORE[w] for w in HUMAN_WINNERS])[kept.human_outcomes()]
+    judge_score = _JUDGE_SCORE_BY_CODE[kept.verdict]
+    human = fit_style_control(a, b, human_score, design, n)
+    judged = fit_style_control(a, b, judge_score, design, n)
     human_se, judge_se = _errors(human.covariance), _errors(judged.covariance)
     coefficients = [
         StyleCoefficient(name, float(human.coefficients[k]), float(human_se[n + k]), float(judged.coefficients[k]), float(judge_se[n + k]))
@@ -96,4 +104,4 @@ def _centred_errors(covariance: np.ndarray, n: int) -> np.ndarray:
     return np.sqrt(np.clip(np.diag(centring @ covariance[:n, :n] @ centring.T), 0.0, None))
 
 
-__all__ = ["StyleCoefficient", "StyleGap", "style_gap"]
+__all__ = ["StyleCoefficient", "StyleGap", "style_gap", "style_gap_columns"]

@@ -19,7 +19,8 @@ Conventions
 
 Modules: :mod:`.comparisons` (the aggregated input), :mod:`.bradley_terry`,
 :mod:`.bootstrap`, :mod:`.sandwich`, :mod:`.scaling` (arena points, Rank (UB)),
-:mod:`.elo`, :mod:`.style`, :mod:`.matrices` (graph matrices),
+:mod:`.elo`, :mod:`.style`, :mod:`.matrices` (graph matrices), :mod:`.honest` (intervals that claim no
+more than the votes), :mod:`.fragility` (how many votes keep an order),
 :mod:`.rao_kupper` and :mod:`.tie_bootstrap` (ties as ties),
 :mod:`.calibration` (predicted vs observed outcome rates), :mod:`.ties`
 (Rao–Kupper for a leaderboard), :mod:`.simultaneous` (chi-square simultaneous
@@ -41,6 +42,7 @@ from arena.ratings.calibration import BT_TIE_RULE, Calibration, TieReport, calib
 from arena.ratings.comparisons import Comparisons, Outcome, connected_groups, outcome_scores
 from arena.ratings.compute import Z95, RatingRow, Ratings, compute_ratings
 from arena.ratings.elo import online_elo
+from arena.ratings.fragility import Fragility, order_fragility, top_fragility
 from arena.ratings.rao_kupper import (
     TIE_MODELS,
     PairOutcomes,
@@ -59,11 +61,11 @@ from arena.ratings.tie_bootstrap import rao_kupper_bootstrap
 
 __all__ = [
     "CENTER", "DEFAULT_PRIOR", "OUTCOME_SCORE", "SCALE", "STYLE_FEATURES", "Z95",
-    "ChordRefitter", "Comparisons", "Outcome", "RatingRow", "Ratings", "StyleFit",
+    "ChordRefitter", "Comparisons", "Fragility", "Outcome", "RatingRow", "Ratings", "StyleFit",
     "_chord_refits", "_poisson_fill",
     "bootstrap_draws_and_logits", "bootstrap_logits", "compute_ratings", "connected_groups", "contrast",
-    "fit_bradley_terry", "fit_bradley_terry_batch", "fit_style_control", "online_elo", "outcome_scores",
-    "pair_games_and_wins", "rank_upper_bound", "sandwich_covariance", "scale_logits", "style_design",
+    "fit_bradley_terry", "fit_bradley_terry_batch", "fit_style_control", "online_elo", "order_fragility", "outcome_scores",
+    "pair_games_and_wins", "rank_upper_bound", "sandwich_covariance", "scale_logits", "style_design", "top_fragility",
     # ties as ties, calibration and simultaneous intervals
     "BT_TIE_RULE", "TIE_MODELS", "Calibration", "PairOutcomes", "RaoKupperFit", "TieReport", "calibrate",
     "fit_rao_kupper", "fit_rao_kupper_pairs", "rao_kupper_bootstrap", "rao_kupper_log_likelihood",

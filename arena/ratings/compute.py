@@ -11,6 +11,7 @@ from arena.ratings.bootstrap import bootstrap_logits
 from arena.ratings.bradley_terry import DEFAULT_PRIOR, fit_bradley_terry
 from arena.ratings.calibration import TieReport
 from arena.ratings.comparisons import Comparisons, connected_groups
+from arena.ratings.honest import honest_bounds, provisional
 from arena.ratings.rao_kupper import TIE_MODELS, rao_kupper_probabilities
 from arena.ratings.sandwich import sandwich_covariance
 from arena.ratings.scaling import CENTER, SCALE, contrast, rank_upper_bound, scale_logits
@@ -33,6 +34,7 @@ class RatingRow:
     votes: int
     wins: float
     elo: float | None = None
+    provisional: bool = False  # fewer votes than the board's provisional threshold
     simultaneous_low: float | None = None   # with simultaneous intervals (the ones Rank (UB) then uses)
     simultaneous_high: float | None = None
 
@@ -117,6 +119,7 @@ def compute_ratings(
     elo: dict[str, float] | None = None,
     style: StyleFit | None = None,
     fitted: tuple[np.ndarray, np.ndarray] | None = None,
+    provisional_votes: int = 0,
     tie_model: str = "bt",
     simultaneous: bool = False,
 ) -> Ratings:
@@ -127,6 +130,9 @@ def compute_ratings(
     millions of per-vote rows would cost a hundred refits). *fitted* passes in
     (logits, bootstrap logits) already computed for exactly these comparisons,
     e.g. kept up to date incrementally by :class:`arena.live.LiveBootstrap`.
+    Intervals are corrected by :mod:`arena.ratings.honest` (unbounded where
+    the data are one-sided, never excluding the score); models with fewer
+    than *provisional_votes* votes are marked provisional.
     *tie_model* ``"rao-kupper"`` fits ties as ties (:mod:`.rao_kupper`) and
     reports θ and both models' calibration; *simultaneous* ranks by the
     chi-square simultaneous intervals (:mod:`.simultaneous`).
@@ -147,14 +153,14 @@ def compute_ratings(
     if style is not None:
         ci_method = "sandwich"
         notes.append(f"Style control: ratings adjusted for {', '.join(STYLE_FEATURES)}; intervals from the sandwich estimate.")
-    intervals = _intervals(fit, n, anchor=anchor, anchor_score=anchor_score, ci_method=ci_method, simultaneous=simultaneous)
-    notes += _option_notes(fit, n, simultaneous)
     tally = _tally(comparisons, min_votes)
+    intervals = _honest(_intervals(fit, n, anchor=anchor, anchor_score=anchor_score, ci_method=ci_method, simultaneous=simultaneous), tally)
+    notes += _option_notes(fit, n, simultaneous)
     notes += _coverage_notes(comparisons, tally, min_votes)
     index = [i for i in np.argsort(-intervals.scores) if tally.shown[i]]
     win_fraction, battle_counts, predicted = _matrices(fit.theta, tally, index, fit.log_tie)
     return Ratings(
-        rows=_rows(comparisons.models, index, intervals, tally, elo), models=[comparisons.models[i] for i in index],
+        rows=_rows(comparisons.models, index, intervals, tally, elo, provisional(tally.games, provisional_votes)), models=[comparisons.models[i] for i in index],
         win_fraction=win_fraction, battle_counts=battle_counts, predicted=predicted, total_votes=int(comparisons.count.sum()),
         notes=notes, style_coefficients=_style_coefficients(style, n), ci_method=ci_method,
         tie_model=tie_model, ties=fit.ties, simultaneous=simultaneous,
@@ -245,7 +251,17 @@ def _coverage_notes(comparisons: Comparisons, tally: _Tally, min_votes: int) -> 
     return notes
 
 
-def _rows(models: list[str], index: list[int], intervals: _Intervals, tally: _Tally, elo: dict[str, float] | None) -> list[RatingRow]:
+def _honest(intervals: _Intervals, tally: _Tally) -> _Intervals:
+    low, high = honest_bounds(intervals.scores, intervals.low, intervals.high, tally.wins)
+    sandwich_low, sandwich_high = honest_bounds(intervals.scores, intervals.sandwich_low, intervals.sandwich_high, tally.wins)
+    if intervals.simultaneous_low is None or intervals.simultaneous_high is None:
+        return _Intervals(intervals.scores, low, high, sandwich_low, sandwich_high)
+    joint_low, joint_high = honest_bounds(intervals.scores, intervals.simultaneous_low, intervals.simultaneous_high, tally.wins)
+    return _Intervals(intervals.scores, low, high, sandwich_low, sandwich_high, joint_low, joint_high)
+
+
+def _rows(models: list[str], index: list[int], intervals: _Intervals, tally: _Tally, elo: dict[str, float] | None,
+          provisional_models: np.ndarray) -> list[RatingRow]:
     """The table's rows for the shown models, best score first, ranked by Rank (UB) on the reported intervals."""
     ranked_low, ranked_high = intervals.ranked_by
     ranks = rank_upper_bound(ranked_low[index], ranked_high[index]) if index else np.array([], dtype=int)
@@ -257,7 +273,7 @@ def _rows(models: list[str], index: list[int], intervals: _Intervals, tally: _Ta
             ci_low=float(intervals.low[i]), ci_high=float(intervals.high[i]),
             sandwich_low=float(intervals.sandwich_low[i]), sandwich_high=float(intervals.sandwich_high[i]),
             votes=int(round(tally.games[i])), wins=float(won[i]),
-            elo=None if elo is None else elo.get(models[i]),
+            elo=None if elo is None else elo.get(models[i]), provisional=bool(provisional_models[i]),
             simultaneous_low=None if joint_low is None else float(joint_low[i]),
             simultaneous_high=None if joint_high is None else float(joint_high[i]),
         )

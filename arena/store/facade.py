@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from arena import battle as battle_rules
 from arena.categories import DEFAULT_CATEGORY, category_filter
 from arena.domain import VoteFacts
+from arena.judges.columns import JudgedColumns
 from arena.store import battles, imports, judgements, judges, meta, reads, votes
 from arena.store.engine import commits_in_id_order, make_engine, ping_database, upgrade_schema, utcnow, write_turn_for
 from arena.store.judgements import JudgementResult, PendingJudgement, StoredJudgement
@@ -252,10 +253,21 @@ class Store:
         with self.writing() as session:
             return judgements.save_result(session=session, judgement_id=judgement_id, result=result)
 
+    def requeue_judgement_errors(self, judge: str, *, max_attempts: int) -> int:
+        """Put *judge*'s ``error`` rows tried fewer than *max_attempts* times back in the queue; returns how many."""
+        with self.writing() as session:
+            return judgements.requeue_errors(session=session, judge=judge, max_attempts=max_attempts)
+
     def judgement_counts(self, judge: str | None = None) -> dict[str, dict[str, int]]:
         """Rows per judge and status."""
         with self.session() as session:
             return judgements.status_counts(session=session, judge=judge)
+
+    def judged_columns(self, judges: list[str] | None = None, *, category: str | None = None) -> JudgedColumns:
+        """:meth:`judged_battles` as columns, for the agreement report at scale."""
+        if category is not None:
+            category_filter(category, self.long_prompt_tokens)  # raises UnknownCategory early
+        return judgements.judged_columns(engine=self.engine, judges=judges, category=category, long_prompt_tokens=self.long_prompt_tokens)
 
     def judged_battles(self, judges: list[str] | None = None, *, category: str | None = None) -> list[StoredJudgement]:
         """Judged battles (done or invalid) beside their human votes, optionally only *category*'s."""

@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, func, select, update
+import numpy as np
+from sqlalchemy import CursorResult, and_, case, func, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from arena.categories import category_filter
+from arena.coded import encode
+from arena.columnar import read_columns
+from arena.judges.columns import JudgedColumns
 from arena.store.engine import upsert_for, utcnow
 from arena.tables import Judgement, Vote
 
@@ -125,6 +130,14 @@ def save_result(*, session: Session, judgement_id: int, result: JudgementResult)
     return bool(cast(CursorResult, outcome).rowcount)
 
 
+def requeue_errors(*, session: Session, judge: str, max_attempts: int) -> int:
+    """Make *judge*'s ``error`` rows with fewer than *max_attempts* attempts pending again (an outage is retried, a bad answer is not)."""
+    statement = (update(Judgement)
+                 .where(Judgement.judge == judge, Judgement.status == "error", Judgement.attempts < max_attempts)
+                 .values(status="pending"))
+    return int(cast(CursorResult, session.execute(statement)).rowcount)
+
+
 def status_counts(*, session: Session, judge: str | None = None) -> dict[str, dict[str, int]]:
     """Rows per judge and status."""
     query = select(Judgement.judge, Judgement.status, func.count()).group_by(Judgement.judge, Judgement.status)
@@ -152,6 +165,35 @@ def judged_battles(*, session: Session, judges: list[str] | None = None, categor
     if category is not None:
         query = query.where(category_filter(category, long_prompt_tokens))
     return [StoredJudgement(*row[:8], style_a=_ints(row[8:12]), style_b=_ints(row[12:16])) for row in session.execute(query)]
+
+
+_STYLE = ("len", "headers", "lists", "bold")
+_COLUMNS = ["judge", "model_a", "model_b", "winner", "verdict", "consistent",
+            *(f"{field}_{side}" for side in "ab" for field in _STYLE)]
+
+
+def judged_columns(*, engine: Engine, judges: list[str] | None = None, category: str | None = None,
+                   long_prompt_tokens: int = 500) -> JudgedColumns:
+    """:func:`judged_battles` read column-wise (no Python object per battle): what the agreement report computes on."""
+    verdict = case((Judgement.verdict == "a", 0), (Judgement.verdict == "b", 1), (Judgement.verdict == "tie", 2), else_=-1)
+    query = (
+        select(Judgement.judge, Vote.model_a, Vote.model_b, Vote.winner, verdict,
+               case((Judgement.consistent.is_(True), 1), else_=0),
+               *(getattr(Vote, f"{field}_{side}") for side in "ab" for field in _STYLE))
+        .join(Vote, Vote.id == Judgement.vote_id)
+        .where(Judgement.status.in_(FINISHED))
+        .order_by(Judgement.judge, Vote.id)
+    )
+    if judges:
+        query = query.where(Judgement.judge.in_(judges))
+    if category is not None:
+        query = query.where(category_filter(category, long_prompt_tokens))
+    columns = read_columns(engine, query, _COLUMNS)
+    style = {side: np.stack([np.asarray(columns[f"{field}_{side}"], dtype=np.int64) for field in _STYLE], axis=1)
+             if len(columns["verdict"]) else np.zeros((0, 4), dtype=np.int64) for side in "ab"}
+    return JudgedColumns(judge=encode(columns["judge"]), model_a=encode(columns["model_a"]), model_b=encode(columns["model_b"]),
+                         human_winner=encode(columns["winner"]), verdict=np.asarray(columns["verdict"], dtype=np.int64),
+                         consistent=np.asarray(columns["consistent"], dtype=bool), style_a=style["a"], style_b=style["b"])
 
 
 def _ints(values: Any) -> tuple[int, ...]:

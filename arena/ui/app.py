@@ -69,7 +69,7 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService, admin: AdminServi
                 direct = DirectTab(arena)
             with gr.Tab("🏆 Leaderboard", id="leaderboard") as board_tab:
                 board = LeaderboardTab(leaderboards, arena.pool.catalogue, min_votes=arena.settings.leaderboard_min_votes,
-                                       agreements=agreements)
+                                       provisional_votes=arena.settings.provisional_votes, agreements=agreements)
             with gr.Tab("🔧 Admin", id="admin") as admin_tab:
                 AdminTab(admin)
         with gr.Accordion("Models in this arena", open=False) as models_accordion:
@@ -80,8 +80,9 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService, admin: AdminServi
         side_by_side_tab.select(side_by_side.load_choices, inputs=[side_by_side.pick_a, side_by_side.pick_b],
                                 outputs=[side_by_side.pick_a, side_by_side.pick_b], api_visibility="private")
         direct_tab.select(direct.load_choices, inputs=[direct.pick], outputs=[direct.pick], api_visibility="private")
-        board_tab.select(board.redraw, inputs=[board.category, board.style], outputs=board.outputs, api_visibility="private").then(
-            lambda: gr.Timer(active=True), outputs=[board.timer], api_visibility="private")
+        opened = board_tab.select(board.redraw, inputs=[board.category, board.style], outputs=board.outputs, api_visibility="private")
+        opened.then(lambda: gr.Timer(active=True), outputs=[board.timer], api_visibility="private")
+        board.then_fragility(opened)
         for tab in (battle_tab, side_by_side_tab, direct_tab, admin_tab):
             tab.select(lambda: gr.Timer(active=False), outputs=[board.timer], api_visibility="private")  # no refreshes out of sight
         models_accordion.expand(friendly_errors(lambda: models_markdown(arena)), outputs=[models_md], api_visibility="private")

@@ -8,14 +8,14 @@ it shows is stale.
 from __future__ import annotations
 
 import asyncio
-from typing import Literal
+from typing import Any, Literal
 
 import gradio as gr
 
 from arena.categories import CATEGORIES, DEFAULT_CATEGORY, LANGUAGE_PREFIX, UnknownCategory
 from arena.config import ModelCatalogue
 from arena.judge_report import AgreementService
-from arena.leaderboard import Leaderboard, LeaderboardQuery, LeaderboardService
+from arena.leaderboard import Leaderboard, LeaderboardQuery, LeaderboardService, fragility_text, interval_text
 from arena.ui import plots
 from arena.ui.errors import friendly_errors
 
@@ -23,6 +23,7 @@ COLUMNS = ["Rank (UB)", "Model", "Arena score", "95% CI", "Votes", "Elo", "Organ
 ColumnType = Literal["number", "markdown", "str"]  # the Dataframe datatypes this table uses
 DATATYPES: list[ColumnType] = ["number", "markdown", "number", "str", "number", "number", "str", "str"]
 REFRESH_S = 5.0
+TOP_CHOICE = "the #1"
 
 
 def category_choices(present: list[str]) -> list[tuple[str, str]]:
@@ -36,7 +37,9 @@ def table_rows(board: Leaderboard, catalogue: ModelCatalogue) -> list[list]:
     rows = []
     for row in board.as_rows(catalogue):
         model = f"[{row['model']}]({row['link']})" if row["link"] else row["model"]
-        rows.append([row["rank"], model, round(row["score"]), f"+{row['ci_plus']:.0f} / -{row['ci_minus']:.0f}",
+        if row["provisional"]:
+            model += " *(provisional)*"
+        rows.append([row["rank"], model, round(row["score"]), interval_text(row),
                      row["votes"], None if row["elo"] is None else round(row["elo"]), row["organization"], row["license"]])
     return rows
 
@@ -48,6 +51,11 @@ def summary_markdown(board: Leaderboard) -> str:
     if ratings.style_coefficients:
         parts = [f"{name}: {c:+.3f} (± {1.96 * e:.3f})" for name, (c, e) in ratings.style_coefficients.items()]
         lines.append("Style coefficients (log-odds per standard deviation): " + "; ".join(parts))
+    provisional = [row.model for row in ratings.rows if row.provisional]
+    if provisional:
+        lines.append(f"*Provisional*: {len(provisional)} model(s) with fewer than {board.query.provisional_votes:,} votes here; "
+                     "their scores and ranks can still move a lot. An interval side shown as ∞ is not bounded by the votes yet "
+                     "(only wins, or only losses).")
     if ratings.ties is not None:
         calibration = ratings.ties.calibration
         lines.append(f"Rao–Kupper tie parameter θ = {ratings.ties.theta:.3f} (95% {ratings.ties.theta_low:.3f}–{ratings.ties.theta_high:.3f}); "
@@ -60,12 +68,13 @@ def summary_markdown(board: Leaderboard) -> str:
 class LeaderboardTab:
     """Widgets and events of the leaderboard."""
 
-    def __init__(self, service: LeaderboardService, catalogue: ModelCatalogue, *, min_votes: int = 0,
+    def __init__(self, service: LeaderboardService, catalogue: ModelCatalogue, *, min_votes: int = 0, provisional_votes: int = 0,
                  agreements: AgreementService | None = None) -> None:
         self.service = service
         self.agreements = agreements
         self.catalogue = catalogue
         self.min_votes = min_votes
+        self.provisional_votes = provisional_votes
         with gr.Row():
             self.category = gr.Dropdown(label="Category", choices=category_choices([]), value=DEFAULT_CATEGORY,
                                         allow_custom_value=True,  # choices grow with the votes; redraw() checks the name
@@ -74,6 +83,10 @@ class LeaderboardTab:
                                      elem_id="leaderboard-style", scale=2)
             refresh = gr.Button("Refresh", size="sm", elem_id="leaderboard-refresh", scale=1)
         self.summary = gr.Markdown("", elem_id="leaderboard-summary")
+        with gr.Row():
+            self.fragility = gr.Markdown("", elem_id="leaderboard-fragility")
+            self.pair = gr.Dropdown(label="How fragile is this order?", choices=[TOP_CHOICE], value=TOP_CHOICE, interactive=True,
+                                    allow_custom_value=True, elem_id="leaderboard-fragility-pair", scale=0, min_width=260)
         self.table = gr.Dataframe(headers=COLUMNS, datatype=DATATYPES, value=[], interactive=False, wrap=True,
                                   elem_id="leaderboard-table")
         self.ci_plot = gr.Plot(label="Confidence intervals", elem_id="leaderboard-ci")
@@ -88,10 +101,19 @@ class LeaderboardTab:
         self.timer = gr.Timer(REFRESH_S, active=False)  # ticks only while the tab is open (see ui/app.py)
         outputs = self.outputs
         for trigger in (self.category.change, self.style.change):
-            trigger(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_visibility="private", show_progress="minimal")
-        refresh.click(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_name="leaderboard", show_progress="minimal")
-        self.timer.tick(self.refresh_if_stale, inputs=[self.category, self.style, self.shown_version], outputs=outputs,
+            self.then_fragility(trigger(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_visibility="private",
+                                         show_progress="minimal"))
+        self.then_fragility(refresh.click(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_name="leaderboard",
+                                           show_progress="minimal"))
+        self.then_fragility(self.timer.tick(self.refresh_if_stale, inputs=[self.category, self.style, self.shown_version],
+                                             outputs=outputs, api_visibility="private", show_progress="hidden"))
+        self.pair.input(self.show_fragility, inputs=[self.category, self.style, self.pair], outputs=[self.fragility, self.pair],
                         api_visibility="private", show_progress="hidden")
+
+    def then_fragility(self, event: Any) -> None:  # a Gradio Dependency
+        """After a redraw, the fragility sentence (computed apart: it refits, and the table should not wait for it)."""
+        event.then(self.show_fragility, inputs=[self.category, self.style, self.pair], outputs=[self.fragility, self.pair],
+                   api_visibility="private", show_progress="hidden")
 
     def _judges_section(self) -> None:
         """The AI judges beside the human vote, computed when a reader opens the section (and kept until a new judgement)."""
@@ -106,6 +128,23 @@ class LeaderboardTab:
         assert self.agreements is not None, "the section exists only with a service"
         return await asyncio.to_thread(self.agreements.markdown)
 
+    @friendly_errors
+    async def show_fragility(self, category: str, style: bool, pair: str) -> tuple:
+        """The sentence on how many votes the #1 (or the chosen adjacent pair) rests on, and the pairs to choose from."""
+        query = self._query(category, style)
+        board = await asyncio.to_thread(self.service.get, query)
+        names = [row.model for row in board.ratings.rows]
+        choices = [TOP_CHOICE] + [f"{above} over {below}" for above, below in zip(names, names[1:])]
+        chosen = pair if pair in choices else TOP_CHOICE
+        above, _, below = chosen.partition(" over ")
+        ordered = None if chosen == TOP_CHOICE else (above, below)
+        result = await asyncio.to_thread(self.service.fragility, query, ordered)
+        return f"**{fragility_text(result, top=ordered is None)}**", gr.Dropdown(choices=choices, value=chosen)
+
+    def _query(self, category: str, style: bool) -> LeaderboardQuery:
+        return LeaderboardQuery(category=category or DEFAULT_CATEGORY, style_control=bool(style), min_votes=self.min_votes,
+                                provisional_votes=self.provisional_votes)
+
     @property
     def outputs(self) -> list:
         return [self.shown_version, self.category, self.summary, self.table, self.ci_plot, self.win_plot, self.count_plot, self.predicted_plot]
@@ -113,7 +152,7 @@ class LeaderboardTab:
     @friendly_errors
     async def redraw(self, category: str, style: bool) -> tuple:
         """Render the current leaderboard for the selected category and style setting."""
-        query = LeaderboardQuery(category=category or DEFAULT_CATEGORY, style_control=bool(style), min_votes=self.min_votes)
+        query = self._query(category, style)
         try:
             board = await asyncio.to_thread(self.service.get, query)
         except UnknownCategory as exc:

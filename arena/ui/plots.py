@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -29,15 +31,16 @@ def ci_chart(board: Leaderboard) -> go.Figure:
     title = f"Arena score with 95% {board.ratings.ci_method} interval"
     if not rows:
         return empty_figure(title)
+    plus, minus = _drawn_sides(rows)
     figure = go.Figure(
         go.Scatter(
             x=[r.model for r in rows],
             y=[r.score for r in rows],
             mode="markers",
-            marker={"size": 9},
-            error_y={"type": "data", "symmetric": False, "array": [r.ci_high - r.score for r in rows],
-                     "arrayminus": [r.score - r.ci_low for r in rows]},
-            hovertemplate="%{x}<br>score %{y:.1f}<extra></extra>",
+            marker={"size": 9, "symbol": ["circle-open" if r.provisional else "circle" for r in rows]},
+            error_y={"type": "data", "symmetric": False, "array": plus, "arrayminus": minus},
+            customdata=[[_side(r.ci_high - r.score), _side(r.score - r.ci_low), " (provisional)" if r.provisional else ""] for r in rows],
+            hovertemplate="%{x}%{customdata[2]}<br>score %{y:.1f}<br>+%{customdata[0]} / -%{customdata[1]}<extra></extra>",
         )
     )
     figure.update_layout(
@@ -45,6 +48,18 @@ def ci_chart(board: Leaderboard) -> go.Figure:
         height=PLOT_HEIGHT, margin={"l": 60, "r": 20, "t": 60, "b": 120},
     )
     return figure
+
+
+def _side(width: float) -> str:
+    return "∞" if not math.isfinite(width) else f"{width:.0f}"
+
+
+def _drawn_sides(rows: list) -> tuple[list[float], list[float]]:
+    """Error-bar lengths; an unbounded side is drawn past every bounded one (twice the widest, at least 400 points)."""
+    finite = [w for r in rows for w in (r.ci_high - r.score, r.score - r.ci_low) if math.isfinite(w)]
+    long = max([400.0, *(2 * w for w in finite)])
+    return ([r.ci_high - r.score if math.isfinite(r.ci_high) else long for r in rows],
+            [r.score - r.ci_low if math.isfinite(r.ci_low) else long for r in rows])
 
 
 def heatmap(matrix: np.ndarray, models: list[str], title: str, *, percent: bool) -> go.Figure:
