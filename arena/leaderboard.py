@@ -23,8 +23,10 @@ from arena.coded import encode
 from arena.config import ModelCatalogue
 from arena.live import LayoutChanged, LiveBootstrap
 from arena.ratings import (
+    TIE_MODELS,
     Comparisons,
     Fragility,
+    RatingRow,
     Ratings,
     StyleFit,
     compute_ratings,
@@ -53,6 +55,14 @@ class LeaderboardQuery:
     provisional_votes: int = 0  # models with fewer votes are marked provisional (ARENA_PROVISIONAL_VOTES in the app)
     rounds: int = 100
     seed: int = 0
+    tie_model: str = "bt"        # or "rao-kupper": ties as ties, with θ and both models' calibration
+    simultaneous: bool = False   # Rank (UB) from simultaneous (chi-square) intervals
+
+    def __post_init__(self) -> None:
+        if self.tie_model not in TIE_MODELS:
+            raise ValueError(f"tie_model: unknown value {self.tie_model!r}; allowed: {', '.join(TIE_MODELS)}")
+        if self.style_control and self.tie_model != "bt":
+            raise ValueError("tie_model: style control fits Bradley–Terry only; use tie_model 'bt' with style_control")
 
 
 @dataclass
@@ -68,6 +78,7 @@ class Leaderboard:
         """Plain dicts (for JSON, CSV and tables), with display metadata from models.yaml."""
         meta = {m.name: m for m in catalogue.models} if catalogue else {}
         out = []
+        per_model = self.ratings.ties.calibration.by_model() if self.ratings.ties is not None else {}
         for row in self.ratings.rows:
             spec = meta.get(row.model)
             out.append(
@@ -87,9 +98,24 @@ class Leaderboard:
                     "organization": (spec.organization if spec else None) or "",
                     "license": (spec.license if spec else None) or "",
                     "link": (spec.link if spec else None) or "",
+                    **self._trust_columns(row, per_model),
                 }
             )
         return out
+
+    def _trust_columns(self, row: RatingRow, per_model: dict[str, tuple[float, float, float]]) -> dict:
+        """Columns only the options that compute them add: simultaneous bounds, the tie model's θ and calibration."""
+        extra: dict = {}
+        if row.simultaneous_low is not None and row.simultaneous_high is not None:
+            extra.update(simultaneous_low=_finite(row.simultaneous_low), simultaneous_high=_finite(row.simultaneous_high),
+                         simultaneous_plus=_finite(row.simultaneous_high - row.score),
+                         simultaneous_minus=_finite(row.score - row.simultaneous_low))
+        ties = self.ratings.ties
+        if ties is not None:
+            tie_rate, mae_bt, mae_rk = per_model.get(row.model, (float("nan"),) * 3)
+            extra.update(tie_theta=round(ties.theta, 4), observed_tie_rate=round(tie_rate, 4),
+                         calibration_mae_bt=round(mae_bt, 4), calibration_mae_rk=round(mae_rk, 4))
+        return extra
 
 
 def _finite(value: float) -> float | None:
@@ -214,6 +240,8 @@ class LeaderboardService:
             style=style,
             fitted=fitted,
             provisional_votes=query.provisional_votes,
+            tie_model=query.tie_model,
+            simultaneous=query.simultaneous,
         )
         seconds = time.perf_counter() - started
         log.info("leaderboard %s computed in %.2f s (%d votes)", query.category, seconds, ratings.total_votes)
@@ -321,8 +349,8 @@ class LeaderboardService:
 
 
 def _is_plain(query: LeaderboardQuery) -> bool:
-    """Queries whose bootstrap can be kept current incrementally (no style control, reweighting or cap)."""
-    return not (query.style_control or query.reweight or query.daily_cap)
+    """Queries whose bootstrap can be kept current incrementally (no style control, reweighting, cap or tie model)."""
+    return not (query.style_control or query.reweight or query.daily_cap or query.tie_model != "bt")
 
 
 def _small_matrix_blas() -> threadpool_limits:

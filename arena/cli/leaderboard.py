@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from arena.cli.output import print_report
+from arena.cli.tie_report import trust_lines, trust_payload
 from arena.config import ConfigError, load_catalogue
 from arena.settings import Settings
 
@@ -30,6 +31,10 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
                        help="mark models with fewer votes provisional (default: ARENA_PROVISIONAL_VOTES, 300)")
     board.add_argument("--fragility-pair", nargs=2, metavar=("ABOVE", "BELOW"), default=None,
                        help="also: how many votes keep model ABOVE above model BELOW (the #1's fragility is always shown)")
+    board.add_argument("--tie-model", choices=["bt", "rao-kupper"], default="bt",
+                       help="bt: ties as half a win (default); rao-kupper: ties as ties, with θ and both models' calibration")
+    board.add_argument("--simultaneous", action="store_true",
+                       help="Rank (UB) from simultaneous 95%% intervals (chi-square), which hold for all models at once")
     board.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
 
@@ -43,13 +48,18 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
         catalogue = load_catalogue(args.models)
     except ConfigError:
         log.warning("could not read %s; organization and license columns stay empty", args.models)
+    try:
+        query = LeaderboardQuery(
+            category=args.category, style_control=args.style_control, ci_method=args.ci, reweight=args.reweight,
+            daily_cap=args.daily_cap, min_votes=settings.leaderboard_min_votes if args.min_votes is None else args.min_votes,
+            provisional_votes=settings.provisional_votes if args.provisional_votes is None else args.provisional_votes,
+            tie_model=args.tie_model, simultaneous=args.simultaneous,
+        )
+    except ValueError as exc:  # options the query refuses together (e.g. --tie-model rao-kupper with --style-control)
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     store = Store(settings.database_url, long_prompt_tokens=settings.long_prompt_tokens)
     service = LeaderboardService(store, anchor_model=settings.anchor_model, anchor_score=settings.anchor_score)
-    query = LeaderboardQuery(
-        category=args.category, style_control=args.style_control, ci_method=args.ci, reweight=args.reweight,
-        daily_cap=args.daily_cap, min_votes=settings.leaderboard_min_votes if args.min_votes is None else args.min_votes,
-        provisional_votes=settings.provisional_votes if args.provisional_votes is None else args.provisional_votes,
-    )
     try:
         board = service.get(query)
         top = service.fragility(query)
@@ -64,7 +74,7 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
         "category": query.category, "description": board.description, "style_control": query.style_control,
         "ci_method": board.ratings.ci_method, "total_votes": board.ratings.total_votes, "notes": board.ratings.notes,
         "style_coefficients": board.ratings.style_coefficients, "provisional_votes": query.provisional_votes,
-        "fragility": fragility_row(top), "pair_fragility": fragility_row(pair), "rows": rows,
+        "fragility": fragility_row(top), "pair_fragility": fragility_row(pair), **trust_payload(board), "rows": rows,
     }
     notes = [fragility_text(top)] + ([fragility_text(pair, top=False)] if args.fragility_pair else [])
     print_report(args.format, payload, rows, ["rank", "model", "score"], lambda: format_table(rows, board, notes))
@@ -73,21 +83,33 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
 
 def format_table(rows: list[dict], board: Leaderboard, extra: list[str] | None = None) -> str:
     """A fixed-width text table with the notes underneath."""
-    from arena.leaderboard import interval_text
-
     lines = [f"{board.description} {board.ratings.total_votes:,} votes."]
     if not rows:
         return "\n".join([*lines, "no counted votes yet"])
     width = max(len(r["model"]) for r in rows)
-    lines.append(f"{'rank':>4}  {'model':<{width}}  {'score':>7}  {'95% CI':>15}  {'votes':>7}  {'elo':>7}  organization")
-    for r in rows:
-        ci = interval_text(r, digits=1)
+    cis = [_interval_text(r) for r in rows]
+    ci_width = max(15, *(len(ci) for ci in cis))
+    label = "95% CI (joint)" if board.ratings.simultaneous else "95% CI"
+    lines.append(f"{'rank':>4}  {'model':<{width}}  {'score':>7}  {label:>{ci_width}}  {'votes':>7}  {'elo':>7}  organization")
+    for r, ci in zip(rows, cis):
         elo = "" if r["elo"] is None else f"{r['elo']:.1f}"
         mark = " (provisional)" if r["provisional"] else ""
-        lines.append(f"{r['rank']:>4}  {r['model']:<{width}}  {r['score']:>7.1f}  {ci:>15}  {r['votes']:>7}  {elo:>7}  {r['organization']}{mark}")
+        lines.append(f"{r['rank']:>4}  {r['model']:<{width}}  {r['score']:>7.1f}  {ci:>{ci_width}}  {r['votes']:>7}  {elo:>7}  {r['organization']}{mark}")
     if board.ratings.style_coefficients:
         lines.append("style coefficients (per standard deviation): " + ", ".join(
             f"{name} {c:+.3f} ± {1.96 * e:.3f}" for name, (c, e) in board.ratings.style_coefficients.items()))
+    lines.extend(trust_lines(board))
     lines.extend(f"note: {note}" for note in board.ratings.notes)
     lines.extend(extra or [])
     return "\n".join(lines)
+
+
+def _interval_text(row: dict) -> str:
+    """The per-model interval, then the simultaneous one Rank (UB) used when there is one."""
+    from arena.leaderboard import interval_text  # the leaderboard is imported only by the commands that use it
+
+    ci = interval_text(row, digits=1)
+    if "simultaneous_plus" in row:
+        joint = interval_text({"ci_plus": row["simultaneous_plus"], "ci_minus": row["simultaneous_minus"]}, digits=1)
+        ci += f" (joint {joint})"
+    return ci

@@ -9,11 +9,15 @@ from scipy.special import expit
 
 from arena.ratings.bootstrap import bootstrap_logits
 from arena.ratings.bradley_terry import DEFAULT_PRIOR, fit_bradley_terry
+from arena.ratings.calibration import TieReport
 from arena.ratings.comparisons import Comparisons, connected_groups
 from arena.ratings.honest import honest_bounds, provisional
+from arena.ratings.rao_kupper import TIE_MODELS, rao_kupper_probabilities
 from arena.ratings.sandwich import sandwich_covariance
 from arena.ratings.scaling import CENTER, SCALE, contrast, rank_upper_bound, scale_logits
+from arena.ratings.simultaneous import simultaneous_half_widths, simultaneous_multiplier
 from arena.ratings.style import STYLE_FEATURES, StyleFit
+from arena.ratings.ties import fit_ties
 
 Z95 = 1.959963984540054
 
@@ -31,6 +35,8 @@ class RatingRow:
     wins: float
     elo: float | None = None
     provisional: bool = False  # fewer votes than the board's provisional threshold
+    simultaneous_low: float | None = None   # with simultaneous intervals (the ones Rank (UB) then uses)
+    simultaneous_high: float | None = None
 
 
 @dataclass
@@ -46,6 +52,9 @@ class Ratings:
     notes: list[str] = field(default_factory=list)
     style_coefficients: dict[str, tuple[float, float]] | None = None  # feature -> (coefficient, standard error)
     ci_method: str = "bootstrap"
+    tie_model: str = "bt"
+    ties: TieReport | None = None     # Rao–Kupper's θ and the calibration of both models
+    simultaneous: bool = False        # Rank (UB) from the simultaneous intervals
 
 
 @dataclass(frozen=True)
@@ -55,6 +64,8 @@ class _Fit:
     theta: np.ndarray
     covariance: np.ndarray
     samples: np.ndarray
+    log_tie: float | None = None  # Rao–Kupper's η = log θ; None for Bradley–Terry
+    ties: TieReport | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,15 @@ class _Intervals:
     high: np.ndarray
     sandwich_low: np.ndarray
     sandwich_high: np.ndarray
+    simultaneous_low: np.ndarray | None = None
+    simultaneous_high: np.ndarray | None = None
+
+    @property
+    def ranked_by(self) -> tuple[np.ndarray, np.ndarray]:
+        """The bounds Rank (UB) compares: the simultaneous ones when computed, else the reported ones."""
+        if self.simultaneous_low is not None and self.simultaneous_high is not None:
+            return self.simultaneous_low, self.simultaneous_high
+        return self.low, self.high
 
 
 @dataclass(frozen=True)
@@ -100,6 +120,8 @@ def compute_ratings(
     style: StyleFit | None = None,
     fitted: tuple[np.ndarray, np.ndarray] | None = None,
     provisional_votes: int = 0,
+    tie_model: str = "bt",
+    simultaneous: bool = False,
 ) -> Ratings:
     """Fit, intervals (bootstrap and sandwich), ranks and matrices from aggregated comparisons.
 
@@ -111,37 +133,72 @@ def compute_ratings(
     Intervals are corrected by :mod:`arena.ratings.honest` (unbounded where
     the data are one-sided, never excluding the score); models with fewer
     than *provisional_votes* votes are marked provisional.
+    *tie_model* ``"rao-kupper"`` fits ties as ties (:mod:`.rao_kupper`) and
+    reports θ and both models' calibration; *simultaneous* ranks by the
+    chi-square simultaneous intervals (:mod:`.simultaneous`).
     """
+    _check_options(tie_model, style)
     n = comparisons.n_models
     if n == 0:
         return Ratings([], [], np.zeros((0, 0)), np.zeros((0, 0)), np.zeros((0, 0)), 0, ["No votes yet."], ci_method=ci_method)
-    notes: list[str] = []
     counts = comparisons.reweighted() if reweight else comparisons.count
-    if reweight:
-        notes.append("Votes reweighted by inverse pair frequency.")
     anchor = comparisons.models.index(anchor_model) if anchor_model in comparisons.models else None
-    if anchor_model and anchor is None:
-        notes.append(f"Anchor model {anchor_model!r} has no votes here; scores are centred at {anchor_score:g} instead.")
-    fit = _fit(comparisons, counts, rounds=rounds, seed=seed, prior=prior, reweight=reweight, style=style, fitted=fitted)
+    notes = _input_notes(reweight, anchor_model, anchor, anchor_score)
+    fit = _fit(comparisons, counts, rounds=rounds, seed=seed, prior=prior, reweight=reweight, style=style, fitted=fitted,
+               tie_model=tie_model, ci_method=ci_method)
     if style is not None:
         ci_method = "sandwich"
         notes.append(f"Style control: ratings adjusted for {', '.join(STYLE_FEATURES)}; intervals from the sandwich estimate.")
     tally = _tally(comparisons, min_votes)
-    intervals = _honest(_intervals(fit, n, anchor=anchor, anchor_score=anchor_score, ci_method=ci_method), tally, anchor)
+    intervals = _honest(_intervals(fit, n, anchor=anchor, anchor_score=anchor_score, ci_method=ci_method, simultaneous=simultaneous),
+                        tally, anchor)
+    notes += _option_notes(fit, n, simultaneous)
     notes += _coverage_notes(comparisons, tally, min_votes)
     index = [i for i in np.argsort(-intervals.scores) if tally.shown[i]]
-    win_fraction, battle_counts, predicted = _matrices(fit.theta, tally, index)
+    win_fraction, battle_counts, predicted = _matrices(fit.theta, tally, index, fit.log_tie)
     return Ratings(
         rows=_rows(comparisons.models, index, intervals, tally, elo, provisional(tally.games, provisional_votes)), models=[comparisons.models[i] for i in index],
         win_fraction=win_fraction, battle_counts=battle_counts, predicted=predicted, total_votes=int(comparisons.count.sum()),
         notes=notes, style_coefficients=_style_coefficients(style, n), ci_method=ci_method,
+        tie_model=tie_model, ties=fit.ties, simultaneous=simultaneous,
     )
 
 
+def _input_notes(reweight: bool, anchor_model: str | None, anchor: int | None, anchor_score: float) -> list[str]:
+    """What was done to the votes before the fit, and an anchor that could not be used."""
+    notes = ["Votes reweighted by inverse pair frequency."] if reweight else []
+    if anchor_model and anchor is None:
+        notes.append(f"Anchor model {anchor_model!r} has no votes here; scores are centred at {anchor_score:g} instead.")
+    return notes
+
+
+def _option_notes(fit: _Fit, n: int, simultaneous: bool) -> list[str]:
+    """What the tie model and the simultaneous intervals change, said under the table."""
+    notes = []
+    if fit.ties is not None:
+        notes.append(f"Rao–Kupper: ties modelled as ties (θ = {fit.ties.theta:.3f}); its scores are on their own scale, "
+                     "wider than Bradley–Terry's.")
+    if simultaneous:
+        notes.append(f"Rank (UB) from simultaneous 95% intervals (chi-square, {n - 1} degrees of freedom: "
+                     f"{simultaneous_multiplier(n):.2f} standard errors), which hold for all models at once.")
+    return notes
+
+
+def _check_options(tie_model: str, style: StyleFit | None) -> None:
+    if tie_model not in TIE_MODELS:
+        raise ValueError(f"tie_model: unknown value {tie_model!r}; allowed: {', '.join(TIE_MODELS)}")
+    if style is not None and tie_model != "bt":
+        raise ValueError("tie_model: style control fits Bradley–Terry only; use tie_model 'bt' with style control")
+
+
 def _fit(comparisons: Comparisons, counts: np.ndarray, *, rounds: int, seed: int, prior: float, reweight: bool,
-         style: StyleFit | None, fitted: tuple[np.ndarray, np.ndarray] | None) -> _Fit:
-    """The style fit's logits and covariance if given, else the passed-in or a fresh BT fit with its bootstrap."""
+         style: StyleFit | None, fitted: tuple[np.ndarray, np.ndarray] | None, tie_model: str = "bt",
+         ci_method: str = "bootstrap") -> _Fit:
+    """Rao–Kupper's fit if asked, the style fit's logits and covariance if given, else the passed-in or a fresh BT fit."""
     n = comparisons.n_models
+    if tie_model == "rao-kupper":
+        ties = fit_ties(comparisons, counts, rounds=rounds, seed=seed, prior=prior, reweight=reweight, ci_method=ci_method)
+        return _Fit(ties.theta, ties.covariance, ties.samples, ties.log_tie, ties.report)
     if style is not None:
         return _Fit(style.theta, style.covariance[:n, :n], np.zeros((0, n)))
     if fitted is not None:
@@ -153,8 +210,12 @@ def _fit(comparisons: Comparisons, counts: np.ndarray, *, rounds: int, seed: int
     return _Fit(theta, covariance, samples)
 
 
-def _intervals(fit: _Fit, n: int, *, anchor: int | None, anchor_score: float, ci_method: str) -> _Intervals:
-    """Scores and 95 % intervals: bootstrap percentiles (when there are samples) and the sandwich's normal interval."""
+def _intervals(fit: _Fit, n: int, *, anchor: int | None, anchor_score: float, ci_method: str, simultaneous: bool = False) -> _Intervals:
+    """Scores and 95 % intervals: bootstrap percentiles (when there are samples) and the sandwich's normal interval.
+
+    The simultaneous ones project the chi-square ellipsoid of the covariance
+    *ci_method* names: the bootstrap rounds' sample covariance, or the sandwich.
+    """
     transform = contrast(n, anchor)
     scores = scale_logits(fit.theta, anchor=anchor, anchor_score=anchor_score)
     half_width = Z95 * SCALE * np.sqrt(np.clip(np.diag(transform @ fit.covariance @ transform.T), 0.0, None))
@@ -165,7 +226,12 @@ def _intervals(fit: _Fit, n: int, *, anchor: int | None, anchor_score: float, ci
     else:
         ci_low, ci_high = sandwich_low, sandwich_high
     low, high = (ci_low, ci_high) if ci_method == "bootstrap" else (sandwich_low, sandwich_high)
-    return _Intervals(scores, low, high, sandwich_low, sandwich_high)
+    if not simultaneous:
+        return _Intervals(scores, low, high, sandwich_low, sandwich_high)
+    bootstrapped = ci_method == "bootstrap" and len(fit.samples) > 1
+    covariance = np.cov(fit.samples, rowvar=False).reshape(n, n) if bootstrapped else fit.covariance
+    joint = SCALE * simultaneous_half_widths(covariance, transform)
+    return _Intervals(scores, low, high, sandwich_low, sandwich_high, scores - joint, scores + joint)
 
 
 def _tally(comparisons: Comparisons, min_votes: int) -> _Tally:
@@ -193,14 +259,19 @@ def _coverage_notes(comparisons: Comparisons, tally: _Tally, min_votes: int) -> 
 def _honest(intervals: _Intervals, tally: _Tally, anchor: int | None) -> _Intervals:
     low, high = honest_bounds(intervals.scores, intervals.low, intervals.high, tally.wins, anchor)
     sandwich_low, sandwich_high = honest_bounds(intervals.scores, intervals.sandwich_low, intervals.sandwich_high, tally.wins, anchor)
-    return _Intervals(intervals.scores, low, high, sandwich_low, sandwich_high)
+    if intervals.simultaneous_low is None or intervals.simultaneous_high is None:
+        return _Intervals(intervals.scores, low, high, sandwich_low, sandwich_high)
+    joint_low, joint_high = honest_bounds(intervals.scores, intervals.simultaneous_low, intervals.simultaneous_high, tally.wins, anchor)
+    return _Intervals(intervals.scores, low, high, sandwich_low, sandwich_high, joint_low, joint_high)
 
 
 def _rows(models: list[str], index: list[int], intervals: _Intervals, tally: _Tally, elo: dict[str, float] | None,
           provisional_models: np.ndarray) -> list[RatingRow]:
     """The table's rows for the shown models, best score first, ranked by Rank (UB) on the reported intervals."""
-    ranks = rank_upper_bound(intervals.low[index], intervals.high[index]) if index else np.array([], dtype=int)
+    ranked_low, ranked_high = intervals.ranked_by
+    ranks = rank_upper_bound(ranked_low[index], ranked_high[index]) if index else np.array([], dtype=int)
     won = tally.won
+    joint_low, joint_high = intervals.simultaneous_low, intervals.simultaneous_high
     return [
         RatingRow(
             rank=int(rank), model=models[i], score=float(intervals.scores[i]),
@@ -208,18 +279,28 @@ def _rows(models: list[str], index: list[int], intervals: _Intervals, tally: _Ta
             sandwich_low=float(intervals.sandwich_low[i]), sandwich_high=float(intervals.sandwich_high[i]),
             votes=int(round(tally.games[i])), wins=float(won[i]),
             elo=None if elo is None else elo.get(models[i]), provisional=bool(provisional_models[i]),
+            simultaneous_low=None if joint_low is None else float(joint_low[i]),
+            simultaneous_high=None if joint_high is None else float(joint_high[i]),
         )
         for rank, i in zip(ranks, index)
     ]
 
 
-def _matrices(theta: np.ndarray, tally: _Tally, index: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Observed win fraction, battle counts and predicted win probability between the shown models, in *index* order."""
+def _matrices(theta: np.ndarray, tally: _Tally, index: list[int], log_tie: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Observed win fraction, battle counts and predicted win probability between the shown models, in *index* order.
+
+    Under Rao–Kupper (*log_tie* given) "predicted" is P(win) + ½ P(tie), like the win fraction's ties as half.
+    """
     order = np.array(index, dtype=int)
     raw_games = tally.wins + tally.wins.T
     with np.errstate(divide="ignore", invalid="ignore"):
         win_fraction = np.where(raw_games > 0, tally.wins / raw_games, np.nan)[np.ix_(order, order)]
-    predicted = expit(theta[:, None] - theta[None, :])[np.ix_(order, order)]
+    diff = theta[:, None] - theta[None, :]
+    if log_tie is None:
+        predicted = expit(diff)[np.ix_(order, order)]
+    else:
+        win, tie, _ = rao_kupper_probabilities(diff, log_tie)
+        predicted = (win + 0.5 * tie)[np.ix_(order, order)]
     np.fill_diagonal(predicted, np.nan)
     return win_fraction, raw_games[np.ix_(order, order)], predicted
 

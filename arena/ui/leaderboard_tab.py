@@ -56,6 +56,11 @@ def summary_markdown(board: Leaderboard) -> str:
         lines.append(f"*Provisional*: {len(provisional)} model(s) with fewer than {board.query.provisional_votes:,} votes here; "
                      "their scores and ranks can still move a lot. An interval side shown as ∞ is not bounded by the votes yet "
                      "(only wins, or only losses).")
+    if ratings.ties is not None:
+        calibration = ratings.ties.calibration
+        lines.append(f"Rao–Kupper tie parameter θ = {ratings.ties.theta:.3f} (95% {ratings.ties.theta_low:.3f}–{ratings.ties.theta_high:.3f}); "
+                     f"calibration MAE Bradley–Terry {calibration.mae(calibration.bradley_terry):.3f}, "
+                     f"Rao–Kupper {calibration.mae(calibration.rao_kupper):.3f}.")
     lines.extend(f"- {note}" for note in ratings.notes)
     return "\n\n".join(lines)
 
