@@ -74,7 +74,7 @@ def read_columns(engine: Engine, query: Any, names: list[str], *, chunk: int = 2
     table = read_arrow(engine, query)
     if table is not None:
         return {name: column_values(table.column(i)) for i, name in enumerate(names)}
-    compiled = query.compile(dialect=engine.dialect)
+    compiled = query.compile(dialect=engine.dialect, compile_kwargs={"render_postcompile": True})  # IN lists as plain parameters
     parameters = compiled.construct_params()
     positional = [parameters[name] for name in compiled.positiontup] if compiled.positional else parameters
     parts: dict[str, list[np.ndarray]] = {name: [] for name in names}

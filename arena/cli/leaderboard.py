@@ -26,6 +26,8 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     board.add_argument("--reweight", action="store_true", help="weight votes by inverse pair frequency")
     board.add_argument("--daily-cap", type=int, default=None, help="count at most N votes per judge per day")
     board.add_argument("--min-votes", type=int, default=None, help="hide models with fewer votes (default: ARENA_LEADERBOARD_MIN_VOTES)")
+    board.add_argument("--exclude-flagged-judges", action="store_true",
+                       help="leave out the votes of voters flagged as suspicious (docs/suspicion.md)")
     board.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
 
@@ -44,9 +46,12 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
     query = LeaderboardQuery(
         category=args.category, style_control=args.style_control, ci_method=args.ci, reweight=args.reweight,
         daily_cap=args.daily_cap, min_votes=settings.leaderboard_min_votes if args.min_votes is None else args.min_votes,
+        exclude_flagged_judges=args.exclude_flagged_judges,
     )
     try:
         board = service.get(query)
+        last = service.suspicion.last if query.exclude_flagged_judges else None  # what the leaderboard just used
+        excluded = len(last.flagged) if last is not None else None
     except UnknownCategory as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -58,6 +63,8 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
         "ci_method": board.ratings.ci_method, "total_votes": board.ratings.total_votes, "notes": board.ratings.notes,
         "style_coefficients": board.ratings.style_coefficients, "rows": rows,
     }
+    if excluded is not None:
+        payload["excluded_judges"] = excluded
     print_report(args.format, payload, rows, ["rank", "model", "score"], lambda: format_table(rows, board))
     return 0
 
