@@ -22,6 +22,7 @@ from arena.judge_report import AgreementService
 from arena.pool import ModelPool
 from arena.reload import ModelsReloader
 from arena.store import Store
+from arena.suspicion_service import Suspicion, SuspicionService
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +77,12 @@ class AdminService:
     """
 
     def __init__(self, gate: AdminGate, store: Store, export_root: Path, *, pool: ModelPool | None = None,
-                 reloader: ModelsReloader | None = None, agreements: AgreementService | None = None) -> None:
+                 reloader: ModelsReloader | None = None, agreements: AgreementService | None = None,
+                 suspicion: SuspicionService | None = None) -> None:
         self.gate, self.store, self.export_root = gate, store, export_root
         self.pool, self.reloader = pool, reloader
         self.agreements = agreements or AgreementService(store)
+        self.suspicion = suspicion or SuspicionService(store)
 
     @property
     def configured(self) -> bool:
@@ -93,6 +96,11 @@ class AdminService:
         """The AI judges' agreement with the human votes, as Markdown (refuses without the password)."""
         self.gate.require(password)
         return self.agreements.markdown()
+
+    def suspicious_voters(self, password: str) -> Suspicion:
+        """The voters flagged as suspicious, with the evidence (refuses without the password)."""
+        self.gate.require(password)
+        return self.suspicion.get()
 
     def models_status(self, password: str) -> str:
         """Every model's health (healthy or why not) and the outcome of the last models.yaml reload."""

@@ -38,6 +38,7 @@ from arena.ratings import (
     top_fragility,
 )
 from arena.store import Store
+from arena.suspicion_service import SuspicionService, comparisons_without
 from arena.vote_arrays import VoteArrays
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class LeaderboardQuery:
     seed: int = 0
     tie_model: str = "bt"        # or "rao-kupper": ties as ties, with θ and both models' calibration
     simultaneous: bool = False   # Rank (UB) from simultaneous (chi-square) intervals
+    exclude_flagged_judges: bool = False  # leave out the votes of voters flagged by arena.suspicion_service
 
     def __post_init__(self) -> None:
         if self.tie_model not in TIE_MODELS:
@@ -164,8 +166,10 @@ class _EloState:
 class LeaderboardService:
     """Computes and caches leaderboards from a store."""
 
-    def __init__(self, store: Store, *, anchor_model: str = "", anchor_score: float = 1000.0, elo_settle_s: float = 5.0) -> None:
+    def __init__(self, store: Store, *, anchor_model: str = "", anchor_score: float = 1000.0, elo_settle_s: float = 5.0,
+                 suspicion: SuspicionService | None = None) -> None:
         self.store = store
+        self.suspicion = suspicion or SuspicionService(store)  # runs its tests only when a query excludes flagged voters
         # Online Elo folds in votes in id order and never revisits them. On PostgreSQL a vote with a
         # smaller id can commit after one with a larger id; waiting until votes are a few seconds old
         # makes sure none is skipped. The kept style-control arrays follow the same rule.
@@ -280,20 +284,36 @@ class LeaderboardService:
         started = time.perf_counter()
         version = self.store.votes_version() if version is None else version
         description = describe(query.category)
+        flagged = self._flagged(query)
+        if flagged is not None:
+            description += f" Votes of {len(flagged)} flagged voter{'s' if len(flagged) != 1 else ''} left out (online Elo keeps them)."
         if query.daily_cap:
-            outcomes = self.store.outcome_counts_capped(query.category, query.daily_cap)
+            outcomes = self.store.outcome_counts_capped(query.category, query.daily_cap, exclude_judges=flagged or ())
             description += f" At most {query.daily_cap} votes per judge per day."
             comparisons = Comparisons.from_outcomes(outcomes)
+        elif flagged is not None:
+            comparisons = comparisons_without(self.store, query.category, flagged)
         else:
             columns = self.store.outcome_columns(query.category)
             comparisons = Comparisons.from_columns(columns["model_a"], columns["model_b"], columns["winner"], columns["n"])
-        style = self._style_fit(query.category, comparisons) if query.style_control and comparisons.n_models >= 2 else None
+        style = (self._style_fit(query.category, comparisons, flagged) if query.style_control and comparisons.n_models >= 2
+                 else None)
         fitted = None
         if _is_plain(query) and comparisons.n_models >= 2:
             live = LiveBootstrap(comparisons, version=version, rounds=query.rounds, seed=query.seed)
             self._live[(query.category, query.rounds, query.seed)] = live
             fitted = (live.theta, live.samples)
         return self._board(query, comparisons, version, started, fitted=fitted, style=style, description=description)
+
+    def _flagged(self, query: LeaderboardQuery) -> frozenset[int] | None:
+        """The judge ids whose votes *query* leaves out (None: it keeps every vote).
+
+        A result up to 1 % of the votes old is good enough here: the tests read
+        every vote, and the tab refreshes after every new one.
+        """
+        if not query.exclude_flagged_judges:
+            return None
+        return self.suspicion.flagged_judge_ids(stale_votes=max(100, self.store.votes_version() // 100))
 
     def _settled_before(self) -> datetime | None:
         """Votes created before this moment can no longer be overtaken by a late commit (None: ids commit in order)."""
@@ -317,8 +337,8 @@ class LeaderboardService:
             return kept
         return kept.extended(self.store.vote_arrays(category, style=True, after_id=kept.last_id))
 
-    def _style_fit(self, category: str, comparisons: Comparisons) -> StyleFit:
-        votes = self._style_votes(category)
+    def _style_fit(self, category: str, comparisons: Comparisons, flagged: frozenset[int] | None = None) -> StyleFit:
+        votes = self.store.vote_arrays(category, style=True, exclude_judges=flagged) if flagged else self._style_votes(category)
         index = {m: i for i, m in enumerate(comparisons.models)}
         lookup = np.array([index.get(m, -1) for m in votes.models], dtype=np.int64)
         a, b = lookup[votes.a], lookup[votes.b]
@@ -349,8 +369,8 @@ class LeaderboardService:
 
 
 def _is_plain(query: LeaderboardQuery) -> bool:
-    """Queries whose bootstrap can be kept current incrementally (no style control, reweighting, cap or tie model)."""
-    return not (query.style_control or query.reweight or query.daily_cap or query.tie_model != "bt")
+    """Queries whose bootstrap can be kept current incrementally (no style control, reweighting, cap, tie model or exclusion)."""
+    return not (query.style_control or query.reweight or query.daily_cap or query.tie_model != "bt" or query.exclude_flagged_judges)
 
 
 def _small_matrix_blas() -> threadpool_limits:

@@ -41,6 +41,7 @@ from arena.runtime import BattleRegistry
 from arena.service import Arena
 from arena.settings import Settings
 from arena.store import Store
+from arena.suspicion_service import SuspicionService
 from arena.turns import TurnRunner
 from arena.votes import VoteService
 
@@ -74,10 +75,10 @@ def compose_arena(settings: Settings, pool: ModelPool, store: Store, *, rng: ran
 
 
 def compose_admin(arena: Arena, reloader: ModelsReloader | None, export_root: Path,
-                  agreements: AgreementService | None = None) -> AdminService:
+                  agreements: AgreementService | None = None, suspicion: SuspicionService | None = None) -> AdminService:
     """What the Admin tab may do, behind the admin password: the store, models and exports it needs, nothing more."""
     return AdminService(AdminGate(arena.settings.admin_password), arena.store, export_root, pool=arena.pool, reloader=reloader,
-                        agreements=agreements)
+                        agreements=agreements, suspicion=suspicion)
 
 
 def background_judging(arena: Arena, reloader: ModelsReloader | None = None) -> list[Callable[[], Awaitable[None]]]:
@@ -121,7 +122,8 @@ def build_web_app(models_path: str | Path, settings: Settings | None = None) -> 
     reloader.watch(arena.settings.models_watch_interval)
     exports = export_root(arena.settings)
     agreements = AgreementService(arena.store)  # one cache for both tabs
-    demo = build_demo(arena, leaderboards, compose_admin(arena, reloader, exports, agreements), agreements)
+    admin = compose_admin(arena, reloader, exports, agreements, leaderboards.suspicion)  # one suspicion cache for both tabs
+    demo = build_demo(arena, leaderboards, admin, agreements)
     demo.queue(default_concurrency_limit=None, max_size=512)
     app = build_app(demo, arena, allowed_paths=[str(exports)], background=background_judging(arena, reloader))
     patches.install_all(demo, arena.settings.patches_off)

@@ -30,6 +30,12 @@ def test_importing_the_judges_loads_no_sqlalchemy() -> None:
     assert not [m for m in loaded if m == "sqlalchemy" or m.startswith("sqlalchemy.")]
 
 
+def test_importing_the_suspicion_tests_loads_no_sqlalchemy() -> None:
+    loaded = modules_loaded_by("import arena.suspicion")
+    assert "arena.suspicion.detect" in loaded
+    assert not [m for m in loaded if m == "sqlalchemy" or m.startswith("sqlalchemy.")]
+
+
 def test_the_domain_module_imports_nothing_of_the_project() -> None:
     loaded = modules_loaded_by("import arena.domain")
     assert [m for m in loaded if m == "arena" or m.startswith("arena.")] == ["arena", "arena.domain"]

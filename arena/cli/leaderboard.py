@@ -35,6 +35,8 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
                        help="bt: ties as half a win (default); rao-kupper: ties as ties, with θ and both models' calibration")
     board.add_argument("--simultaneous", action="store_true",
                        help="Rank (UB) from simultaneous 95%% intervals (chi-square), which hold for all models at once")
+    board.add_argument("--exclude-flagged-judges", action="store_true",
+                       help="leave out the votes of voters flagged as suspicious (docs/suspicion.md)")
     board.add_argument("--format", choices=["table", "json", "csv"], default="table")
 
 
@@ -53,7 +55,7 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
             category=args.category, style_control=args.style_control, ci_method=args.ci, reweight=args.reweight,
             daily_cap=args.daily_cap, min_votes=settings.leaderboard_min_votes if args.min_votes is None else args.min_votes,
             provisional_votes=settings.provisional_votes if args.provisional_votes is None else args.provisional_votes,
-            tie_model=args.tie_model, simultaneous=args.simultaneous,
+            tie_model=args.tie_model, simultaneous=args.simultaneous, exclude_flagged_judges=args.exclude_flagged_judges,
         )
     except ValueError as exc:  # options the query refuses together (e.g. --tie-model rao-kupper with --style-control)
         print(f"error: {exc}", file=sys.stderr)
@@ -62,6 +64,8 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
     service = LeaderboardService(store, anchor_model=settings.anchor_model, anchor_score=settings.anchor_score)
     try:
         board = service.get(query)
+        last = service.suspicion.last if query.exclude_flagged_judges else None  # what the leaderboard just used
+        excluded = len(last.flagged) if last is not None else None
         top = service.fragility(query)
         pair = service.fragility(query, tuple(args.fragility_pair)) if args.fragility_pair else None
     except (UnknownCategory, ValueError) as exc:
@@ -76,6 +80,8 @@ def run_leaderboard(args: argparse.Namespace, settings: Settings) -> int:
         "style_coefficients": board.ratings.style_coefficients, "provisional_votes": query.provisional_votes,
         "fragility": fragility_row(top), "pair_fragility": fragility_row(pair), **trust_payload(board), "rows": rows,
     }
+    if excluded is not None:
+        payload["excluded_judges"] = excluded
     notes = [fragility_text(top)] + ([fragility_text(pair, top=False)] if args.fragility_pair else [])
     print_report(args.format, payload, rows, ["rank", "model", "score"], lambda: format_table(rows, board, notes))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -43,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "verdict, RLAIF), agree:NAME (only pairs where the human vote and NAME agree), agree (... and every judge "
                              "that judged the battle); kwise: whose verdicts rank the answers")
     kept.add_argument("--language", help="prompts detected as this language code (e.g. en)")
+    kept.add_argument("--exclude-flagged-judges", action="store_true",
+                      help="drop the battles of voters flagged as suspicious (docs/suspicion.md)")
     parser.add_argument("--license", default="other", help="licence id written in the datasheet (default: other)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -115,6 +118,11 @@ def run(args: argparse.Namespace, settings: Settings, argv: list[str] | None = N
     command = "python -m arena " + shlex.join(argv if argv is not None else sys.argv[1:])
     store = Store(settings.database_url, long_prompt_tokens=settings.long_prompt_tokens)
     try:
+        if args.exclude_flagged_judges:
+            from arena.suspicion_service import SuspicionService
+
+            filters = replace(filters, exclude_judges=SuspicionService(store).flagged_judge_hashes())
+            print(f"{len(filters.exclude_judges)} voters flagged as suspicious: their battles are dropped", file=sys.stderr)
         summary = run_export(store, args.format, args.out, filters, ties=args.ties, min_answers=args.min_answers,
                              progress=not args.no_progress, command=command, license_id=args.license)
     except UnknownJudge as exc:

@@ -50,7 +50,7 @@ def filters_from_json(data: dict[str, Any]) -> ExportFilters:
     for name in ("since", "until"):
         if values.get(name):
             values[name] = datetime.fromisoformat(values[name])
-    for name in ("models", "exclude_models"):
+    for name in ("models", "exclude_models", "exclude_judges"):
         if values.get(name) is not None:
             values[name] = frozenset(values[name])
     return ExportFilters(**values)

@@ -84,6 +84,7 @@ class ExportFilters:
     language: str | None = None
     turns: Turns = "last"              # pairwise and KTO rows: only the final answers as completions, or whole ("all")
     labels: str = "human"              # whose preference: human, ai:NAME (the judge's verdict), agree:NAME (both agree)
+    exclude_judges: frozenset[str] = frozenset()  # judge hashes whose battles are dropped (--exclude-flagged-judges)
 
     def describe(self) -> list[str]:
         """The filters in words, for the summary and the datasheet."""
@@ -114,6 +115,8 @@ class ExportFilters:
             lines.append(f"language {self.language}")
         if self.labels != "human":
             lines.append("labels: " + describe_labels(self.labels))
+        if self.exclude_judges:
+            lines.append(f"battles of {len(self.exclude_judges)} voters flagged as suspicious dropped (docs/suspicion.md)")
         return lines
 
 
@@ -172,6 +175,8 @@ def drop_reason(battle: ExportedBattle, filters: ExportFilters) -> str | None:
         return "more turns than --max-turns"
     if filters.language and battle.language != filters.language:
         return "other language"
+    if battle.judge in filters.exclude_judges:
+        return "voter flagged as suspicious"
     return None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import ContextManager
@@ -177,11 +177,11 @@ class Store:
         with self.session() as session:
             return reads.outcome_counts(session=session, category=category)
 
-    def outcome_counts_capped(self, category: str, daily_cap: int) -> list[OutcomeCount]:
+    def outcome_counts_capped(self, category: str, daily_cap: int, *, exclude_judges: Collection[int] = ()) -> list[OutcomeCount]:
         """Like :meth:`outcome_counts`, keeping only each judge's first *daily_cap* votes per day (one SQL pass)."""
         with self.session() as session:
             return reads.outcome_counts_capped(session=session, category=category, daily_cap=daily_cap,
-                                               long_prompt_tokens=self.long_prompt_tokens)
+                                               long_prompt_tokens=self.long_prompt_tokens, exclude_judges=exclude_judges)
 
     def outcome_columns(self, category: str = DEFAULT_CATEGORY) -> dict[str, np.ndarray]:
         """The counts of :meth:`outcome_counts` as columns (model_a, model_b, winner, n): the fast path."""
@@ -226,11 +226,29 @@ class Store:
                                       created_before=created_before, chunk=chunk)
 
     def vote_arrays(self, category: str, *, style: bool = False, after_id: int = 0,
-                    created_before: datetime | None = None) -> VoteArrays:
+                    created_before: datetime | None = None, exclude_judges: Collection[int] = ()) -> VoteArrays:
         """The votes of *category* with ``id > after_id`` as arrays (codes, scores, optional style counts), in vote order."""
         return reads.vote_arrays(engine=self.engine, category=category, long_prompt_tokens=self.long_prompt_tokens,
                                  models=lambda: self.category_models(category), style=style, after_id=after_id,
-                                 created_before=created_before)
+                                 created_before=created_before, exclude_judges=exclude_judges)
+
+    # --- reads for the suspicious-voter tests (arena.suspicion) --------------------
+    def voter_columns(self, category: str = DEFAULT_CATEGORY, *, after_id: int = 0) -> dict[str, np.ndarray]:
+        """Every vote of *category* (id > *after_id*) with its judge id, time to vote and moment, in vote order."""
+        category_filter(category, self.long_prompt_tokens)  # raises UnknownCategory early
+        return reads.voter_columns(engine=self.engine, category=category, long_prompt_tokens=self.long_prompt_tokens,
+                                   after_id=after_id)
+
+    def judges_outcome_counts(self, category: str, judge_ids: Collection[int]) -> list[OutcomeCount]:
+        """The votes of *category* cast by these judges, aggregated by (model_a, model_b, winner)."""
+        with self.session() as session:
+            return reads.judges_outcome_counts(session=session, category=category, long_prompt_tokens=self.long_prompt_tokens,
+                                               judges=judge_ids)
+
+    def judge_hashes(self, judge_ids: Collection[int]) -> dict[int, str]:
+        """The salted hashes of these judges (by id)."""
+        with self.session() as session:
+            return judges.hashes_of(session=session, ids=sorted(judge_ids))
 
     def category_models(self, category: str) -> list[str]:
         """Models with votes in *category*, from its pair counts (sorted)."""

@@ -59,3 +59,12 @@ def judge_ids(*, session: Session, hashes: set[str], known: dict[str, int]) -> d
     for judge_hash in sorted(hashes - set(found)):
         found[judge_hash] = judge_id(session=session, judge_hash=judge_hash, known=known)
     return found
+
+
+def hashes_of(*, session: Session, ids: list[int]) -> dict[int, str]:
+    """The salted hashes of the judges with these ids (for display and for the export's judge column)."""
+    found: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        rows = session.execute(select(Judge.id, Judge.judge_hash).where(Judge.id.in_(ids[start:start + 500])))
+        found.update((judge, judge_hash) for judge, judge_hash in rows)
+    return found

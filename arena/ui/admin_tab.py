@@ -12,9 +12,26 @@ import plotly.graph_objects as go
 
 from arena.admin import INCLUDE_CHOICES, Activity, AdminRefused, AdminService
 from arena.export.formats import FORMAT_NAMES
+from arena.suspicion_service import Suspicion
 from arena.ui.errors import friendly_errors
 
 FLAGGED_HEADERS = ["Time (UTC)", "Battle", "Mode", "Model A", "Model B", "Flags", "Detail"]
+SUSPICION_HEADERS = ["Voter", "Votes", "q-value", "p-value", "Strongest test", "Side A share", "Side test p", "Ties",
+                     "Median s to vote", "Peak votes/min"]
+
+
+def suspicion_outputs(result: Suspicion) -> tuple[str, list[list]]:
+    """The suspicious-voters panel: a summary sentence and one row of evidence per flagged voter."""
+    report = result.report
+    config = report.config
+    summary = (f"**{len(result.flagged)}** of {len(report.voters):,} tested voters flagged (at most {config.fdr:.0%} of them"
+               f" expected to be honest; method {config.method}; voters with at least {config.min_votes} votes tested;"
+               f" {report.total_votes:,} votes). `python -m arena leaderboard --exclude-flagged-judges` and"
+               " `python -m arena export --exclude-flagged-judges` leave their votes out; docs/suspicion.md explains the tests.")
+    rows = [[v.judge_hash[:12], v.votes, f"{v.qvalue:.2g}", f"{v.pvalue:.2g}", v.strongest, f"{v.share_a:.0%}",
+             f"{v.side_pvalue:.2g}", f"{v.tie_share:.0%}", "" if v.median_seconds != v.median_seconds else f"{v.median_seconds:.1f}",
+             v.peak_per_minute] for v in result.flagged]
+    return summary, rows
 
 
 def activity_outputs(activity: Activity):  # noqa: ANN201 - (figure, figure, rows, battle ids)
@@ -39,6 +56,7 @@ class AdminTab:
         if admin.manages_models:
             self._models_panel()
         self._activity_panel()
+        self._suspicion_panel()
         self._export_panel()
         self._judges_panel()
 
@@ -79,6 +97,22 @@ class AdminTab:
             transcript = gr.Markdown(elem_id="admin-transcript")
         show.click(self.activity, inputs=[self.password], outputs=[per_day, per_model, flagged, pick], api_name="admin_activity")
         pick.change(self.transcript, inputs=[self.password, pick], outputs=[transcript], api_name="admin_transcript")
+
+    def _suspicion_panel(self) -> None:
+        with gr.Group():
+            gr.Markdown("### Suspicious voters\nVoters whose votes do not look like honest votes, with the evidence.")
+            show = gr.Button("Find suspicious voters", elem_id="admin-suspicion-show")
+            summary = gr.Markdown(elem_id="admin-suspicion-summary")
+            table = gr.Dataframe(headers=SUSPICION_HEADERS, label="Flagged voters", interactive=False, wrap=True,
+                                 elem_id="admin-suspicion")
+        show.click(self.suspicious_voters, inputs=[self.password], outputs=[summary, table], api_name="admin_suspicion")
+
+    @friendly_errors
+    def suspicious_voters(self, password: str) -> tuple[str, list[list]]:
+        try:
+            return suspicion_outputs(self.admin.suspicious_voters(password))
+        except AdminRefused as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
 
     def _export_panel(self) -> None:
         with gr.Group(visible=True):
