@@ -279,7 +279,7 @@ def test_api_guard_refuses_malformed_calls_with_a_reason(app: dict) -> None:
         (join({"fn_index": in_page["id"], "data": [""], "session_hash": "s"}), 422, "Unknown event"),  # Gradio: a traceback
         (join({"fn_index": send["id"], "data": ["only one"], "session_hash": "s"}), 422, "takes 2 input values"),  # the prompt and a state
         (join({"fn_index": send["id"], "data": [{"a": 1}, None], "session_hash": "s"}), 422, "must be text"),
-        (join({"fn_index": board["id"], "data": ["overall", "yes"], "session_hash": "s"}), 422, "true or false"),
+        (join({"fn_index": board["id"], "data": ["overall", "yes", None], "session_hash": "s"}), 422, "true or false"),  # and a state
         (join(None, b'{"data": ["' + b"x" * 1_100_000 + b'"]}'), 413, "larger than"),
         (httpx.get(app["url"] + "gradio_api/queue/data", params={"session_hash": "never-joined"}, timeout=10), 404, "No events"),
     ]

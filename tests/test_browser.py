@@ -209,6 +209,15 @@ def test_leaderboard_renders_table_and_plots(browser, app: str) -> None:
     page.locator("#leaderboard-ci .js-plotly-plot").wait_for(timeout=30_000)
     page.locator("#leaderboard-winrate .js-plotly-plot").wait_for(timeout=30_000)
     shot(page, "leaderboard")
+    page.locator("#leaderboard-trust").get_by_text("Trust options").click()  # the trust options redraw the same board
+    page.locator("#leaderboard-tie-model").get_by_text("ties as ties").click()
+    summary = page.locator("#leaderboard-summary")
+    summary.get_by_text("Rao–Kupper tie parameter").wait_for(timeout=30_000)
+    page.locator("#leaderboard-simultaneous").get_by_text("simultaneous").click()
+    summary.get_by_text("simultaneous 95% intervals").wait_for(timeout=30_000)
+    page.locator("#leaderboard-exclude-flagged").get_by_text("flagged").click()
+    summary.get_by_text("flagged voters left out").wait_for(timeout=30_000)
+    shot(page, "leaderboard-trust")
     page.close()
 
 

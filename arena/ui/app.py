@@ -80,7 +80,8 @@ def build_demo(arena: Arena, leaderboards: LeaderboardService, admin: AdminServi
         side_by_side_tab.select(side_by_side.load_choices, inputs=[side_by_side.pick_a, side_by_side.pick_b],
                                 outputs=[side_by_side.pick_a, side_by_side.pick_b], api_visibility="private")
         direct_tab.select(direct.load_choices, inputs=[direct.pick], outputs=[direct.pick], api_visibility="private")
-        opened = board_tab.select(board.redraw, inputs=[board.category, board.style], outputs=board.outputs, api_visibility="private")
+        opened = board_tab.select(board.redraw, inputs=[board.category, board.style, board.trust], outputs=board.outputs,
+                                  api_visibility="private")
         opened.then(lambda: gr.Timer(active=True), outputs=[board.timer], api_visibility="private")
         board.then_fragility(opened)
         for tab in (battle_tab, side_by_side_tab, direct_tab, admin_tab):

@@ -65,6 +65,11 @@ def summary_markdown(board: Leaderboard) -> str:
     return "\n\n".join(lines)
 
 
+def trust_options(exclude_flagged_judges: bool, tie_model: str, simultaneous: bool) -> dict:
+    """The tab's trust controls as the session keeps them (a State, so the ``leaderboard`` API keeps its two parameters)."""
+    return {"exclude_flagged_judges": bool(exclude_flagged_judges), "tie_model": tie_model or "bt", "simultaneous": bool(simultaneous)}
+
+
 class LeaderboardTab:
     """Widgets and events of the leaderboard."""
 
@@ -95,25 +100,42 @@ class LeaderboardTab:
             self.count_plot = gr.Plot(label="Battle counts", elem_id="leaderboard-counts")
         with gr.Accordion("Predicted win probability", open=False):
             self.predicted_plot = gr.Plot(label="Predicted win probability", elem_id="leaderboard-predicted")
+        self._trust_controls()
         if agreements is not None:
             self._judges_section()
         self.shown_version = gr.State(-1)
         self.timer = gr.Timer(REFRESH_S, active=False)  # ticks only while the tab is open (see ui/app.py)
-        outputs = self.outputs
+        outputs, board_inputs = self.outputs, [self.category, self.style, self.trust]  # a State is no API parameter
         for trigger in (self.category.change, self.style.change):
-            self.then_fragility(trigger(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_visibility="private",
+            self.then_fragility(trigger(self.redraw, inputs=board_inputs, outputs=outputs, api_visibility="private",
                                          show_progress="minimal"))
-        self.then_fragility(refresh.click(self.redraw, inputs=[self.category, self.style], outputs=outputs, api_name="leaderboard",
+        self.then_fragility(refresh.click(self.redraw, inputs=board_inputs, outputs=outputs, api_name="leaderboard",
                                            show_progress="minimal"))
-        self.then_fragility(self.timer.tick(self.refresh_if_stale, inputs=[self.category, self.style, self.shown_version],
+        self.then_fragility(self.timer.tick(self.refresh_if_stale, inputs=[*board_inputs, self.shown_version],
                                              outputs=outputs, api_visibility="private", show_progress="hidden"))
-        self.pair.input(self.show_fragility, inputs=[self.category, self.style, self.pair], outputs=[self.fragility, self.pair],
+        for control in self._trust_inputs:
+            self.then_fragility(control.input(trust_options, inputs=self._trust_inputs, outputs=[self.trust], api_visibility="private")
+                                .then(self.redraw, inputs=board_inputs, outputs=outputs, api_visibility="private",
+                                      show_progress="minimal"))
+        self.pair.input(self.show_fragility, inputs=[*board_inputs, self.pair], outputs=[self.fragility, self.pair],
                         api_visibility="private", show_progress="hidden")
 
     def then_fragility(self, event: Any) -> None:  # a Gradio Dependency
         """After a redraw, the fragility sentence (computed apart: it refits, and the table should not wait for it)."""
-        event.then(self.show_fragility, inputs=[self.category, self.style, self.pair], outputs=[self.fragility, self.pair],
+        event.then(self.show_fragility, inputs=[self.category, self.style, self.trust, self.pair], outputs=[self.fragility, self.pair],
                    api_visibility="private", show_progress="hidden")
+
+    def _trust_controls(self) -> None:
+        """How far to trust the board: leave out flagged voters, model ties as ties, rank by simultaneous intervals."""
+        with gr.Accordion("Trust options", open=False, elem_id="leaderboard-trust"):
+            with gr.Row():
+                exclude = gr.Checkbox(label="Leave out voters flagged as suspicious", value=False, elem_id="leaderboard-exclude-flagged")
+                ties = gr.Radio(label="Ties", choices=[("half a win (Bradley–Terry)", "bt"), ("ties as ties (Rao–Kupper)", "rao-kupper")],
+                                value="bt", elem_id="leaderboard-tie-model")
+                simultaneous = gr.Checkbox(label="Rank (UB) from simultaneous intervals (hold for all models at once)", value=False,
+                                           elem_id="leaderboard-simultaneous")
+        self._trust_inputs: list[gr.Checkbox | gr.Radio] = [exclude, ties, simultaneous]
+        self.trust = gr.State(trust_options(False, "bt", False))
 
     def _judges_section(self) -> None:
         """The AI judges beside the human vote, computed when a reader opens the section (and kept until a new judgement)."""
@@ -129,9 +151,9 @@ class LeaderboardTab:
         return await asyncio.to_thread(self.agreements.markdown)
 
     @friendly_errors
-    async def show_fragility(self, category: str, style: bool, pair: str) -> tuple:
+    async def show_fragility(self, category: str, style: bool, trust: dict, pair: str) -> tuple:
         """The sentence on how many votes the #1 (or the chosen adjacent pair) rests on, and the pairs to choose from."""
-        query = self._query(category, style)
+        query = self._query(category, style, trust)
         board = await asyncio.to_thread(self.service.get, query)
         names = [row.model for row in board.ratings.rows]
         choices = [TOP_CHOICE] + [f"{above} over {below}" for above, below in zip(names, names[1:])]
@@ -141,18 +163,24 @@ class LeaderboardTab:
         result = await asyncio.to_thread(self.service.fragility, query, ordered)
         return f"**{fragility_text(result, top=ordered is None)}**", gr.Dropdown(choices=choices, value=chosen)
 
-    def _query(self, category: str, style: bool) -> LeaderboardQuery:
-        return LeaderboardQuery(category=category or DEFAULT_CATEGORY, style_control=bool(style), min_votes=self.min_votes,
-                                provisional_votes=self.provisional_votes)
+    def _query(self, category: str, style: bool, trust: dict | None = None) -> LeaderboardQuery:
+        trust = trust or {}
+        try:
+            return LeaderboardQuery(category=category or DEFAULT_CATEGORY, style_control=bool(style), min_votes=self.min_votes,
+                                    provisional_votes=self.provisional_votes, tie_model=str(trust.get("tie_model", "bt")),
+                                    simultaneous=bool(trust.get("simultaneous")),
+                                    exclude_flagged_judges=bool(trust.get("exclude_flagged_judges")))
+        except ValueError as exc:  # e.g. Rao–Kupper with style control
+            raise gr.Error(str(exc), print_exception=False) from None
 
     @property
     def outputs(self) -> list:
         return [self.shown_version, self.category, self.summary, self.table, self.ci_plot, self.win_plot, self.count_plot, self.predicted_plot]
 
     @friendly_errors
-    async def redraw(self, category: str, style: bool) -> tuple:
-        """Render the current leaderboard for the selected category and style setting."""
-        query = self._query(category, style)
+    async def redraw(self, category: str, style: bool, trust: dict | None = None) -> tuple:
+        """Render the current leaderboard for the selected category, style setting and trust options."""
+        query = self._query(category, style, trust)
         try:
             board = await asyncio.to_thread(self.service.get, query)
         except UnknownCategory as exc:
@@ -170,9 +198,9 @@ class LeaderboardTab:
         )
 
     @friendly_errors
-    async def refresh_if_stale(self, category: str, style: bool, shown_version: int) -> tuple:
+    async def refresh_if_stale(self, category: str, style: bool, trust: dict, shown_version: int) -> tuple:
         """Timer tick: redraw only if votes arrived since the version on screen."""
         version = await asyncio.to_thread(self.service.votes_version)
         if version == shown_version:
             return tuple(gr.skip() for _ in self.outputs)
-        return await self.redraw(category, style)
+        return await self.redraw(category, style, trust)
