@@ -46,7 +46,8 @@ def table_rows(board: Leaderboard, catalogue: ModelCatalogue) -> list[list]:
 
 def summary_markdown(board: Leaderboard) -> str:
     ratings = board.ratings
-    lines = [f"**{board.description}** {ratings.total_votes:,} votes, {len(ratings.rows)} models. "
+    votes, models = ratings.total_votes, len(ratings.rows)
+    lines = [f"**{board.description}** {votes:,} vote{'s' if votes != 1 else ''}, {models} model{'s' if models != 1 else ''}. "
              f"Rank (UB) = 1 + number of models whose lower bound exceeds this model's upper bound."]
     if ratings.style_coefficients:
         parts = [f"{name}: {c:+.3f} (± {1.96 * e:.3f})" for name, (c, e) in ratings.style_coefficients.items()]
