@@ -12,28 +12,15 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import cast
 
-from arena.judges import JudgedBattle, JudgedVerdict, Verdict
 from arena.judges.agreement import Estimate, GroupKey, JudgeAgreement
 from arena.judges.columns import agreement_by_pair_columns, agreement_of_columns
 from arena.judges.goodhart import BoardComparison, compare_judged
 from arena.judges.style_gap import StyleGap
-from arena.store import Store, StoredJudgement
+from arena.store import Store
 
 REFERENCE = ("The reference, on arena votes: the best AI judges agree with people about 66-69 % of the time without ties, "
              "Starling-RM-7B-alpha 58.9 %, \"pick the longer answer\" 59.8 % (PPE, arXiv 2410.14872).")
-
-
-def judged_records(rows: list[StoredJudgement], category: str = "overall") -> list[JudgedBattle]:
-    """Stored judgements as the agreement report's records."""
-    return [
-        JudgedBattle(battle_id=r.battle_id, model_a=r.model_a, model_b=r.model_b, human_winner=r.human_winner, judge=r.judge,
-                     verdict=JudgedVerdict.invalid(r.invalid_reason or "no verdict") if r.verdict is None
-                     else JudgedVerdict(cast(Verdict, r.verdict), bool(r.consistent)),
-                     category=category, style_a=r.style_a, style_b=r.style_b)
-        for r in rows
-    ]
 
 
 def agreement_report(store: Store, *, judges: list[str] | None = None, by: GroupKey | None = None, rounds: int = 1000,
@@ -168,4 +155,4 @@ def _board_markdown(board: dict) -> list[str]:
     return lines
 
 
-__all__ = ["AgreementService", "agreement_markdown", "agreement_report", "judged_records"]
+__all__ = ["AgreementService", "agreement_markdown", "agreement_report"]

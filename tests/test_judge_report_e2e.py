@@ -156,11 +156,11 @@ def test_goodhart_rows_of_a_judge_that_always_picks_one_model(store: Store, data
     assert "gamma (+" in capsys.readouterr().out
 
 
-def test_the_column_read_holds_what_the_row_read_holds(store: Store) -> None:
-    """store.judged_columns (the report's path) against store.judged_battles (one object per battle), entry by entry."""
-    from arena.judge_report import judged_records
-    from arena.judges.columns import JudgedColumns
+def test_the_column_read_holds_what_the_orm_holds(store: Store) -> None:
+    """store.judged_columns (the report's path) against the same rows read through the ORM, entry by entry."""
+    from arena.judges.agreement import VERDICT_CODE
     from arena.store import JudgementResult
+    from arena.tables import Vote
 
     battles, _ = goodhart_battles()
     store.insert_battles(battles[:30] + [battle(500, "alpha", "beta", "tie (bothbad)")])
@@ -171,12 +171,14 @@ def test_the_column_read_holds_what_the_row_read_holds(store: Store) -> None:
             result = (JudgementResult(status="invalid", invalid_reason="garbage") if verdict == "t" and name == "j2"
                       else JudgementResult(status="done", verdict={"t": "tie"}.get(verdict, verdict), consistent=k % 3 > 0))
             store.save_judgement(pending.id, result)
+    with store.session() as session:
+        rows = (session.query(Judgement, Vote).join(Vote, Vote.id == Judgement.vote_id)
+                .filter(Judgement.status.in_(["done", "invalid"])).order_by(Judgement.judge, Vote.id).all())
+        expected = [(j.judge, v.model_a, v.model_b, v.winner, -1 if j.verdict is None else VERDICT_CODE[j.verdict], bool(j.consistent),
+                     [v.len_a, v.headers_a, v.lists_a, v.bold_a], [v.len_b, v.headers_b, v.lists_b, v.bold_b]) for j, v in rows]
     read = store.judged_columns()
-    expected = JudgedColumns.from_records(judged_records(store.judged_battles()))
     assert len(read) == len(expected) == 62
-    for column in ("judge", "model_a", "model_b", "human_winner"):
-        assert list(getattr(read, column).decode()) == list(getattr(expected, column).decode())
-    assert read.verdict.tolist() == expected.verdict.tolist() and read.consistent.tolist() == expected.consistent.tolist()
-    assert read.style_a.tolist() == expected.style_a.tolist() and read.style_b.tolist() == expected.style_b.tolist()
+    assert list(zip(read.judge.decode(), read.model_a.decode(), read.model_b.decode(), read.human_winner.decode(),
+                    read.verdict.tolist(), read.consistent.tolist(), read.style_a.tolist(), read.style_b.tolist())) == expected
     only = store.judged_columns(["j2"])
     assert only.judges() == ["j2"] and len(only) == 31

@@ -21,7 +21,7 @@ over a SQLAlchemy ``Session``:
 
 from arena.store.engine import MIGRATIONS_DIR, make_engine, upgrade_schema, upsert_for, utcnow, write_turn_for
 from arena.store.facade import DEFAULT_LONG_PROMPT_TOKENS, Store
-from arena.store.judgements import JudgementResult, PendingJudgement, StoredJudgement
+from arena.store.judgements import JudgementResult, PendingJudgement
 from arena.store.judges import KNOWN_JUDGES
 from arena.store.records import BattleRecord, OutcomeCount, VoteConflict
 from arena.store.votes import vote_columns
@@ -35,7 +35,6 @@ __all__ = [
     "OutcomeCount",
     "PendingJudgement",
     "Store",
-    "StoredJudgement",
     "VoteConflict",
     "make_engine",
     "upgrade_schema",

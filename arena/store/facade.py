@@ -26,7 +26,7 @@ from arena.domain import VoteFacts
 from arena.judges.columns import JudgedColumns
 from arena.store import battles, imports, judgements, judges, meta, reads, votes
 from arena.store.engine import commits_in_id_order, make_engine, ping_database, upgrade_schema, utcnow, write_turn_for
-from arena.store.judgements import JudgementResult, PendingJudgement, StoredJudgement
+from arena.store.judgements import JudgementResult, PendingJudgement
 from arena.store.records import BattleRecord, OutcomeCount, VoteConflict
 from arena.tables import Battle, Message
 from arena.vote_arrays import VoteArrays
@@ -282,15 +282,8 @@ class Store:
             return judgements.status_counts(session=session, judge=judge)
 
     def judged_columns(self, judges: list[str] | None = None, *, category: str | None = None) -> JudgedColumns:
-        """:meth:`judged_battles` as columns, for the agreement report at scale."""
+        """Judged battles (done or invalid) beside their human votes as columns, optionally only *category*'s: the report's input."""
         if category is not None:
             category_filter(category, self.long_prompt_tokens)  # raises UnknownCategory early
         return judgements.judged_columns(engine=self.engine, judges=judges, category=category, long_prompt_tokens=self.long_prompt_tokens)
 
-    def judged_battles(self, judges: list[str] | None = None, *, category: str | None = None) -> list[StoredJudgement]:
-        """Judged battles (done or invalid) beside their human votes, optionally only *category*'s."""
-        if category is not None:
-            category_filter(category, self.long_prompt_tokens)  # raises UnknownCategory early
-        with self.session() as session:
-            return judgements.judged_battles(session=session, judges=judges, category=category,
-                                             long_prompt_tokens=self.long_prompt_tokens)

@@ -58,22 +58,6 @@ class JudgementResult:
     latency_s: float | None = None
 
 
-@dataclass(frozen=True)
-class StoredJudgement:
-    """A judged battle beside its human vote, for the agreement report."""
-
-    battle_id: str
-    model_a: str
-    model_b: str
-    human_winner: str
-    judge: str
-    verdict: str | None
-    consistent: bool | None
-    invalid_reason: str | None
-    style_a: tuple[int, ...] | None = None  # the vote's style counts (length, headers, lists, bold) of each answer
-    style_b: tuple[int, ...] | None = None
-
-
 def enqueue(*, session: Session, judge: str, judge_kind: str, since: datetime | None = None, limit: int | None = None) -> int:
     """Add a pending row for every vote *judge* has no row for (at or after *since*, the first *limit* by vote id); returns how many."""
     query = (
@@ -149,24 +133,6 @@ def status_counts(*, session: Session, judge: str | None = None) -> dict[str, di
     return counts
 
 
-def judged_battles(*, session: Session, judges: list[str] | None = None, category: str | None = None,
-                   long_prompt_tokens: int = 500) -> list[StoredJudgement]:
-    """Judges' answers (``done`` or ``invalid``) beside the human vote, in vote order; only *category*'s votes if given."""
-    query = (
-        select(Vote.battle_id, Vote.model_a, Vote.model_b, Vote.winner, Judgement.judge, Judgement.verdict,
-               Judgement.consistent, Judgement.invalid_reason, Vote.len_a, Vote.headers_a, Vote.lists_a, Vote.bold_a,
-               Vote.len_b, Vote.headers_b, Vote.lists_b, Vote.bold_b)
-        .join(Vote, Vote.id == Judgement.vote_id)
-        .where(Judgement.status.in_(FINISHED))
-        .order_by(Judgement.judge, Vote.id)
-    )
-    if judges:
-        query = query.where(Judgement.judge.in_(judges))
-    if category is not None:
-        query = query.where(category_filter(category, long_prompt_tokens))
-    return [StoredJudgement(*row[:8], style_a=_ints(row[8:12]), style_b=_ints(row[12:16])) for row in session.execute(query)]
-
-
 _STYLE = ("len", "headers", "lists", "bold")
 _COLUMNS = ["judge", "model_a", "model_b", "winner", "verdict", "consistent",
             *(f"{field}_{side}" for side in "ab" for field in _STYLE)]
@@ -174,7 +140,8 @@ _COLUMNS = ["judge", "model_a", "model_b", "winner", "verdict", "consistent",
 
 def judged_columns(*, engine: Engine, judges: list[str] | None = None, category: str | None = None,
                    long_prompt_tokens: int = 500) -> JudgedColumns:
-    """:func:`judged_battles` read column-wise (no Python object per battle): what the agreement report computes on."""
+    """Judges' answers (``done`` or ``invalid``) beside the human vote and both answers' style counts, column-wise (no
+    Python object per battle), judge by judge in vote order; only *category*'s votes if given. The agreement report's input."""
     verdict = case((Judgement.verdict == "a", 0), (Judgement.verdict == "b", 1), (Judgement.verdict == "tie", 2), else_=-1)
     query = (
         select(Judgement.judge, Vote.model_a, Vote.model_b, Vote.winner, verdict,
@@ -194,10 +161,6 @@ def judged_columns(*, engine: Engine, judges: list[str] | None = None, category:
     return JudgedColumns(judge=encode(columns["judge"]), model_a=encode(columns["model_a"]), model_b=encode(columns["model_b"]),
                          human_winner=encode(columns["winner"]), verdict=np.asarray(columns["verdict"], dtype=np.int64),
                          consistent=np.asarray(columns["consistent"], dtype=bool), style_a=style["a"], style_b=style["b"])
-
-
-def _ints(values: Any) -> tuple[int, ...]:
-    return tuple(int(v or 0) for v in values)
 
 
 def judgements_of(*, session: Session, judge: str | None = None) -> list[Judgement]:
