@@ -130,12 +130,11 @@ class JudgingWorker:
     """Judges the queued battles of each judge, *concurrency* readings at once and at most *rate* readings per second per judge."""
 
     def __init__(self, store: Store, judges: list[Judge], *, concurrency: int | Mapping[str, int] = 4,
-                 rate: float | Mapping[str, float] | None = None, batch: int = 32, idle_sleep_s: float = 10.0,
+                 rate: float | Mapping[str, float] | None = None, batch: int = 32,
                  max_attempts: int = 3, backoff_s: tuple[float, float] = (10.0, 300.0)) -> None:
         self.store = store
         self.judges = judges
         self.batch = batch
-        self.idle_sleep_s = idle_sleep_s
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s  # (first, longest) pause of a judge whose whole batch failed to reach it
         self._paused: dict[str, tuple[float, float]] = {}  # judge -> (resume at, current pause)
@@ -157,17 +156,6 @@ class JudgingWorker:
         ready = [judge for judge in self.judges if self._paused.get(judge.name, (0.0, 0.0))[0] <= time.monotonic()]
         await asyncio.gather(*(self._drain(judge, limit, tally, on_judged) for judge in ready))
         return tally
-
-    async def run_forever(self, stop: asyncio.Event | None = None) -> None:
-        """Pass after pass, sleeping *idle_sleep_s* when a pass found nothing (a background task; cancel it to stop)."""
-        stop = stop or asyncio.Event()
-        while not stop.is_set():
-            tally = await self.run_once()
-            if tally.total() == 0:
-                try:
-                    await asyncio.wait_for(stop.wait(), timeout=self.idle_sleep_s)
-                except asyncio.TimeoutError:
-                    pass
 
     async def _drain(self, judge: Judge, limit: int | None, tally: JudgingTally,
                      on_judged: Callable[[str, str], None] | None) -> None:
