@@ -20,11 +20,10 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
-from arena.endpoints import ENV_PATTERN, checked_urls, one_or_many
+from arena.endpoints import ENV_PATTERN, ModelEndpoints
 from arena.judge_config import JUDGE_KINDS, SPEC_BY_KIND, JudgeSpec, JudgeSpecs, LlmJudgeSpec, default_judges
 
 Backend = Literal["openai", "local"]
@@ -42,7 +41,7 @@ class ModelSpec(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     backend: Backend
-    endpoints: tuple[str, ...] = ()
+    endpoints: ModelEndpoints = ()
     model: str = Field(min_length=1)
     api_key_env: str | None = None
     system_prompt: str | None = None
@@ -59,16 +58,6 @@ class ModelSpec(BaseModel):
     license: str | None = None
     description: str | None = None
     link: str | None = None
-
-    @field_validator("endpoints", mode="before")
-    @classmethod
-    def _one_endpoint_may_be_a_string(cls, value: Any) -> Any:
-        return one_or_many(value)
-
-    @field_validator("endpoints")
-    @classmethod
-    def _endpoints_look_like_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return checked_urls(value, example_url="http://127.0.0.1:8000/v1", example_variable="STARLING_URL")
 
     @model_validator(mode="after")
     def _endpoints_match_backend(self) -> ModelSpec:

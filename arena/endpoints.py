@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator
 
 # ``${NAME}`` or ``${NAME:-default}``: resolved from the environment when the file is read (arena.config).
 ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -21,3 +24,12 @@ def checked_urls(endpoints: tuple[str, ...], *, example_url: str, example_variab
             raise ValueError(f"endpoint {endpoint!r} must be an http(s) URL such as {example_url} "
                              f"or an environment reference such as ${{{example_variable}}}")
     return endpoints
+
+
+def _checked_as(example_url: str, example_variable: str) -> AfterValidator:
+    return AfterValidator(partial(checked_urls, example_url=example_url, example_variable=example_variable))
+
+
+# Field types: one endpoint or a list of them, each checked, the message naming examples for that use.
+ModelEndpoints = Annotated[tuple[str, ...], BeforeValidator(one_or_many), _checked_as("http://127.0.0.1:8000/v1", "STARLING_URL")]
+RewardEndpoints = Annotated[tuple[str, ...], BeforeValidator(one_or_many), _checked_as("http://127.0.0.1:8001", "REWARD_URL")]

@@ -9,11 +9,11 @@ time.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from arena.endpoints import checked_urls, one_or_many
+from arena.endpoints import RewardEndpoints
 
 JUDGE_KINDS = ("llm", "reward", "rule")
 RULES = ("longer", "markdown")
@@ -45,21 +45,12 @@ class RewardJudgeSpec(_JudgeSpecBase):
     """A reward model behind vLLM's pooling API (``vllm serve … --runner pooling``): the higher-scored answer wins."""
 
     kind: Literal["reward"]
-    endpoints: tuple[str, ...] = Field(min_length=1)
+    endpoints: RewardEndpoints = Field(min_length=1)
     model: str = Field(min_length=1)
     api_key_env: str | None = None
     tie_margin: float = Field(default=0.0, ge=0.0)
     timeout_s: float = Field(default=60.0, gt=0.0)
 
-    @field_validator("endpoints", mode="before")
-    @classmethod
-    def _one_endpoint_may_be_a_string(cls, value: Any) -> Any:
-        return one_or_many(value)
-
-    @field_validator("endpoints")
-    @classmethod
-    def _endpoints_look_like_urls(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return checked_urls(value, example_url="http://127.0.0.1:8001", example_variable="REWARD_URL")
 
 
 class RuleJudgeSpec(_JudgeSpecBase):
