@@ -230,6 +230,22 @@ GOOD_LOCAL = """
 """
 
 
+def llm_judge_yaml(url: str, **judge: object) -> str:
+    """models.yaml with one chat model served at *url* and the ``llm`` judge ``stub-llm`` on it; *judge* adds its options."""
+    options = "".join(f"\n    {key}: {value}" for key, value in judge.items())
+    return f"""
+models:
+  - name: Judge-Model
+    backend: openai
+    endpoints: ["{url}"]
+    model: test-model
+judges:
+  - name: stub-llm
+    kind: llm
+    model: Judge-Model{options}
+"""
+
+
 def write_models(tmp_path: Path, body: str) -> Path:
     """*body* as tmp_path/models.yaml."""
     path = tmp_path / "models.yaml"

@@ -19,7 +19,7 @@ import pytest
 from arena.cli import main
 from arena.store import Store
 from arena.tables import Judgement
-from tests.helpers import battle
+from tests.helpers import battle, llm_judge_yaml
 from tests.upstream import Behavior, Upstream
 
 _FIRST = re.compile(r"\[Answer 1\]\n(\w+) answers (\d+)\.")
@@ -28,15 +28,7 @@ Script = dict[int, tuple[str, str]]  # battle -> the upstream's replies (Verdict
 
 def judge_models(tmp_path: Path, url: str) -> Path:
     path = tmp_path / "models.yaml"
-    path.write_text(f"""
-models:
-  - name: judge-lm
-    backend: openai
-    endpoints: ["{url}"]
-    model: test-model
-judges:
-  - {{name: scripted-llm, kind: llm, model: judge-lm, concurrency: 4}}
-""")
+    path.write_text(llm_judge_yaml(url, concurrency=4))
     return path
 
 

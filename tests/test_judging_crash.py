@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import text
 
 from arena.store import Store
-from tests.helpers import PROJECT_ROOT, battle
+from tests.helpers import PROJECT_ROOT, battle, llm_judge_yaml
 from tests.upstream import Behavior, Upstream
 
 VOTES = 40
@@ -56,20 +56,6 @@ def battle_of(body: dict[str, Any]) -> int:
     match = _ANSWERS.search(body["messages"][-1]["content"])
     assert match
     return int(match.group(2))
-
-
-MODELS_YAML = """
-models:
-  - name: Judge-Model
-    backend: openai
-    endpoints: ["{url}"]
-    model: test-model
-judges:
-  - name: stub-llm
-    kind: llm
-    model: Judge-Model
-    concurrency: 4
-"""
 
 
 def start_cli(folder: Path, database_url: str, run: int) -> subprocess.Popen:
@@ -122,7 +108,7 @@ def test_a_killed_judge_cli_resumes_without_losing_or_repeating_a_verdict(backen
     store.insert_battles([battle(i, "alpha", "beta", "model_a") for i in range(VOTES)])
     store.close()
     with Upstream(Behavior(respond=scripted_reply, header_delay_s=0.25, chunks=2)) as up:
-        (tmp_path / "models.yaml").write_text(MODELS_YAML.format(url=up.url))
+        (tmp_path / "models.yaml").write_text(llm_judge_yaml(up.url, concurrency=4))
         kill_mid_queue(start_cli(tmp_path, database_url, 1), database_url, tmp_path)
         at_kill = rows(database_url)
         first_run = [battle_of(body) for body in up.requests]

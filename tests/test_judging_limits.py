@@ -14,7 +14,7 @@ from arena.judge_kinds import JudgeLimits
 from arena.judges.base import JudgeInput, Reading
 from arena.judging import JudgingWorker, judges_for_cli
 from arena.store import Store
-from tests.helpers import battle, make_arena, models_yaml
+from tests.helpers import battle, llm_judge_yaml, make_arena, models_yaml
 from tests.upstream import Behavior, Upstream
 
 
@@ -39,21 +39,6 @@ def vote(store: Store, n: int) -> None:
     store.insert_battles([battle(i, "alpha", "beta", "model_a") for i in range(n)])
 
 
-LLM_JUDGE = """
-models:
-  - name: Judge-Model
-    backend: openai
-    endpoints: ["{url}"]
-    model: test-model
-judges:
-  - name: stub-llm
-    kind: llm
-    model: Judge-Model
-    concurrency: 3
-    rate_per_minute: 6000
-"""
-
-
 @pytest.mark.parametrize(("flag", "in_flight"), [([], 3), (["--concurrency", "1"], 1), (["--concurrency", "5"], 5)])
 def test_the_cli_reads_as_many_at_once_as_models_yaml_says_unless_told(
         flag: list[str], in_flight: int, tmp_path: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
@@ -63,7 +48,7 @@ def test_the_cli_reads_as_many_at_once_as_models_yaml_says_unless_told(
     store.close()
     reply = Behavior(reply="Rationale: the first.\nVerdict: 1", chunks=2, header_delay_s=0.3)
     with Upstream(reply) as up:
-        (tmp_path / "models.yaml").write_text(LLM_JUDGE.format(url=up.url))
+        (tmp_path / "models.yaml").write_text(llm_judge_yaml(up.url, concurrency=3, rate_per_minute=6000))
         monkeypatch.setenv("ARENA_DATABASE_URL", sqlite_url)
         assert main(["judge", "--models", str(tmp_path / "models.yaml"), "--no-progress", *flag]) == 0
     assert len(up.requests) == 12 and up.max_in_flight == in_flight
